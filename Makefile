@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Both create and use the virtual environment .venv at the repo root.
+PY      := .venv/bin/python
+CORE    := .venv/.krylearn-core
+PETSC   := .venv/.krylearn-petsc
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup petsc bench clean
+
+$(CORE): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[all]'
+	touch $@
+
+# MPI + PETSc + petsc4py (PETSc builds from source: ~20 min the first time, cached by pip after).
+$(PETSC): $(CORE) scripts/install_petsc.sh
+	bash scripts/install_petsc.sh .venv
+	touch $@
+
+setup: $(CORE) $(PETSC)
+
+petsc: $(PETSC)
+
+demo: $(CORE)
+	$(PY) -m krylearn demo
+
+test: $(CORE) $(PETSC)
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests
+
+bench: $(CORE)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf .venv build *.egg-info

@@ -1,0 +1,53 @@
+"""krylearn: classical and learned solvers for linear systems and PDEs behind one LinearOperator.
+
+Quick start::
+
+    import numpy as np, krylearn as kl
+    A = kl.pde.poisson((64, 64, 64))            # matrix-free 7-point stencil
+    res = kl.cg(A, np.ones(A.shape[0]), rtol=1e-8, M=kl.precond.ic0(A.tocsr()))
+    print(res)                                   # SolverResult(method='pcg', status=converged, ...)
+
+Everything is imported lazily: ``import krylearn`` loads NumPy/SciPy and the operator core;
+numba kernels compile on first use; torch (``krylearn.learned``, GP-HM) and petsc4py
+(``krylearn.petsc``) are imported only by the parts that need them.
+"""
+
+from ._lazy import lazy_getattr
+from .operators.base import LinearOperator
+from .operators.convert import aslinearoperator
+from .solvers.result import SolverError, SolverResult, SolverState, Status
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    # Krylov
+    "cg": ("krylearn.solvers.cg", "cg"),
+    "minres": ("krylearn.solvers.minres", "minres"),
+    "gmres": ("krylearn.solvers.gmres", "gmres"),
+    "bicgstab": ("krylearn.solvers.bicgstab", "bicgstab"),
+    "fcg": ("krylearn.solvers.fcg", "fcg"),
+    # stationary
+    "jacobi": ("krylearn.solvers.jacobi", "jacobi"),
+    "gauss_seidel": ("krylearn.solvers.gauss_seidel", "gauss_seidel"),
+    "sor": ("krylearn.solvers.sor", "sor"),
+    "ssor": ("krylearn.solvers.ssor", "ssor"),
+    # dispatch, least squares
+    "solve": ("krylearn.solvers.solve", "solve"),
+    "lstsq": ("krylearn.solvers.lstsq", "lstsq"),
+    # subpackages
+    "operators": ("krylearn.operators", None),
+    "solvers": ("krylearn.solvers", None),
+    "precond": ("krylearn.solvers.precond", None),
+    "pde": ("krylearn.pde", None),
+    "learned": ("krylearn.learned", None),
+    "petsc": ("krylearn.petsc", None),
+}
+
+__getattr__ = lazy_getattr(__name__, _LAZY)
+
+__all__ = ["LinearOperator", "aslinearoperator", "SolverResult", "SolverState", "SolverError", "Status",
+           *_LAZY]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,21 @@
+"""Optional dependencies: imported only by the parts that need them."""
+
+import importlib
+
+_HINTS = {
+    "torch": "pip install 'krylearn[torch]'  (or: pip install torch==2.13.0)",
+    "petsc4py": "pip install 'krylearn[petsc]', or run scripts/install_petsc.sh (MPI + PETSc + petsc4py)",
+    "mpi4py": "pip install 'krylearn[petsc]'  (needs an MPI library, e.g. apt-get install mpich libmpich-dev)",
+    "pyamg": "pip install 'krylearn[amg]'  (or: pip install pyamg)",
+}
+
+
+def require(module, feature=None):
+    """Import and return ``module``, or raise an ImportError that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        what = f" for {feature}" if feature else ""
+        raise ImportError(f"{top} is required{what} but is not installed; install it with: "
+                          f"{_HINTS.get(top, 'pip install ' + top)}") from exc

@@ -1,0 +1,19 @@
+"""The LinearOperator abstraction: wrappers, lazy algebra, Kronecker structure, grid stencils."""
+
+from .._lazy import lazy_getattr
+from .base import (AdjointOperator, DiagonalOperator, IdentityOperator, LinearOperator, ProductOperator,
+                   ScaledOperator, SumOperator, TransposeOperator)
+from .convert import MatrixOperator, ScipyOperator, SparseOperator, aslinearoperator
+
+_LAZY = {
+    "Kronecker": ("krylearn.operators.kronecker", "Kronecker"),
+    "KroneckerSum": ("krylearn.operators.kronecker", "KroneckerSum"),
+    "PoissonStencil": ("krylearn.operators.stencil", "PoissonStencil"),
+    "TorchOperator": ("krylearn.operators.torch_operator", "TorchOperator"),
+    "dottest": ("krylearn.operators.testing", "dottest"),
+}
+__getattr__ = lazy_getattr(__name__, _LAZY)
+
+__all__ = ["LinearOperator", "aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator",
+           "IdentityOperator", "DiagonalOperator", "SumOperator", "ProductOperator", "ScaledOperator",
+           "AdjointOperator", "TransposeOperator", *_LAZY]

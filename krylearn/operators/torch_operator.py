@@ -1,0 +1,46 @@
+"""A ``torch.Tensor`` matrix as a krylearn operator (numpy in, numpy out)."""
+
+import numpy as np
+
+from .._optional import require
+from .base import LinearOperator
+
+
+class TorchOperator(LinearOperator):
+    """Wrap a 2-D torch tensor (dense or sparse, any device).
+
+    Products convert the numpy vector to a tensor on the tensor's device, multiply there,
+    and return a numpy array, so every krylearn solver accepts it.
+    """
+
+    def __init__(self, A, *, symmetric=False, positive_definite=False, hermitian=None):
+        torch = require("torch", "torch tensor operators")
+        if A.ndim != 2:
+            raise ValueError(f"a matrix must be 2-D, got a tensor of shape {tuple(A.shape)}")
+        if not (A.is_floating_point() or A.is_complex()):
+            A = A.to(torch.float64)
+        dtype = np.dtype(str(A.dtype).replace("torch.", ""))
+        super().__init__(tuple(A.shape), dtype=dtype, symmetric=symmetric,
+                         positive_definite=positive_definite, hermitian=hermitian)
+        self.A = A
+        self._torch = torch
+
+    def _to(self, x):
+        return self._torch.as_tensor(np.ascontiguousarray(x), device=self.A.device).to(self.A.dtype)
+
+    def _matvec(self, x):
+        return (self.A @ self._to(x)).cpu().numpy()
+
+    def _rmatvec(self, x):
+        return (self.A.conj().transpose(0, 1) @ self._to(x)).cpu().numpy()
+
+    def _matmat(self, X):
+        return (self.A @ self._to(X)).cpu().numpy()
+
+    def _diagonal(self):
+        A = self.A.to_dense() if self.A.is_sparse else self.A
+        return self._torch.diagonal(A).cpu().numpy()
+
+    def todense(self):
+        A = self.A.to_dense() if self.A.is_sparse else self.A
+        return A.cpu().numpy()

@@ -1,0 +1,13 @@
+"""PDE discretizations on grids (Poisson, heat), obstacle-domain generators, and GP-HM."""
+
+from .._lazy import lazy_getattr
+
+_LAZY = {
+    "poisson": ("krylearn.pde.poisson", "poisson"),
+    "heat": ("krylearn.pde.heat", None),
+    "obstacles": ("krylearn.pde.obstacles", None),
+    "GPHMSolver": ("krylearn.pde.gphm", "GPHMSolver"),
+    "gphm": ("krylearn.pde.gphm", None),
+}
+__getattr__ = lazy_getattr(__name__, _LAZY)
+__all__ = list(_LAZY)

@@ -1,0 +1,137 @@
+"""Shared machinery of the iterative solvers: input checks, the stopping rule, history.
+
+The one stopping rule of krylearn is ``‖r‖ ≤ max(atol, rtol·‖b‖)`` with ``r = b − A x``
+(SciPy's convention); :func:`stopping_tolerance` computes the threshold and every solver
+documents which norm of ``r`` it compares (the 2-norm unless it says otherwise).
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+
+import numpy as np
+
+from ..operators.base import LinearOperator
+from ..operators.convert import aslinearoperator, check_finite_matrix
+from .result import SolverResult, SolverState, Status
+
+__all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner"]
+
+
+def stopping_tolerance(b_norm, rtol, atol):
+    """``max(atol, rtol*‖b‖)`` after checking that both are finite and non-negative."""
+    for name, v in (("rtol", rtol), ("atol", atol)):
+        if not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
+            raise ValueError(f"{name} must be a finite non-negative number, got {v!r}")
+    return max(float(atol), float(rtol) * float(b_norm))
+
+
+def _check_vector(v, n, name, dtype):
+    v = np.asarray(v)
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1 or v.shape[0] != n:
+        raise ValueError(f"{name} has shape {v.shape}, but the operator needs a vector of length {n}")
+    if not (np.issubdtype(v.dtype, np.number)):
+        raise ValueError(f"{name} must be numeric, got dtype {v.dtype}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} contains NaN or Inf")
+    return np.array(v, dtype=dtype, copy=True)
+
+
+def as_preconditioner(M, n):
+    """``None`` stays ``None``; anything else becomes an ``n x n`` LinearOperator.
+
+    A plain callable ``M(r) -> z`` is accepted too."""
+    if M is None:
+        return None
+    if callable(M) and not isinstance(M, LinearOperator) and not hasattr(M, "shape"):
+        fn = M
+        M = LinearOperator((n, n), matvec=fn)
+    M = aslinearoperator(M)
+    if M.shape != (n, n):
+        raise ValueError(f"the preconditioner M has shape {M.shape}, but the system has size {n}")
+    return M
+
+
+def prepare_system(A, b, x0=None, *, M=None, maxiter=None, square=True, method="solver"):
+    """Validate the inputs of a solve before any work starts.
+
+    Returns ``(A, b, x, M, maxiter)`` with ``A``/``M`` as LinearOperators, ``b`` a copy in the
+    working dtype, ``x`` the starting iterate (a fresh array) and a resolved ``maxiter``.
+    Raises ``ValueError`` naming the problem for non-square operators, shape mismatches,
+    non-finite data and invalid ``maxiter``.
+    """
+    A = aslinearoperator(A)
+    m, n = A.shape
+    if square and m != n:
+        raise ValueError(f"{method} needs a square operator, got shape {A.shape}")
+    check_finite_matrix(A)
+    b_arr = np.asarray(b)
+    dtype = np.result_type(A.dtype, b_arr.dtype if np.issubdtype(b_arr.dtype, np.number) else np.float64,
+                           np.float64)
+    if x0 is not None:
+        dtype = np.result_type(dtype, np.asarray(x0).dtype)
+    b = _check_vector(b, m, "b", dtype)
+    x = np.zeros(n, dtype=dtype) if x0 is None else _check_vector(x0, n, "x0", dtype)
+    M = as_preconditioner(M, n)
+    if maxiter is None:
+        maxiter = 10 * n
+    if not isinstance(maxiter, numbers.Integral) or maxiter < 0:
+        raise ValueError(f"maxiter must be a non-negative integer, got {maxiter!r}")
+    return A, b, x, M, int(maxiter)
+
+
+class Monitor:
+    """Residual history, callback, timing and the final :class:`SolverResult`.
+
+    A solver creates one per call, calls :meth:`record` once per iteration (and once for the
+    initial residual), and finishes with :meth:`result`.
+    """
+
+    __slots__ = ("method", "tol", "b_norm", "callback", "history", "state", "t0", "norm_name", "info")
+
+    def __init__(self, method, b_norm, tol, callback=None, norm_name="2-norm of b - Ax"):
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable: callback(state) -> bool")
+        self.method = method
+        self.tol = tol
+        self.b_norm = float(b_norm)
+        self.callback = callback
+        self.history = []
+        self.state = SolverState(method, tol)
+        self.t0 = time.perf_counter()
+        self.norm_name = norm_name
+        self.info = {}
+
+    def record(self, iteration, rnorm, x=None, x_fn=None):
+        """Store ``‖r_k‖``; run the callback. Returns True if the callback asks to stop."""
+        self.history.append(float(rnorm))
+        if self.callback is None:
+            return False
+        st = self.state
+        st.iteration = iteration
+        st.residual_norm = float(rnorm)
+        st._x = x
+        st._x_fn = x_fn
+        return bool(self.callback(st))
+
+    def result(self, x, status, iterations):
+        return SolverResult(x=x, status=status, iterations=int(iterations),
+                            residuals=np.asarray(self.history, dtype=float),
+                            time=time.perf_counter() - self.t0, method=self.method,
+                            b_norm=self.b_norm, tol=self.tol, residual_norm=self.norm_name,
+                            info=self.info)
+
+
+def zero_rhs_result(method, x, b_norm=0.0, tol=0.0):
+    """``b = 0`` with ``x0 = 0``: the answer is ``x = 0`` at once."""
+    mon = Monitor(method, b_norm, tol)
+    mon.history.append(0.0)
+    return mon.result(np.zeros_like(x), Status.CONVERGED, 0)
+
+
+def check_finite_product(y, what="A @ x"):
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{what} produced NaN or Inf: the operator contains non-finite values")
