@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
-from ._kernels import cg_update_xr, dot, xpby
+from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .result import SolverError, Status
 
 __all__ = ["cg"]
@@ -22,7 +22,11 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
 
     Algorithm: ``r = b − A x``, ``z = M r``, ``p = z``; each iteration ``q = A p``,
     ``α = (r, z)/(p, q)``, ``x += α p``, ``r −= α q``, ``z = M r``, ``β = (r, z)_new/(r, z)_old``,
-    ``p = z + β p``. The x/r update and ``‖r‖²`` are one fused numba pass.
+    ``p = z + β p``. The x/r update and ``‖r‖²`` are one fused numba pass; for real float64
+    problems ``q = A p`` and ``(p, q)`` are one pass too, into a preallocated ``q``, when the
+    operator has a ``matvec_dot(x, out) -> xᵀ(Ax)`` method (``kl.pde.poisson`` stencils) or is a
+    CSR matrix (a numba CSR kernel, faster than SciPy's). No vectors are allocated per iteration
+    (unpreconditioned case).
 
     Stopping rule: the **unpreconditioned** residual 2-norm ``‖b − A x‖₂ ≤ max(atol, rtol·‖b‖₂)``.
     The recursive residual is used during the iteration; when it meets the tolerance, the true
@@ -70,7 +74,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="cg")
     b_norm = float(np.linalg.norm(b))
     tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0 and not np.any(x):
+    if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
         return zero_rhs_result("cg", x)
     mon = Monitor("cg" if M is None else "pcg", b_norm, tol, callback)
 
@@ -89,13 +93,20 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     if M is not None and not rz > 0:
         return _indefinite(mon, x, 0, raise_on_indefinite, "the preconditioner M is not positive definite")
     p = np.array(z, copy=True)
+    # fused ``q = A p`` and ``(p, q)`` in one pass into a preallocated q where the operator allows
+    # (PoissonStencil.matvec_dot, float64 CSR matrices); otherwise matvec then dot.
+    matvec_dot = fused_matvec_dot(A, p)
+    q = np.empty_like(p) if matvec_dot is not None else None
     true_checks = 0
     stagnant = 0
     it = 0
     status = Status.MAX_ITERATIONS
     while it < maxiter:
-        q = A.matvec(p)
-        pq = float(np.real(dot(p, q)))
+        if matvec_dot is not None:
+            pq = float(matvec_dot(p, q))
+        else:
+            q = A.matvec(p)
+            pq = float(np.real(dot(p, q)))
         if not np.isfinite(pq):
             status = Status.NOT_FINITE
             break
@@ -163,3 +174,17 @@ def _indefinite(mon, x, it, raise_it, why):
     if raise_it:
         raise SolverError(res)
     return res
+
+
+# ``krylearn.solvers.cg`` names both this module and the function; once the module is imported,
+# Python binds the package attribute to the module, so make the module callable as the function.
+import sys as _sys  # noqa: E402
+import types as _types  # noqa: E402
+
+
+class _CallableModule(_types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        return cg(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

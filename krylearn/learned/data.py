@@ -1,0 +1,170 @@
+"""DCDM training data: Ritz vectors from Lanczos with full reorthogonalisation, cached on disk.
+
+Following Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving Linear
+Systems", ICML 2023 (§3.4): run Lanczos on the training matrix ``A`` started from ``A·randn``,
+keeping the Lanczos vectors and re-orthogonalising each new one against all previous ones (twice,
+"twice is enough"); the eigendecomposition of the tridiagonal matrix gives Ritz pairs
+``(θ_j, y_j = V s_j)``; tiny Ritz values are dropped. Training right-hand sides are random
+combinations ``b = Σ_j c_j y_j / ‖·‖`` with ``c_j ~ N(0, 1)``, the coefficients of the low end of
+the spectrum (the lower half of the Ritz values) multiplied by 9, so the smooth modes CG
+struggles with dominate.
+
+Here the training set holds several domains (the open box plus random ``spheres_boxes``
+obstacle domains from :mod:`krylearn.pde.obstacles`), one Lanczos run each; right-hand sides are
+drawn on the fly from the cached Ritz bases, so "20,000 vectors" costs no disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg as sla
+
+__all__ = ["lanczos_ritz", "training_domains", "RitzDataset", "poisson_system", "default_cache_dir",
+           "build_dataset"]
+
+
+def default_cache_dir():
+    """``$KRYLEARN_CACHE`` or ``~/.cache/krylearn``."""
+    return Path(os.environ.get("KRYLEARN_CACHE", Path.home() / ".cache" / "krylearn"))
+
+
+def poisson_system(mask, bc="dirichlet"):
+    """The grid Poisson operator on ``mask`` from :func:`krylearn.pde.poisson`."""
+    mask = np.asarray(mask, dtype=bool)
+    from ..pde.poisson import poisson
+    return poisson(mask.shape, bc=bc, mask=mask)
+
+
+def lanczos_ritz(A, m, *, seed=0, progress=True, drop=1e-10, desc="lanczos"):
+    """Ritz pairs of a symmetric ``A`` from ``m`` Lanczos steps with full reorthogonalisation.
+
+    Parameters
+    ----------
+    A : sparse matrix or operator with ``@``
+    m : int
+        Number of Lanczos steps (≤ n).
+    seed : int
+        Start vector ``A·randn`` (as in the paper).
+    progress : bool
+        Show a tqdm progress bar.
+    drop : float
+        Drop Ritz values below ``drop · θ_max``.
+
+    Returns
+    -------
+    theta : ndarray, shape (k,)
+        Ritz values, ascending.
+    Y : ndarray, shape (n, k), float32
+        Ritz vectors (orthonormal columns).
+    """
+    from tqdm.auto import tqdm
+
+    n = A.shape[0]
+    m = int(min(m, n))
+    rng = np.random.default_rng(seed)
+    V = np.zeros((m, n))          # row-major: V[j] is the j-th Lanczos vector
+    alpha = np.zeros(m)
+    beta = np.zeros(max(m - 1, 0))
+    v = A @ rng.standard_normal(n)
+    v /= np.linalg.norm(v)
+    k = m
+    for j in tqdm(range(m), desc=desc, disable=not progress, leave=False):
+        V[j] = v
+        w = A @ v
+        alpha[j] = v @ w
+        # full reorthogonalisation, twice (classical Gram-Schmidt with BLAS-2)
+        for _ in range(2):
+            w -= V[:j + 1].T @ (V[:j + 1] @ w)
+        if j == m - 1:
+            break
+        bnorm = np.linalg.norm(w)
+        if bnorm < 1e-12 * max(1.0, abs(alpha[j])):   # invariant subspace found
+            k = j + 1
+            break
+        beta[j] = bnorm
+        v = w / bnorm
+    theta, S = sla.eigh_tridiagonal(alpha[:k], beta[:k - 1])
+    keep = theta > drop * theta.max()
+    theta, S = theta[keep], S[:, keep]
+    Y = (V[:k].T @ S).astype(np.float32)
+    return theta, Y
+
+
+def training_domains(dim, n, count, *, seed=0, family="spheres_boxes"):
+    """``count`` training masks on an ``n^dim`` grid: the open box, then random obstacle domains."""
+    from ..pde.obstacles import random_domain
+    shape = (n,) * dim
+    masks = [np.ones(shape, dtype=bool)]
+    for i in range(1, count):
+        masks.append(random_domain(shape, family, seed=seed * 1000 + i))
+    return masks
+
+
+class RitzDataset:
+    """Ritz bases of several training domains; draws random training right-hand sides.
+
+    Attributes
+    ----------
+    masks : list of bool ndarray
+    ritz : list of (theta, Y)
+    """
+
+    def __init__(self, masks, ritz, low_factor=9.0, low_fraction=0.5):
+        self.masks = masks
+        self.ritz = ritz
+        self.low_factor = float(low_factor)
+        self.low_fraction = float(low_fraction)
+
+    def sample(self, batch, rng):
+        """``(index, B)``: domain indices and right-hand sides on the grid, float32, ``‖b‖ = 1``."""
+        K = len(self.masks)
+        index = rng.integers(0, K, batch)
+        grid = self.masks[0].shape
+        out = np.zeros((batch,) + grid, dtype=np.float32)
+        for i, k in enumerate(index):
+            theta, Y = self.ritz[k]
+            c = rng.standard_normal(Y.shape[1]).astype(np.float32)
+            c[: int(self.low_fraction * Y.shape[1])] *= self.low_factor
+            b = Y @ c
+            b /= np.linalg.norm(b)
+            out[i][self.masks[k]] = b
+        return index, out
+
+
+def _key(dim, n, count, m, seed, family):
+    s = json.dumps({"dim": dim, "n": n, "count": count, "m": m, "seed": seed, "family": family,
+                    "version": 1}, sort_keys=True)
+    return hashlib.sha256(s.encode()).hexdigest()[:16]
+
+
+def build_dataset(dim, n, *, domains=4, lanczos=500, seed=0, family="spheres_boxes", cache_dir=None,
+                  progress=True):
+    """Training masks and Ritz bases, generated once and cached as ``.npz`` files.
+
+    The cache file name is a hash of the recipe, so a changed recipe regenerates."""
+    from tqdm.auto import tqdm
+
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "dcdm"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    key = _key(dim, n, domains, lanczos, seed, family)
+    masks = training_domains(dim, n, domains, seed=seed, family=family)
+    ritz = []
+    for i, mask in enumerate(tqdm(masks, desc=f"Ritz data {dim}D n={n}", disable=not progress)):
+        f = cache_dir / f"ritz_{key}_{i}.npz"
+        if f.exists():
+            with np.load(f) as z:
+                if z["mask"].shape == mask.shape and np.array_equal(z["mask"], mask):
+                    ritz.append((z["theta"], z["Y"]))
+                    continue
+        A = poisson_system(mask).tocsr()
+        theta, Y = lanczos_ritz(A, lanczos, seed=seed + i, progress=progress, desc=f"lanczos {i}")
+        tmp = cache_dir / f"ritz_{key}_{i}.tmp.npz"
+        np.savez(tmp, theta=theta, Y=Y, mask=mask)
+        os.replace(tmp, f)
+        ritz.append((theta, Y))
+    return RitzDataset(masks, ritz)

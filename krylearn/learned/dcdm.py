@@ -1,0 +1,290 @@
+"""DCDM: the deep conjugate direction method, and the network as a flexible-CG preconditioner.
+
+Reference: A. Kaneda, O. Akar, J. Chen, V. A. T. Kala, D. Hyde, J. Teran, "A Deep Conjugate
+Direction Method for Iteratively Solving Linear Systems", ICML 2023 (arXiv 2205.10763), Alg. 1.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from .._optional import require
+from ..operators.base import LinearOperator
+from ..solvers._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
+from ..solvers.result import Status
+from .stencil_torch import grid_mask
+
+torch = require("torch", "the DCDM learned solver (krylearn.learned)")
+
+__all__ = ["dcdm", "DCDMPreconditioner", "NetworkApply"]
+
+
+def _resolve_mask(A, mask):
+    if mask is not None:
+        return np.asarray(mask, dtype=bool)
+    return grid_mask(A)
+
+
+class NetworkApply:
+    """``r ↦ f_net(r)`` on a grid: scatter the unknowns to the grid, run the model, gather back.
+
+    Parameters
+    ----------
+    model : DCDMNet
+    mask : bool ndarray
+        Fluid cells of the grid (the unknowns, C order).
+    device : torch device, optional
+        Default: the model's device.
+    """
+
+    def __init__(self, model, mask, device=None):
+        mask = np.asarray(mask, dtype=bool)
+        if getattr(model, "dim", mask.ndim) != mask.ndim:
+            raise ValueError(f"the model is {model.dim}D but the grid {mask.shape} is {mask.ndim}D")
+        self.model = model
+        self.mask = mask
+        self.n = int(mask.sum())
+        try:
+            p = next(model.parameters())
+            self.device = torch.device(device) if device is not None else p.device
+            self.dtype = p.dtype
+        except (StopIteration, AttributeError):
+            self.device = torch.device(device or "cpu")
+            self.dtype = torch.float32
+        self._mask_t = torch.as_tensor(mask, device=self.device)
+        self._grid = torch.zeros((1, 1) + mask.shape, dtype=self.dtype, device=self.device)
+
+    def __call__(self, r):
+        r = np.asarray(r)
+        scale = float(np.max(np.abs(r))) if r.size else 0.0
+        if scale == 0.0:
+            return np.zeros(self.n)
+        g = self._grid
+        g.zero_()
+        g[0, 0][self._mask_t] = torch.as_tensor(r / scale, dtype=self.dtype, device=self.device)
+        with torch.no_grad():
+            if hasattr(self.model, "eval"):
+                self.model.eval()
+            q = self.model(g, self._mask_t)
+        return q[0, 0][self._mask_t].to(torch.float64).cpu().numpy()
+
+
+def _grid_rhs(b, mask, name):
+    """Accept ``b`` as a vector of the unknowns or as a full-grid array."""
+    arr = np.asarray(b)
+    n = int(mask.sum())
+    if arr.shape == mask.shape:
+        return arr[mask]
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.shape != (n,):
+        raise ValueError(f"{name} has shape {arr.shape}; expected shape ({n},) (the unknowns: fluid cells of "
+                         f"the grid) or the grid shape {mask.shape}")
+    return arr
+
+
+def dcdm(A, b, model, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, k=2, callback=None, mask=None,
+         device=None, stagnation_window=10):
+    """Solve ``A x = b`` (SPD grid Poisson) by the deep conjugate direction method.
+
+    Algorithm (Kaneda et al. 2023, Alg. 1): ``r = b − A x``; each iteration
+
+    1. ``q = f_net(r/‖r‖)`` (the network approximates ``A⁻¹`` up to a scale);
+    2. A-orthogonalise against the last ``k`` directions:
+       ``q ← q − Σ_j p_j (qᵀA p_j)/(p_jᵀA p_j)``;
+    3. exact line search ``α = qᵀr / qᵀA q``, ``x ← x + α q``;
+    4. recompute the **true** residual ``r = b − A x``.
+
+    Stopping rule: the 2-norm of the true residual, ``‖b − A x‖₂ ≤ max(atol, rtol·‖b‖₂)``
+    (the paper stops at ``‖r‖ ≤ tol·‖r₀‖``; with ``x0 = 0`` the two agree).
+
+    Parameters
+    ----------
+    A : operator-like, shape (n, n)
+        SPD grid operator, normally ``kl.pde.poisson(shape, mask=...)``; its grid (shape and mask)
+        tells how to lay the residual out for the network. Another operator (e.g. its CSR) works
+        with ``mask=`` given.
+    b : array_like, shape (n,) or the grid shape
+        Right-hand side over the fluid cells (or a full-grid array, read at the fluid cells).
+    model : DCDMNet (or any callable module ``(1, 1, *grid), mask -> (1, 1, *grid)``)
+        E.g. ``kl.learned.load_pretrained("poisson2d")``.
+    x0 : array_like, optional
+        Starting guess (default zeros).
+    rtol, atol : float
+        Tolerances of the stopping rule.
+    maxiter : int, optional
+        Iteration limit (default ``n``).
+    k : int
+        Number of previous directions to A-orthogonalise against (paper: 2).
+    callback : callable, optional
+        ``callback(state) -> bool`` after each iteration; True stops (USER_STOP).
+    mask : bool ndarray, optional
+        The grid's fluid cells, if ``A`` does not carry them.
+    device : str or torch.device, optional
+        Where the network runs (default: where the model is).
+    stagnation_window : int
+        Status STAGNATION when the residual has not reached a new minimum for this many
+        iterations and the steps are at machine precision, or the network gives ``qᵀr = 0``.
+
+    Returns
+    -------
+    SolverResult
+        ``method="dcdm"``; ``residuals`` holds ``‖b − A x_k‖₂``. ``info["network_time"]`` is the
+        time spent in the network.
+
+    Raises
+    ------
+    ValueError
+        Wrong-shaped ``b``/``x0`` (the message names the expected shape), a model of the wrong
+        dimension, non-finite data, ``k < 1``.
+
+    Notes
+    -----
+    Each iteration costs one network pass and two products with ``A``. Because the network is
+    nonlinear, the method is not a Krylov method: only the last ``k`` directions are kept
+    A-orthogonal, and convergence depends on how well the network approximates ``A⁻¹``; with the
+    exact inverse it converges in one step.
+
+    References
+    ----------
+    Kaneda et al., ICML 2023, arXiv:2205.10763.
+
+    Examples
+    --------
+    >>> import numpy as np, krylearn as kl
+    >>> model = kl.learned.load_pretrained("poisson2d")
+    >>> mask = kl.pde.obstacles.random_domain((64, 64), seed=1)
+    >>> A = kl.pde.poisson((64, 64), mask=mask)
+    >>> res = kl.learned.dcdm(A, np.ones(A.shape[0]), model, rtol=1e-6)
+    >>> res.converged
+    True
+    """
+    import time
+
+    mask = _resolve_mask(A, mask)
+    n_grid = int(mask.sum())
+    if getattr(A, "shape", (n_grid, n_grid))[0] != n_grid:
+        raise ValueError(f"the operator has shape {A.shape} but the grid mask has {n_grid} fluid cells")
+    b = _grid_rhs(b, mask, "b")
+    if x0 is not None:
+        x0 = _grid_rhs(x0, mask, "x0")
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k (directions kept A-orthogonal) must be a positive integer, got {k!r}")
+    A, b, x, _, maxiter = prepare_system(A, b, x0, maxiter=maxiter if maxiter is not None else n_grid,
+                                         method="dcdm")
+    net = NetworkApply(model, mask, device)
+    b_norm = float(np.linalg.norm(b))
+    tol = stopping_tolerance(b_norm, rtol, atol)
+    if b_norm == 0.0 and not np.any(x):
+        return zero_rhs_result("dcdm", x)
+    mon = Monitor("dcdm", b_norm, tol, callback)
+    r = b - A.matvec(x) if np.any(x) else b.copy()
+    check_finite_product(r, "b - A @ x0")
+    rnorm = float(np.linalg.norm(r))
+    if mon.record(0, rnorm, x=x):
+        return mon.result(x, Status.USER_STOP, 0)
+    if rnorm <= tol:
+        return mon.result(x, Status.CONVERGED, 0)
+
+    dirs = collections.deque(maxlen=int(k))   # (p, Ap, pAp)
+    t_net = 0.0
+    best = rnorm
+    since_best = 0
+    status = Status.MAX_ITERATIONS
+    it = 0
+    while it < maxiter:
+        t0 = time.perf_counter()
+        q = net(r / rnorm)
+        t_net += time.perf_counter() - t0
+        if not np.all(np.isfinite(q)):
+            status = Status.NOT_FINITE
+            break
+        for p, Ap, pAp in dirs:
+            q -= p * (np.dot(q, Ap) / pAp)
+        Aq = A.matvec(q)
+        qAq = float(np.dot(q, Aq))
+        qr = float(np.dot(q, r))
+        if not np.isfinite(qAq):
+            status = Status.NOT_FINITE
+            break
+        if qAq <= 0.0:
+            status = Status.INDEFINITE if np.any(q) else Status.BREAKDOWN
+            break
+        alpha = qr / qAq
+        if alpha == 0.0:
+            status = Status.STAGNATION
+            break
+        x += alpha * q
+        r = b - A.matvec(x)
+        it += 1
+        rnorm = float(np.linalg.norm(r))
+        dirs.append((q, Aq, qAq))
+        if mon.record(it, rnorm, x=x):
+            status = Status.USER_STOP
+            break
+        if not np.isfinite(rnorm):
+            status = Status.NOT_FINITE
+            break
+        if rnorm <= tol:
+            status = Status.CONVERGED
+            break
+        if rnorm < best * (1 - 1e-12):
+            best, since_best = rnorm, 0
+        else:
+            since_best += 1
+            if since_best >= stagnation_window and abs(alpha) * np.linalg.norm(q) <= 1e-14 * np.linalg.norm(x):
+                status = Status.STAGNATION
+                break
+    mon.info["network_time"] = t_net
+    mon.info["k"] = int(k)
+    return mon.result(x, status, it)
+
+
+class DCDMPreconditioner(LinearOperator):
+    """The DCDM network as a (nonlinear) preconditioner ``z = ‖r‖ f_net(r/‖r‖)`` for :func:`krylearn.fcg`.
+
+    Parameters
+    ----------
+    model : DCDMNet
+        The network (e.g. ``kl.learned.load_pretrained("poisson3d")``).
+    A : grid operator, optional
+        The operator being solved (``kl.pde.poisson(...)``); supplies the grid and mask. Give
+        ``mask=`` instead if ``A`` carries no grid.
+    mask : bool ndarray, optional
+    device : torch device, optional
+
+    Notes
+    -----
+    The map is positively homogeneous (``z(c r) = c z(r)`` for ``c > 0``) but not linear, so it
+    must be used with a flexible method (``kl.fcg``), not with plain PCG. ``matvec`` is also
+    available as :meth:`apply`, for a PETSc ``PCPYTHON`` context.
+
+    Examples
+    --------
+    >>> M = kl.learned.DCDMPreconditioner(model, A)
+    >>> res = kl.fcg(A, b, M=M, rtol=1e-6)
+    """
+
+    def __init__(self, model, A=None, *, mask=None, device=None):
+        if A is None and mask is None:
+            raise ValueError("DCDMPreconditioner needs the grid: pass the operator A (kl.pde.poisson) or mask=")
+        mask = _resolve_mask(A, mask)
+        n = int(mask.sum())
+        if A is not None and getattr(A, "shape", (n, n)) != (n, n):
+            raise ValueError(f"the operator has shape {A.shape} but the grid mask has {n} fluid cells")
+        super().__init__((n, n), dtype=np.float64, symmetric=False)
+        self.model = model
+        self.mask = mask
+        self._net = NetworkApply(model, mask, device)
+
+    def _matvec(self, r):
+        r = np.asarray(r, dtype=np.float64).ravel()
+        nr = float(np.linalg.norm(r))
+        if nr == 0.0:
+            return np.zeros_like(r)
+        return nr * self._net(r / nr)
+
+    def apply(self, r):
+        return self._matvec(r)

@@ -1,0 +1,153 @@
+"""The DCDM network: a fully convolutional residual net approximating ``A⁻¹`` up to a scale.
+
+Architecture after Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving
+Linear Systems", ICML 2023 (arXiv 2205.10763), §3.3/Fig. 2: 16 channels, 3×3 (3×3×3) kernels
+with "same" zero padding; a linear input convolution, residual blocks at full resolution, one 2×
+average pooling, residual blocks at half resolution, nearest-neighbour 2× upsampling, skip-add
+of the full-resolution features, more residual blocks, and a final linear 1-channel convolution
+(16 convolutions; 3D: ≈ 97k parameters, as in the paper's 64³ model).
+"""
+
+from __future__ import annotations
+
+from .._optional import require
+
+torch = require("torch", "the DCDM learned solver (krylearn.learned)")
+nn = torch.nn
+F = torch.nn.functional
+
+__all__ = ["DCDMNet"]
+
+
+class _ResBlock(nn.Module):
+    """``x + relu(conv_b(relu(conv_a(x))))``."""
+
+    def __init__(self, conv, channels):
+        super().__init__()
+        self.a = conv(channels, channels, 3, padding=1)
+        self.b = conv(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        return x + F.relu(self.b(F.relu(self.a(x))))
+
+
+class DCDMNet(nn.Module):
+    """Fully convolutional network ``r ↦ q ≈ c·A⁻¹ r`` on a 2D or 3D grid.
+
+    Parameters
+    ----------
+    dim : {2, 3}
+        Grid dimension.
+    channels : int
+        Feature channels (16 in the paper).
+    blocks : (int, int, int)
+        Residual blocks before pooling, at half resolution, and after the skip-add.
+    mask_channel : bool
+        Feed the fluid mask as a second input channel (default True).
+    levels : int
+        Number of 2× poolings. ``levels=1`` is the paper's network (one pooling, residual
+        blocks at half resolution, upsampling, skip-add). ``levels > 1`` nests the same
+        pattern: at each intermediate level one residual block before pooling further and one
+        after the upsample-and-skip-add, the ``blocks[1]`` middle blocks at the coarsest level,
+        a U-Net with residual blocks. More levels widen the receptive field (the coarsest level
+        of a 128² grid with ``levels=4`` is 8², which sees the whole domain), which a
+        discrete Green's function needs, at little cost (each level has 1/4 (2D) or 1/8 (3D) of
+        the cells of the one above).
+
+    Notes
+    -----
+    **Input/output.** ``forward(r, mask=None)`` takes ``r`` of shape ``(B, 1, *grid)`` (or
+    ``(B, *grid)``) and returns the same shape. Any grid size works: pooling uses
+    ``ceil_mode`` and upsampling returns to the exact size of the skip connection (sides
+    divisible by ``2**levels`` pool exactly). The network is fully convolutional, so weights
+    trained on one grid run on larger ones.
+
+    **Scale.** DCDM only uses the *direction* of the output (an exact line search follows), so the
+    input is normalised to unit root-mean-square over the fluid cells inside ``forward``; the map
+    is therefore invariant to the scale of ``r`` and its output is well defined for residuals of any
+    size (the paper normalises ``r/‖r‖``, whose entries shrink like ``1/√n`` with the grid).
+
+    **Obstacles (solid cells).** Two mechanisms, chosen so the network both *sees* the geometry and
+    can never leave the solution space:
+
+    1. the mask (1 = fluid, 0 = solid) is a second input channel, so the convolutions can learn the
+       Neumann (zero-flux) behaviour next to solids, which differs from the Dirichlet behaviour that
+       zero padding already encodes at the open box boundary;
+    2. the input residual is zeroed at solid cells and the *output* is multiplied by the mask, so
+       ``q`` is exactly zero outside the domain: it is a vector of the system's unknowns, and the
+       values the network may produce inside solids (which are not unknowns) cannot leak into the
+       A-orthogonalisation or the line search.
+
+    Without a mask (``mask=None``) the whole box is fluid.
+
+    Float32 by default; move with ``.to(device)`` (CPU or CUDA).
+    """
+
+    def __init__(self, dim=2, channels=16, blocks=(2, 3, 2), mask_channel=True, levels=1):
+        super().__init__()
+        if dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+        self.dim = int(dim)
+        self.channels = int(channels)
+        self.blocks = tuple(int(b) for b in blocks)
+        self.mask_channel = bool(mask_channel)
+        if int(levels) < 1:
+            raise ValueError(f"levels must be >= 1, got {levels!r}")
+        self.levels = int(levels)
+        conv = nn.Conv2d if dim == 2 else nn.Conv3d
+        self.inp = conv(2 if mask_channel else 1, channels, 3, padding=1)
+        self.pre = nn.Sequential(*[_ResBlock(conv, channels) for _ in range(self.blocks[0])])
+        self.mid = nn.Sequential(*[_ResBlock(conv, channels) for _ in range(self.blocks[1])])
+        self.enc = nn.ModuleList([_ResBlock(conv, channels) for _ in range(self.levels - 1)])
+        self.dec = nn.ModuleList([_ResBlock(conv, channels) for _ in range(self.levels - 1)])
+        self.post = nn.Sequential(*[_ResBlock(conv, channels) for _ in range(self.blocks[2])])
+        self.out = conv(channels, 1, 3, padding=1)
+        self._pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
+
+    def config(self):
+        """Constructor arguments (stored with the weights)."""
+        return {"dim": self.dim, "channels": self.channels, "blocks": list(self.blocks),
+                "mask_channel": self.mask_channel, "levels": self.levels}
+
+    def _down(self, x):
+        return self._pool(x, 2, ceil_mode=True)
+
+    @staticmethod
+    def _up(x, like):
+        return F.interpolate(x, size=like.shape[2:], mode="nearest")
+
+    def forward(self, r, mask=None):
+        squeeze = r.dim() == self.dim + 1
+        if squeeze:
+            r = r.unsqueeze(1)
+        if r.dim() != self.dim + 2 or r.shape[1] != 1:
+            raise ValueError(f"expected input of shape (B, 1, *grid) with a {self.dim}D grid, "
+                             f"got {tuple(r.shape)}")
+        if mask is None:
+            m = torch.ones_like(r)
+        else:
+            m = mask.to(r.dtype)
+            if m.dim() == self.dim:
+                m = m.unsqueeze(0)
+            if m.dim() == self.dim + 1:
+                m = m.unsqueeze(1)
+            m = m.expand_as(r)
+        r = r * m
+        count = m.flatten(1).sum(1).clamp_min(1.0)
+        rms = torch.sqrt((r * r).flatten(1).sum(1) / count).clamp_min(1e-30)
+        x = r / rms.view(-1, *([1] * (self.dim + 1)))
+        if self.mask_channel:
+            x = torch.cat([x, m], dim=1)
+        x = self.inp(x)
+        full = self.pre(x)
+        skips = [full]
+        h = full
+        for block in self.enc:
+            h = block(self._down(h))
+            skips.append(h)
+        h = self.mid(self._down(h))
+        for block, skip in zip(reversed(self.dec), reversed(skips[1:])):
+            h = block(self._up(h, skip) + skip)
+        h = self._up(h, full) + full
+        q = self.out(self.post(h)) * m
+        return q[:, 0] if squeeze else q

@@ -1,0 +1,579 @@
+"""Matrix-free finite-volume Poisson stencils on 2D/3D boxes with cell masks.
+
+The operator is the 5-point (2D) / 7-point (3D) discretisation of ``−∇·(c ∇u)`` on a uniform
+grid of cells, with the positive (semi)definite sign convention so that CG applies. It is the
+standard pressure-Poisson matrix of grid-based fluid solvers (R. Bridson, "Fluid Simulation for
+Computer Graphics", 2nd ed., CRC Press 2015, ch. 5): solid cells are removed and their faces
+carry no flux; the box faces follow ``bc``. Face coefficients of a variable coefficient are the
+harmonic means of the two cells' values (the flux-continuous choice for layered media; S. V.
+Patankar, "Numerical Heat Transfer and Fluid Flow", 1980, §4.2).
+
+Exact definition (used by the numba kernels, :meth:`PoissonStencil.tocsr` and exposed as
+attributes so that other back ends can rebuild the identical operator)::
+
+    (A u)_i = Σ_faces f of cell i   w_f · (u_i − u_nb(f))
+
+``w_f = c_f / h_a²`` for a face normal to axis ``a`` (``h_a`` the spacing), with
+``u_nb = 0`` across a Dirichlet box face (the Dirichlet value sits in the ghost cell one
+spacing outside the box), and ``w_f = 0`` across a Neumann box face or a face touching a solid
+cell. ``face_weights[a]`` stores all ``w_f`` of axis ``a`` (shape: the grid with axis ``a``
+one longer; entry ``j`` along axis ``a`` is the face between cells ``j−1`` and ``j``; entries
+``0`` and ``N_a`` are the box faces).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numba as nb
+import numpy as np
+import scipy.sparse as sp
+
+from ..solvers._kernels import pick
+from .base import LinearOperator
+
+__all__ = ["PoissonStencil"]
+
+_KW = dict(parallel=False, cache=True, nogil=True)  # serial + cached; parallel twins via pick()
+_BCS = ("dirichlet", "neumann")
+
+
+# --------------------------------------------------------------------------------------
+# numba kernels: y = A x (in place), returning x·y (fused for CG's (p, Ap)).
+# --------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def _uniform2d(x, y, a0, a1, n0lo, n0hi, n1lo, n1hi):
+    """Unmasked, constant coefficient; a_k = c/h_k²; n??? = 1.0 for a Neumann box face."""
+    N0, N1 = x.shape
+    s = 0.0
+    for i in nb.prange(N0):
+        cu = a0 if i > 0 else 0.0
+        cd = a0 if i < N0 - 1 else 0.0
+        iu = i - 1 if i > 0 else 0
+        idn = i + 1 if i < N0 - 1 else N0 - 1
+        dr = 2.0 * a0 + 2.0 * a1
+        if i == 0:
+            dr -= a0 * n0lo
+        if i == N0 - 1:
+            dr -= a0 * n0hi
+        acc = 0.0
+        xc = x[i, 0]
+        v = (dr - a1 * n1lo) * xc - cu * x[iu, 0] - cd * x[idn, 0] - a1 * x[i, 1]
+        y[i, 0] = v
+        acc += xc * v
+        for j in range(1, N1 - 1):
+            xc = x[i, j]
+            v = dr * xc - cu * x[iu, j] - cd * x[idn, j] - a1 * (x[i, j - 1] + x[i, j + 1])
+            y[i, j] = v
+            acc += xc * v
+        j = N1 - 1
+        xc = x[i, j]
+        v = (dr - a1 * n1hi) * xc - cu * x[iu, j] - cd * x[idn, j] - a1 * x[i, j - 1]
+        y[i, j] = v
+        acc += xc * v
+        s += acc
+    return s
+
+
+@nb.njit(**_KW)
+def _uniform3d(x, y, a0, a1, a2, n0lo, n0hi, n1lo, n1hi, n2lo, n2hi):
+    N0, N1, N2 = x.shape
+    s = 0.0
+    for i in nb.prange(N0):
+        c0u = a0 if i > 0 else 0.0
+        c0d = a0 if i < N0 - 1 else 0.0
+        iu = i - 1 if i > 0 else 0
+        idn = i + 1 if i < N0 - 1 else N0 - 1
+        di = 2.0 * (a0 + a1 + a2)
+        if i == 0:
+            di -= a0 * n0lo
+        if i == N0 - 1:
+            di -= a0 * n0hi
+        acc = 0.0
+        for j in range(N1):
+            c1u = a1 if j > 0 else 0.0
+            c1d = a1 if j < N1 - 1 else 0.0
+            ju = j - 1 if j > 0 else 0
+            jd = j + 1 if j < N1 - 1 else N1 - 1
+            dr = di
+            if j == 0:
+                dr -= a1 * n1lo
+            if j == N1 - 1:
+                dr -= a1 * n1hi
+            xc = x[i, j, 0]
+            v = ((dr - a2 * n2lo) * xc - c0u * x[iu, j, 0] - c0d * x[idn, j, 0]
+                 - c1u * x[i, ju, 0] - c1d * x[i, jd, 0] - a2 * x[i, j, 1])
+            y[i, j, 0] = v
+            acc += xc * v
+            for k in range(1, N2 - 1):
+                xc = x[i, j, k]
+                v = (dr * xc - c0u * x[iu, j, k] - c0d * x[idn, j, k]
+                     - c1u * x[i, ju, k] - c1d * x[i, jd, k] - a2 * (x[i, j, k - 1] + x[i, j, k + 1]))
+                y[i, j, k] = v
+                acc += xc * v
+            k = N2 - 1
+            xc = x[i, j, k]
+            v = ((dr - a2 * n2hi) * xc - c0u * x[iu, j, k] - c0d * x[idn, j, k]
+                 - c1u * x[i, ju, k] - c1d * x[i, jd, k] - a2 * x[i, j, k - 1])
+            y[i, j, k] = v
+            acc += xc * v
+        s += acc
+    return s
+
+
+@nb.njit(**_KW)
+def _variable2d(x, y, d, W0, W1):
+    """Unmasked, per-face weights W0 (N0+1, N1), W1 (N0, N1+1), diagonal d (N0, N1)."""
+    N0, N1 = x.shape
+    s = 0.0
+    for i in nb.prange(N0):
+        fu = 1.0 if i > 0 else 0.0
+        fd = 1.0 if i < N0 - 1 else 0.0
+        iu = i - 1 if i > 0 else 0
+        idn = i + 1 if i < N0 - 1 else N0 - 1
+        acc = 0.0
+        xc = x[i, 0]
+        v = d[i, 0] * xc - fu * W0[i, 0] * x[iu, 0] - fd * W0[i + 1, 0] * x[idn, 0] - W1[i, 1] * x[i, 1]
+        y[i, 0] = v
+        acc += xc * v
+        for j in range(1, N1 - 1):
+            xc = x[i, j]
+            v = (d[i, j] * xc - fu * W0[i, j] * x[iu, j] - fd * W0[i + 1, j] * x[idn, j]
+                 - W1[i, j] * x[i, j - 1] - W1[i, j + 1] * x[i, j + 1])
+            y[i, j] = v
+            acc += xc * v
+        j = N1 - 1
+        xc = x[i, j]
+        v = d[i, j] * xc - fu * W0[i, j] * x[iu, j] - fd * W0[i + 1, j] * x[idn, j] - W1[i, j] * x[i, j - 1]
+        y[i, j] = v
+        acc += xc * v
+        s += acc
+    return s
+
+
+@nb.njit(**_KW)
+def _variable3d(x, y, d, W0, W1, W2):
+    N0, N1, N2 = x.shape
+    s = 0.0
+    for i in nb.prange(N0):
+        fu = 1.0 if i > 0 else 0.0
+        fd = 1.0 if i < N0 - 1 else 0.0
+        iu = i - 1 if i > 0 else 0
+        idn = i + 1 if i < N0 - 1 else N0 - 1
+        acc = 0.0
+        for j in range(N1):
+            gu = 1.0 if j > 0 else 0.0
+            gd = 1.0 if j < N1 - 1 else 0.0
+            ju = j - 1 if j > 0 else 0
+            jd = j + 1 if j < N1 - 1 else N1 - 1
+            xc = x[i, j, 0]
+            v = (d[i, j, 0] * xc - fu * W0[i, j, 0] * x[iu, j, 0] - fd * W0[i + 1, j, 0] * x[idn, j, 0]
+                 - gu * W1[i, j, 0] * x[i, ju, 0] - gd * W1[i, j + 1, 0] * x[i, jd, 0]
+                 - W2[i, j, 1] * x[i, j, 1])
+            y[i, j, 0] = v
+            acc += xc * v
+            for k in range(1, N2 - 1):
+                xc = x[i, j, k]
+                v = (d[i, j, k] * xc - fu * W0[i, j, k] * x[iu, j, k] - fd * W0[i + 1, j, k] * x[idn, j, k]
+                     - gu * W1[i, j, k] * x[i, ju, k] - gd * W1[i, j + 1, k] * x[i, jd, k]
+                     - W2[i, j, k] * x[i, j, k - 1] - W2[i, j, k + 1] * x[i, j, k + 1])
+                y[i, j, k] = v
+                acc += xc * v
+            k = N2 - 1
+            xc = x[i, j, k]
+            v = (d[i, j, k] * xc - fu * W0[i, j, k] * x[iu, j, k] - fd * W0[i + 1, j, k] * x[idn, j, k]
+                 - gu * W1[i, j, k] * x[i, ju, k] - gd * W1[i, j + 1, k] * x[i, jd, k]
+                 - W2[i, j, k] * x[i, j, k - 1])
+            y[i, j, k] = v
+            acc += xc * v
+        s += acc
+    return s
+
+
+@nb.njit(**_KW)
+def _masked2d(x, y, d, W0, W1, idx):
+    """Compressed vectors: idx (N0, N1) maps a cell to its unknown (−1 for solid)."""
+    N0, N1 = idx.shape
+    s = 0.0
+    for i in nb.prange(N0):
+        acc = 0.0
+        for j in range(N1):
+            k = idx[i, j]
+            if k < 0:
+                continue
+            xc = x[k]
+            v = d[k] * xc
+            if i > 0 and W0[i, j] != 0.0:
+                v -= W0[i, j] * x[idx[i - 1, j]]
+            if i < N0 - 1 and W0[i + 1, j] != 0.0:
+                v -= W0[i + 1, j] * x[idx[i + 1, j]]
+            if j > 0 and W1[i, j] != 0.0:
+                v -= W1[i, j] * x[idx[i, j - 1]]
+            if j < N1 - 1 and W1[i, j + 1] != 0.0:
+                v -= W1[i, j + 1] * x[idx[i, j + 1]]
+            y[k] = v
+            acc += xc * v
+        s += acc
+    return s
+
+
+@nb.njit(**_KW)
+def _masked3d(x, y, d, W0, W1, W2, idx):
+    N0, N1, N2 = idx.shape
+    s = 0.0
+    for i in nb.prange(N0):
+        acc = 0.0
+        for j in range(N1):
+            for l in range(N2):
+                k = idx[i, j, l]
+                if k < 0:
+                    continue
+                xc = x[k]
+                v = d[k] * xc
+                if i > 0 and W0[i, j, l] != 0.0:
+                    v -= W0[i, j, l] * x[idx[i - 1, j, l]]
+                if i < N0 - 1 and W0[i + 1, j, l] != 0.0:
+                    v -= W0[i + 1, j, l] * x[idx[i + 1, j, l]]
+                if j > 0 and W1[i, j, l] != 0.0:
+                    v -= W1[i, j, l] * x[idx[i, j - 1, l]]
+                if j < N1 - 1 and W1[i, j + 1, l] != 0.0:
+                    v -= W1[i, j + 1, l] * x[idx[i, j + 1, l]]
+                if l > 0 and W2[i, j, l] != 0.0:
+                    v -= W2[i, j, l] * x[idx[i, j, l - 1]]
+                if l < N2 - 1 and W2[i, j, l + 1] != 0.0:
+                    v -= W2[i, j, l + 1] * x[idx[i, j, l + 1]]
+                y[k] = v
+                acc += xc * v
+        s += acc
+    return s
+
+
+# --------------------------------------------------------------------------------------
+# input normalisation
+# --------------------------------------------------------------------------------------
+def _parse_bc(bc, ndim):
+    """Return a tuple of ``(lo, hi)`` pairs of "dirichlet"/"neumann", one per axis."""
+
+    def one(v, where):
+        if not isinstance(v, str) or v.lower() not in _BCS:
+            raise ValueError(f"bc{where} must be 'dirichlet' or 'neumann', got {v!r}")
+        return v.lower()
+
+    if isinstance(bc, str):
+        b = one(bc, "")
+        return tuple((b, b) for _ in range(ndim))
+    try:
+        items = list(bc)
+    except TypeError:
+        raise ValueError(f"bc must be a string or a sequence of {ndim} per-axis entries, got {bc!r}") from None
+    if len(items) != ndim:
+        raise ValueError(f"bc needs one entry per axis ({ndim}), got {len(items)}")
+    out = []
+    for a, item in enumerate(items):
+        if isinstance(item, str):
+            b = one(item, f"[{a}]")
+            out.append((b, b))
+        else:
+            pair = list(item)
+            if len(pair) != 2:
+                raise ValueError(f"bc[{a}] must be a string or a (low, high) pair, got {item!r}")
+            out.append((one(pair[0], f"[{a}][0]"), one(pair[1], f"[{a}][1]")))
+    return tuple(out)
+
+
+def _parse_spacing(spacing, shape):
+    nd = len(shape)
+    if spacing is None:
+        h = [1.0 / (n + 1) for n in shape]
+    elif isinstance(spacing, numbers.Real):
+        h = [float(spacing)] * nd
+    else:
+        h = [float(s) for s in spacing]
+        if len(h) != nd:
+            raise ValueError(f"spacing needs one value per axis ({nd}), got {len(h)}")
+    for v in h:
+        if not np.isfinite(v) or v <= 0:
+            raise ValueError(f"spacing must be finite and positive, got {spacing!r}")
+    return tuple(h)
+
+
+def _sl(axis, s, nd):
+    idx = [slice(None)] * nd
+    idx[axis] = s
+    return tuple(idx)
+
+
+class PoissonStencil(LinearOperator):
+    """The 5-point (2D) / 7-point (3D) operator ``−∇·(c∇u)`` on the cells of a (masked) box.
+
+    Build it with :func:`krylearn.pde.poisson`, which documents the parameters.
+
+    Attributes
+    ----------
+    grid_shape : tuple of int
+        The box of cells ``(N0, N1[, N2])``, C order (the last axis is contiguous).
+    spacing : tuple of float
+        ``h_a`` per axis.
+    bc : tuple of (str, str)
+        ``(low, high)`` box condition per axis.
+    mask : ndarray of bool, grid shape
+        True for the cells that are unknowns.
+    index : ndarray of int64, grid shape
+        The unknown number of each cell, −1 for solid cells (unknowns are numbered in C order).
+    cells : ndarray of int64
+        Flat (C-order) grid index of each unknown: ``cells[index[g]] == g``.
+    coefficient : float or ndarray
+        The cell coefficient ``c`` (an array of the grid shape if it varies).
+    face_weights : tuple of ndarray
+        ``face_weights[a]`` has the grid shape with axis ``a`` one longer: the weight
+        ``w_f = c_f/h_a²`` of every face normal to axis ``a`` (see the module docstring); zero for
+        Neumann box faces and faces touching a solid cell.
+    boundary_weights : ndarray
+        Per unknown, the sum of its Dirichlet box-face weights (its diagonal minus its interior
+        face weights).
+    n_components, singular_components : int
+        Connected components of the unknowns, and how many of them touch no Dirichlet face (each
+        such component adds one constant vector to the null space).
+    positive_definite : bool
+        True when ``singular_components == 0``; otherwise the operator is only positive
+        *semi*definite (e.g. all-Neumann): CG still works for consistent right-hand sides.
+    """
+
+    def __init__(self, shape, spacing=None, bc="dirichlet", mask=None, coefficient=None):
+        try:
+            shape = tuple(int(n) for n in shape)
+        except TypeError:
+            raise ValueError(f"shape must be a tuple of 2 or 3 grid sizes, got {shape!r}") from None
+        nd = len(shape)
+        if nd not in (2, 3):
+            raise ValueError(f"poisson supports 2D and 3D grids, got shape {shape}")
+        if any(n < 1 for n in shape):
+            raise ValueError(f"grid sizes must be positive, got {shape}")
+        self.grid_shape = shape
+        self.spacing = _parse_spacing(spacing, shape)
+        self.bc = _parse_bc(bc, nd)
+
+        if mask is None:
+            fluid = None
+        else:
+            fluid = np.asarray(mask)
+            if fluid.shape != shape:
+                raise ValueError(f"mask has shape {fluid.shape}, the grid is {shape}")
+            if fluid.dtype != bool:
+                if not np.all(np.isin(fluid, (0, 1))):
+                    raise ValueError("mask must be boolean (True for cells inside the domain)")
+                fluid = fluid.astype(bool)
+            if fluid.all():
+                fluid = None
+            elif not fluid.any():
+                raise ValueError("mask has no cell inside the domain (all False)")
+        self.masked = fluid is not None
+        self.mask = np.ones(shape, dtype=bool) if fluid is None else np.ascontiguousarray(fluid)
+
+        if coefficient is None:
+            coefficient = 1.0
+        if isinstance(coefficient, numbers.Real) or np.ndim(coefficient) == 0:
+            c = float(coefficient)
+            if not np.isfinite(c) or c <= 0:
+                raise ValueError(f"coefficient must be finite and positive, got {coefficient!r}")
+            self.coefficient = c
+            carr = None
+        else:
+            carr = np.asarray(coefficient, dtype=np.float64)
+            if carr.shape != shape:
+                raise ValueError(f"coefficient has shape {carr.shape}, the grid is {shape}")
+            inside = carr[self.mask]
+            if not np.all(np.isfinite(inside)) or not np.all(inside > 0):
+                raise ValueError("coefficient must be finite and positive in every cell inside the domain")
+            carr = np.where(self.mask, carr, 0.0)
+            self.coefficient = carr
+        self.uniform = carr is None and not self.masked and all(n >= 2 for n in shape)
+
+        self._carr = carr
+        self._geo = {}
+        if self.masked:  # (masked: the geometry is needed now, for the definiteness check below)
+            n = int(np.count_nonzero(self.mask))
+        else:
+            n = int(np.prod(shape))
+        # ---- definiteness: every connected component needs a Dirichlet face
+        if self.masked:
+            from scipy.sparse.csgraph import connected_components
+
+            self._geometry()
+            ncomp, labels = connected_components(self.tocsr(), directed=False)
+            has_dir = np.bincount(labels, weights=self.boundary_weights, minlength=ncomp) > 0
+            self.n_components = int(ncomp)
+            self.singular_components = int(np.count_nonzero(~has_dir))
+        else:
+            self.n_components = 1
+            has_dirichlet = any(side == "dirichlet" for pair in self.bc for side in pair)
+            self.singular_components = 0 if has_dirichlet else 1
+        super().__init__((n, n), dtype=np.float64, symmetric=True,
+                         positive_definite=self.singular_components == 0)
+        self.positive_semidefinite = True
+
+    def _geometry(self):
+        """Face weights, diagonal and index maps (built on first use for unmasked grids, so a large
+        uniform grid costs no memory beyond its vectors)."""
+        g = self._geo
+        if g:
+            return g
+        shape, nd = self.grid_shape, len(self.grid_shape)
+        m = self.mask
+        weights = []
+        diag = np.zeros(shape)
+        for a in range(nd):
+            N, h2 = shape[a], self.spacing[a] ** 2
+            fshape = list(shape)
+            fshape[a] += 1
+            W = np.zeros(fshape)
+            lo, hi = _sl(a, slice(0, N - 1), nd), _sl(a, slice(1, N), nd)
+            both = m[lo] & m[hi]
+            if self._carr is None:
+                W[_sl(a, slice(1, N), nd)] = np.where(both, self.coefficient / h2, 0.0)
+                cl = ch = np.where(m, self.coefficient, 0.0)
+            else:
+                ca, cb = self._carr[lo], self._carr[hi]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    hm = np.where(both, 2.0 * ca * cb / np.where(both, ca + cb, 1.0), 0.0)
+                W[_sl(a, slice(1, N), nd)] = hm / h2
+                cl = ch = self._carr
+            if self.bc[a][0] == "dirichlet":
+                W[_sl(a, 0, nd)] = cl[_sl(a, 0, nd)] / h2
+            if self.bc[a][1] == "dirichlet":
+                W[_sl(a, N, nd)] = ch[_sl(a, N - 1, nd)] / h2
+            weights.append(np.ascontiguousarray(W))
+            diag += W[_sl(a, slice(0, N), nd)] + W[_sl(a, slice(1, N + 1), nd)]
+        g['face_weights'] = tuple(weights)
+        cells = np.flatnonzero(m.ravel()).astype(np.int64)
+        n = cells.size
+        g['cells'] = cells
+        index = np.full(m.size, -1, dtype=np.int64)
+        index[cells] = np.arange(n)
+        g['index'] = index.reshape(shape)
+        g['diag_grid'] = diag
+        bw = np.zeros(shape)
+        for a in range(nd):
+            N = shape[a]
+            bw[_sl(a, 0, nd)] += weights[a][_sl(a, 0, nd)]
+            bw[_sl(a, N - 1, nd)] += weights[a][_sl(a, N, nd)]
+        g['boundary_weights'] = bw.ravel()[cells] if self.masked else bw.ravel()
+        g['diag_c'] = np.ascontiguousarray(diag.ravel()[cells]) if self.masked else diag.ravel()
+        return g
+
+    face_weights = property(lambda self: self._geometry()["face_weights"],
+                            doc="Per-axis face weights ``w_f = c_f/h_a²`` (see the class docstring).")
+    index = property(lambda self: self._geometry()["index"],
+                     doc="Grid-shaped map cell -> unknown number (−1 for solid cells).")
+    cells = property(lambda self: self._geometry()["cells"],
+                     doc="Flat C-order grid index of each unknown.")
+    boundary_weights = property(lambda self: self._geometry()["boundary_weights"],
+                                doc="Per unknown, the sum of its Dirichlet box-face weights.")
+    _diag_grid = property(lambda self: self._geometry()["diag_grid"])
+    _diag_c = property(lambda self: self._geometry()["diag_c"])
+
+    # ---- grid helpers ---------------------------------------------------------------
+    @property
+    def ndim_grid(self):
+        return len(self.grid_shape)
+
+    def to_grid(self, v, fill=0.0):
+        """Scatter a vector of unknowns (or an ``(n, k)`` block) to the grid; ``fill`` outside the domain.
+
+        ``fill=np.nan`` marks solid cells for plotting."""
+        v = np.asarray(v)
+        n = self.shape[0]
+        if v.shape[0] != n or v.ndim not in (1, 2):
+            raise ValueError(f"to_grid: expected {n} values (or an ({n}, k) block), got shape {v.shape}")
+        extra = v.shape[1:]
+        out = np.full(self.grid_shape + extra, fill, dtype=np.result_type(v.dtype, np.asarray(fill).dtype))
+        out[self.mask] = v
+        return out
+
+    def from_grid(self, u):
+        """Gather the unknowns from a grid array (inverse of :meth:`to_grid`)."""
+        u = np.asarray(u)
+        if u.shape[:self.ndim_grid] != self.grid_shape:
+            raise ValueError(f"from_grid: expected an array of grid shape {self.grid_shape}, got {u.shape}")
+        return u[self.mask] if self.masked else u.reshape((self.shape[0],) + u.shape[self.ndim_grid:]).copy()
+
+    # ---- products ---------------------------------------------------------------------
+    def matvec_dot(self, x, out):
+        """``out[:] = A x`` in place and return ``xᵀ A x`` (one fused pass; CG's hook).
+
+        ``x`` and ``out`` must be C-contiguous float64 vectors of length ``n``."""
+        nd = self.ndim_grid
+        n = x.shape[0]
+        if self.masked:
+            W = self.face_weights
+            if nd == 2:
+                return pick(_masked2d, n)(x, out, self._diag_c, W[0], W[1], self.index)
+            return pick(_masked3d, n)(x, out, self._diag_c, W[0], W[1], W[2], self.index)
+        X = x.reshape(self.grid_shape)
+        Y = out.reshape(self.grid_shape)
+        if self.uniform:
+            a = [self.coefficient / h ** 2 for h in self.spacing]
+            nn = [float(s == "neumann") for pair in self.bc for s in pair]
+            if nd == 2:
+                return pick(_uniform2d, n)(X, Y, a[0], a[1], *nn)
+            return pick(_uniform3d, n)(X, Y, a[0], a[1], a[2], *nn)
+        if min(self.grid_shape) >= 2:
+            W = self.face_weights
+            if nd == 2:
+                return pick(_variable2d, n)(X, Y, self._diag_grid, W[0], W[1])
+            return pick(_variable3d, n)(X, Y, self._diag_grid, W[0], W[1], W[2])
+        # degenerate boxes (an axis of length 1): the index-map kernel handles every case
+        W = self.face_weights
+        if nd == 2:
+            return pick(_masked2d, n)(x, out, self._diag_c, W[0], W[1], self.index)
+        return pick(_masked3d, n)(x, out, self._diag_c, W[0], W[1], W[2], self.index)
+
+    def _matvec(self, x):
+        if np.iscomplexobj(x):
+            return self._matvec(np.ascontiguousarray(x.real)) + 1j * self._matvec(np.ascontiguousarray(x.imag))
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        out = np.empty_like(x)
+        self.matvec_dot(x, out)
+        return out
+
+    _rmatvec = _matvec
+
+    def _matmat(self, X):
+        out = np.empty(X.shape, dtype=np.result_type(X.dtype, np.float64))
+        for j in range(X.shape[1]):
+            out[:, j] = self._matvec(X[:, j])
+        return out
+
+    _rmatmat = _matmat
+
+    def _diagonal(self):
+        return self._diag_c.copy()
+
+    def tocsr(self):
+        """The identical matrix as ``scipy.sparse.csr_matrix`` (sorted indices, no duplicates)."""
+        nd, shape = self.ndim_grid, self.grid_shape
+        n = self.cells.size
+        rows, cols, vals = [np.arange(n)], [np.arange(n)], [self._diag_c]
+        for a in range(nd):
+            N = shape[a]
+            w = self.face_weights[a][_sl(a, slice(1, N), nd)]
+            i1 = self.index[_sl(a, slice(0, N - 1), nd)]
+            i2 = self.index[_sl(a, slice(1, N), nd)]
+            keep = w != 0
+            w, i1, i2 = w[keep], i1[keep], i2[keep]
+            rows += [i1, i2]
+            cols += [i2, i1]
+            vals += [-w, -w]
+        A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        A.sum_duplicates()
+        A.sort_indices()
+        return A
+
+    def todense(self):
+        return self.tocsr().toarray()
+
+    def __repr__(self):
+        kind = "masked " if self.masked else ""
+        pd = "positive definite" if self.positive_definite else "positive semidefinite"
+        return (f"<{self.shape[0]}x{self.shape[1]} {kind}PoissonStencil grid={self.grid_shape} "
+                f"bc={self.bc} {pd}>")

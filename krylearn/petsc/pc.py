@@ -1,0 +1,396 @@
+"""krylearn preconditioners as PETSc ``PC`` objects of type ``"python"``.
+
+In code::
+
+    pc = ksp.getPC(); pc.setType("python"); pc.setPythonContext(krylearn.petsc.PC(M))
+
+From the options database (the class is found by its import path)::
+
+    -pc_type python -pc_python_type krylearn.petsc.SSOR -krylearn_ssor_omega 1.6
+
+Each context builds its krylearn preconditioner in ``setUp`` from the PC's preconditioning
+matrix ``P``: on one rank from the whole matrix, on several ranks from **this rank's diagonal
+block** of ``P`` (as PETSc's block Jacobi does), so ``apply`` works on rank-local arrays with no
+communication. ``P`` may be an assembled AIJ matrix or a python Mat made by
+:func:`krylearn.petsc.as_mat` (then the wrapped krylearn operator is used directly).
+
+Reference: S. Balay et al., "PETSc/TAO Users Manual", ANL-21/39 (revision 3.26), PCPYTHON and
+PCSHELL; L. Dalcin et al., "Parallel distributed computing using Python", Adv. Water Resources
+34 (2011).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from petsc4py import PETSc
+
+from ..operators.base import LinearOperator
+from ..operators.convert import aslinearoperator
+from .mat import local_block
+
+__all__ = ["PC", "Jacobi", "SSOR", "IC0", "AMG", "TunedSSOR", "DCDM"]
+
+
+def _precond():
+    from ..solvers import precond
+
+    return precond
+
+
+class PC:
+    """A PETSc python-PC context that applies a krylearn preconditioner or operator.
+
+    Parameters
+    ----------
+    M : operator-like, optional
+        A fixed preconditioner ``z = M r`` (anything :func:`krylearn.aslinearoperator` accepts,
+        e.g. ``kl.precond.ic0(A)``, a DCDM network, a SciPy matrix). Its shape must be the
+        size of this rank's block of the PC's operator; ``setUp`` checks it.
+    build : callable, optional
+        ``build(P_local) -> M``: build the preconditioner in ``setUp`` from the local block of the
+        PC's preconditioning matrix (a krylearn operator; ``.tocsr()`` gives its entries). Give
+        ``M`` or ``build``, not both. The option classes (:class:`SSOR`, :class:`Jacobi`,
+        :class:`IC0`, :class:`AMG`) are ``PC`` subclasses with a ``build`` method.
+    name : str, optional
+        Shown by ``view`` (``-ksp_view``).
+
+    Notes
+    -----
+    PETSc calls ``setUp(pc)``, ``apply(pc, x, y)`` (``y = M x``), ``applyTranspose`` (only
+    offered when ``M`` has an adjoint: a symmetric/Hermitian tag or a working ``rmatvec``),
+    ``setFromOptions(pc)`` and ``view(pc, viewer)``. Errors raised here (a wrong size, a missing
+    dependency) become PETSc errors (``PETSc.Error``) whose ``__cause__`` is the Python exception
+    with the message; :func:`krylearn.petsc.solve` re-raises them as ``PETSc.Error`` carrying the
+    message text.
+
+    Examples
+    --------
+    >>> import krylearn as kl, krylearn.petsc as klp          # doctest: +SKIP
+    >>> ksp = PETSc.KSP().create(); ksp.setOperators(A); ksp.setType("cg")
+    >>> pc = ksp.getPC(); pc.setType("python"); pc.setPythonContext(klp.PC(kl.precond.ic0(A_csr)))
+    """
+
+    #: options read by this context (name without the PC's prefix -> default), for view/help
+    options: dict = {}
+
+    def __init__(self, M=None, *, build=None, name=None):
+        if M is not None and build is not None:
+            raise ValueError("give either a preconditioner M or a build function, not both")
+        if build is not None and not callable(build):
+            raise TypeError("build must be callable: build(P_local) -> preconditioner")
+        self._fixed = M is not None
+        self.M = None if M is None else self._as_operator(M)
+        self._build_fn = build
+        self.name = name
+        self.n_apply = 0
+        self._has_transpose = False
+        self.params = {}
+
+    # ---- hooks for subclasses ---------------------------------------------------------
+    def build(self, P):
+        """Return the preconditioner for the local operator ``P`` (krylearn operator)."""
+        if self._build_fn is None:
+            raise ValueError("krylearn.petsc.PC has neither a preconditioner M nor a build function")
+        return self._build_fn(P)
+
+    def read_options(self, opts):
+        """Read this context's parameters from ``opts`` (a prefixed ``PETSc.Options``)."""
+        for key, default in self.options.items():
+            if isinstance(default, bool):
+                self.params[key] = opts.getBool(key, default)
+            elif isinstance(default, int):
+                self.params[key] = opts.getInt(key, default)
+            elif isinstance(default, float):
+                self.params[key] = opts.getReal(key, default)
+            else:
+                self.params[key] = opts.getString(key, default)
+
+    # ---- PETSc python-PC protocol -----------------------------------------------------
+    def create(self, pc):
+        self.n_apply = 0
+
+    def setFromOptions(self, pc):
+        self.read_options(PETSc.Options(pc.getOptionsPrefix() or ""))
+        self._options_read = True
+
+    def setUp(self, pc):
+        _, P = pc.getOperators()
+        (nrow, _), (ncol, _) = P.getSizes()
+        where = "this rank's diagonal block" if P.getComm().getSize() > 1 else "the operator"
+        if self._fixed:
+            if self.M.shape != (nrow, ncol):
+                raise ValueError(
+                    f"{self._label()}: the wrapped preconditioner has shape {self.M.shape}, but {where} of "
+                    f"the PETSc PC has size {nrow}x{ncol} (wrong size)")
+        else:
+            if not getattr(self, "_options_read", False):  # PCSetFromOptions was not called
+                self.setFromOptions(pc)
+            M = self.build(local_block(P))
+            M = self._as_operator(M)
+            if M.shape != (nrow, ncol):
+                raise ValueError(f"{self._label()}: the preconditioner built has shape {M.shape}, but {where} "
+                                 f"has size {nrow}x{ncol} (wrong size)")
+            self.M = M
+        self._has_transpose = self._probe_adjoint(self.M)
+
+    def apply(self, pc, x, y):
+        self.n_apply += 1
+        y.array_w[...] = self.M.matvec(x.array_r)
+
+    def _apply_transpose(self, pc, x, y):
+        xr = x.array_r
+        if self.M.symmetric:
+            y.array_w[...] = self.M.matvec(xr)
+        elif np.iscomplexobj(xr):
+            y.array_w[...] = np.conj(self.M.rmatvec(np.conj(xr)))
+        else:
+            y.array_w[...] = np.real_if_close(self.M.rmatvec(xr))
+
+    @property
+    def applyTranspose(self):
+        # petsc4py reads this attribute after setUp; None tells PETSc "not available"
+        return self._apply_transpose if self._has_transpose else None
+
+    def view(self, pc, viewer):
+        if viewer.getType() != PETSc.Viewer.Type.ASCII:
+            return
+        viewer.printfASCII(f"  {self._label()}: krylearn preconditioner {self.M!r}\n")
+        if self.params:
+            text = ", ".join(f"{k}={v}" for k, v in self.params.items())
+            viewer.printfASCII(f"  options: {text}\n")
+        viewer.printfASCII(f"  applications so far: {self.n_apply}\n")
+
+    # ---- helpers ----------------------------------------------------------------------
+    def _label(self):
+        return self.name or f"{type(self).__module__.rsplit('.', 1)[0]}.{type(self).__name__}"
+
+    @staticmethod
+    def _as_operator(M):
+        if isinstance(M, LinearOperator):
+            return M
+        if callable(M) and not hasattr(M, "shape"):
+            raise TypeError("a bare function has no shape: wrap it as kl.LinearOperator((n, n), matvec=f), "
+                            "or pass build=...")
+        return aslinearoperator(M)
+
+    @staticmethod
+    def _probe_adjoint(M):
+        if M.symmetric or M.hermitian:
+            return True
+        try:
+            M.rmatvec(np.zeros(M.shape[0], dtype=M.dtype))
+        except NotImplementedError:
+            return False
+        return True
+
+    def __repr__(self):
+        return f"<{self._label()} wrapping {self.M!r}>"
+
+
+class Jacobi(PC):
+    """Options-database context ``krylearn.petsc.Jacobi``: ``kl.precond.jacobi`` (``z = D⁻¹ r``).
+
+    Same operator as PETSc's ``-pc_type jacobi``."""
+
+    options = {}
+
+    def build(self, P):
+        return _precond().jacobi(P)
+
+
+class SSOR(PC):
+    """Options-database context ``krylearn.petsc.SSOR``: ``kl.precond.ssor(P, omega)``.
+
+    Options: ``-krylearn_ssor_omega`` (default 1.0, as PETSc's ``-pc_sor_omega``).
+
+    The operator is one symmetric SOR sweep (forward then backward) from a zero guess,
+    ``M⁻¹ = ω(2−ω) (D + ωU)⁻¹ D (D + ωL)⁻¹``, which is exactly what PETSc's
+    ``-pc_type sor -pc_sor_symmetric`` applies (``MatSOR`` with ``SOR_SYMMETRIC_SWEEP |
+    SOR_ZERO_INITIAL_GUESS``, ``its = lits = 1``). On several ranks both act on the local
+    diagonal block (PETSc's ``SOR_LOCAL_SYMMETRIC_SWEEP``).
+    """
+
+    options = {"krylearn_ssor_omega": 1.0}
+
+    def build(self, P):
+        omega = self.params.get("krylearn_ssor_omega", 1.0)
+        if not 0.0 < omega < 2.0:
+            raise ValueError(f"-krylearn_ssor_omega must lie in (0, 2), got {omega}")
+        return _precond().ssor(P, omega=omega)
+
+
+class IC0(PC):
+    """Options-database context ``krylearn.petsc.IC0``: ``kl.precond.ic0`` (zero fill-in
+    incomplete Cholesky; on a breakdown the diagonal is shifted and the factorisation retried,
+    like PETSc's ICC). Compare with ``-pc_type icc`` (serial) or ``-pc_type bjacobi
+    -sub_pc_type icc`` (parallel)."""
+
+    options = {}
+
+    def build(self, P):
+        return _precond().ic0(P)
+
+
+class AMG(PC):
+    """Options-database context ``krylearn.petsc.AMG``: ``kl.precond.amg`` (PyAMG smoothed
+    aggregation V-cycle on the local block). Needs pyamg."""
+
+    options = {}
+
+    def build(self, P):
+        return _precond().amg(P)
+
+
+class TunedSSOR(PC):
+    """SSOR whose ω is chosen before every ``KSPSolve`` by an online bandit tuner, which is then
+    told the iteration count of that solve ("Learning to Relax", Khodak et al., ICLR 2024).
+
+    Options-database context ``krylearn.petsc.TunedSSOR``; options:
+
+    * ``-krylearn_tuned_ssor_state FILE``: load the tuner from ``FILE`` if it exists
+      (:func:`krylearn.solvers.tuning.load_tuner`) and save it there after every solve, so that
+      separate runs (separate KSP objects, separate processes) keep learning;
+    * ``-krylearn_tuned_ssor_seed N``: seed of a new tuner (default: unseeded).
+
+    A new tuner is :class:`krylearn.solvers.TsallisINF` over ``omega_grid("ssor_cg")`` (20 values
+    in ``[2√2 − 2, 1.95]``). The CSR set-up is done once in ``setUp``; changing ω costs nothing
+    (``SSORPreconditioner.with_omega``). On several ranks rank 0's tuner draws ω and broadcasts
+    it, so every block uses the same ω; only rank 0's tuner learns (and saves the state file).
+
+    Parameters
+    ----------
+    tuner : krylearn.solvers.tuning.Tuner, optional
+        Any tuner with ``suggest(context)``/``observe(cost)`` (default as above).
+    context : float, optional
+        Passed to ``tuner.suggest`` (for contextual tuners such as ``ChebCB``); can be changed
+        between solves (``ctx.context = ...``).
+    state_file : str, optional
+        As ``-krylearn_tuned_ssor_state``.
+
+    Notes
+    -----
+    PETSc calls ``preSolve`` (draw ω) and ``postSolve`` (report ``KSPGetIterationNumber``) around
+    each ``KSPSolve``; ``apply`` outside a solve uses the last ω (1.0 before the first solve).
+    """
+
+    options = {"krylearn_tuned_ssor_state": "", "krylearn_tuned_ssor_seed": -1}
+
+    def __init__(self, tuner=None, *, context=None, state_file=None, name=None):
+        super().__init__(name=name)
+        self.tuner = tuner
+        self.context = context
+        self.state_file = state_file
+        self.base = None
+        self.omega = 1.0
+
+    def build(self, P):
+        from ..solvers import tuning
+
+        state = self.state_file or self.params.get("krylearn_tuned_ssor_state") or None
+        self.state_file = state
+        if self.tuner is None:
+            import os
+
+            if state and os.path.exists(state):
+                self.tuner = tuning.load_tuner(state)
+            else:
+                seed = self.params.get("krylearn_tuned_ssor_seed", -1)
+                self.tuner = tuning.TsallisINF(grid=tuning.omega_grid("ssor_cg"),
+                                               seed=None if seed is None or seed < 0 else int(seed))
+        self.base = _precond().ssor(P, omega=1.0)  # (re)built when the operator changes; same tuner
+        return self.base.with_omega(self.omega)
+
+    def preSolve(self, pc, ksp, b, x):
+        comm = pc.getComm()
+        if comm.getSize() == 1:
+            omega = self.tuner.suggest(self.context)
+        else:  # rank 0's tuner decides and learns; the others follow
+            omega = self.tuner.suggest(self.context) if comm.getRank() == 0 else None
+            omega = comm.tompi4py().bcast(omega, root=0)
+        self.omega = float(omega)
+        self.M = self.base.with_omega(self.omega)
+
+    def postSolve(self, pc, ksp, b, x):
+        if pc.getComm().getRank() != 0:
+            return
+        self.tuner.observe(ksp.getIterationNumber())
+        if self.state_file:
+            self.tuner.save(self.state_file)
+
+    def view(self, pc, viewer):
+        super().view(pc, viewer)
+        if viewer.getType() == PETSc.Viewer.Type.ASCII:
+            viewer.printfASCII(f"  tuner: {self.tuner!r}, current omega = {self.omega:g}\n")
+
+
+class DCDM(PC):
+    """The DCDM network (Kaneda et al., ICML 2023) as a PETSc preconditioner:
+    ``z = ‖r‖ f_net(r/‖r‖)`` (:class:`krylearn.learned.DCDMPreconditioner`). Needs torch.
+
+    The map is **nonlinear**: use it with a flexible Krylov method, ``-ksp_type fcg`` (PETSc's
+    flexible CG, the analogue of :func:`krylearn.fcg`) or ``fgmres`` -- not with ``cg``.
+
+    Options-database context ``krylearn.petsc.DCDM``; options:
+
+    * ``-krylearn_dcdm_model NAME``: a shipped model (:func:`krylearn.learned.load_pretrained`;
+      default ``poisson2d``/``poisson3d`` by the grid's dimension);
+    * ``-krylearn_dcdm_weights PATH``: a weight file instead (:func:`krylearn.learned.load_weights`).
+
+    The grid comes from the PC's operator: a python Mat over ``kl.pde.poisson(...)`` (its mask is
+    used), or a DMDA matrix from :func:`krylearn.petsc.poisson` (all cells; on several ranks each
+    rank's box of cells, whose diagonal block is the Dirichlet problem of that box). The grid sides
+    must be even.
+
+    Parameters
+    ----------
+    model : krylearn.learned.DCDMNet, optional
+        Use this network instead of loading one from the options.
+    device : torch device, optional
+    """
+
+    options = {"krylearn_dcdm_model": "", "krylearn_dcdm_weights": ""}
+
+    def __init__(self, model=None, *, device=None, name=None):
+        super().__init__(name=name)
+        self.model = model
+        self.device = device
+
+    def build(self, P):
+        from ..operators.convert import _Retagged
+        from .. import learned
+
+        op = P
+        while isinstance(op, _Retagged):
+            op = op.args[0]
+        mask = None
+        if getattr(op, "grid_shape", None) is not None or getattr(op, "mask", None) is not None:
+            grid_op = op
+        else:
+            grid_op = None
+            mask = self._mask_from_dm()
+        dim = (grid_op.mask.ndim if getattr(grid_op, "mask", None) is not None else
+               len(grid_op.grid_shape)) if grid_op is not None else mask.ndim
+        if self.model is None:
+            weights = self.params.get("krylearn_dcdm_weights") or ""
+            name = self.params.get("krylearn_dcdm_model") or f"poisson{dim}d"
+            self.model = (learned.load_weights(weights, device=self.device) if weights
+                          else learned.load_pretrained(name, device=self.device))
+        if grid_op is not None:
+            return learned.DCDMPreconditioner(self.model, grid_op, device=self.device)
+        return learned.DCDMPreconditioner(self.model, mask=mask, device=self.device)
+
+    def setUp(self, pc):
+        self._pc = pc
+        try:
+            super().setUp(pc)
+        finally:
+            self._pc = None
+
+    def _mask_from_dm(self):
+        _, P = self._pc.getOperators()
+        dm = P.getDM() if P.getType() != "python" else None
+        if not dm or dm.getType() != "da":
+            raise ValueError("krylearn.petsc.DCDM needs a grid: use a python Mat over kl.pde.poisson(...) "
+                             "(krylearn.petsc.as_mat) or a DMDA matrix (krylearn.petsc.poisson)")
+        box = tuple(int(b - a) for a, b in dm.getRanges()[::-1])
+        return np.ones(box, dtype=bool)

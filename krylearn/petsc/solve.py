@@ -1,0 +1,327 @@
+"""``krylearn.petsc.solve``: a PETSc KSP solve returning krylearn's :class:`~krylearn.SolverResult`.
+
+Reference: S. Balay et al., "PETSc/TAO Users Manual", ANL-21/39 (revision 3.26), chapter KSP
+(convergence tests, norm types, ``KSPConvergedReason``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from petsc4py import PETSc
+
+from ..operators.base import LinearOperator
+from ..operators.convert import SparseOperator, _Retagged
+from ..solvers._common import stopping_tolerance
+from ..solvers.result import SolverResult, SolverState, Status
+from .mat import as_aij, as_mat, set_spd
+from .pc import PC as _PCContext
+
+__all__ = ["solve", "status_from_reason"]
+
+_R = PETSc.KSP.ConvergedReason
+_STATUS = {
+    _R.DIVERGED_MAX_IT: Status.MAX_ITERATIONS,
+    _R.DIVERGED_NULL: Status.BREAKDOWN,
+    _R.DIVERGED_DTOL: Status.BREAKDOWN,
+    _R.DIVERGED_BREAKDOWN: Status.BREAKDOWN,
+    _R.DIVERGED_BREAKDOWN_BICG: Status.BREAKDOWN,
+    _R.DIVERGED_NONSYMMETRIC: Status.BREAKDOWN,
+    _R.DIVERGED_INDEFINITE_PC: Status.INDEFINITE,
+    _R.DIVERGED_INDEFINITE_MAT: Status.INDEFINITE,
+    _R.DIVERGED_NANORINF: Status.NOT_FINITE,
+    _R.DIVERGED_PCSETUP_FAILED: Status.BREAKDOWN,
+    _R.DIVERGED_USER: Status.USER_STOP,
+    _R.DIVERGED_INNER_SOLVE_FAILED: Status.BREAKDOWN,
+    _R.CONVERGED_NEG_CURVE: Status.INDEFINITE,
+    _R.CONVERGED_ITERATING: Status.USER_STOP,
+}
+_REASON_NAMES = {v: k for k, v in vars(_R).items() if k.isupper() and k != "ITERATING"}
+_NORM_NAMES = {
+    PETSc.KSP.NormType.UNPRECONDITIONED: "2-norm of b - Ax",
+    PETSc.KSP.NormType.PRECONDITIONED: "2-norm of the preconditioned residual M(b - Ax)",
+    PETSc.KSP.NormType.NATURAL: "natural norm sqrt((b - Ax)^T M (b - Ax))",
+    PETSc.KSP.NormType.NONE: "none (no residual norm computed)",
+}
+_counter = itertools.count()
+# KSP types whose own norm is kept: CR reports a wrong (growing) norm with UNPRECONDITIONED in
+# PETSc 3.26 although it converges; PREONLY computes no norm.
+_DEFAULT_NORM_ONLY = {"cr", "preonly"}
+
+
+def status_from_reason(reason):
+    """Map a ``KSPConvergedReason`` to krylearn's :class:`~krylearn.Status`.
+
+    Positive reasons (rtol, atol, its for preonly, happy breakdown, step length) are CONVERGED;
+    ``DIVERGED_MAX_IT`` is MAX_ITERATIONS; indefinite PC/matrix is INDEFINITE; NaN/Inf is
+    NOT_FINITE; ``DIVERGED_USER`` (the callback asked to stop) is USER_STOP; every other
+    divergence (breakdown, dtol, PC set-up failure) is BREAKDOWN.
+    """
+    reason = int(reason)
+    if reason in _STATUS:
+        return _STATUS[reason]
+    return Status.CONVERGED if reason > 0 else Status.BREAKDOWN
+
+
+def reason_name(reason):
+    """``"CONVERGED_RTOL"`` etc. for a ``KSPConvergedReason`` value."""
+    return _REASON_NAMES.get(int(reason), str(int(reason)))
+
+
+def _as_petsc_mat(A):
+    if isinstance(A, PETSc.Mat):
+        return A
+    inner = A
+    while isinstance(inner, _Retagged):
+        inner = inner.args[0]
+    if isinstance(inner, SparseOperator):
+        mat = as_aij(inner.A)
+        if A.symmetric:
+            mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
+        if A.positive_definite:
+            set_spd(mat)
+        return mat
+    if sp.issparse(A) or isinstance(A, np.ndarray):
+        return as_aij(A)
+    return as_mat(A)
+
+
+def _setup_pc(ksp, pc, prefix):
+    kpc = ksp.getPC()
+    if pc is None:
+        kpc.setType("none")
+    elif isinstance(pc, PETSc.PC):
+        ksp.setPC(pc)
+    elif isinstance(pc, str):
+        if "." in pc or ":" in pc:  # a python context by its import path
+            kpc.setType("python")
+            kpc.setPythonType(pc)
+        else:
+            kpc.setType(pc)
+    elif isinstance(pc, _PCContext):
+        kpc.setType("python")
+        kpc.setPythonContext(pc)
+    else:
+        kpc.setType("python")
+        kpc.setPythonContext(_PCContext(pc))
+
+
+def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter=None, options=None,
+          callback=None, norm="unpreconditioned", comm=None):
+    """Solve ``A x = b`` with a PETSc KSP, returning krylearn's :class:`~krylearn.SolverResult`.
+
+    Stopping rule (default ``norm="unpreconditioned"``): PETSc's default test with the
+    **unpreconditioned** residual 2-norm, ``‖b − A x‖₂ ≤ max(atol, rtol·‖b‖₂)`` -- the same rule
+    as krylearn's solvers. For Krylov types that only monitor a preconditioned residual with
+    left preconditioning (e.g. GMRES), the PC is applied on the right so that the unpreconditioned
+    norm is available; if the KSP type supports neither, PETSc's default norm is used and
+    ``residual_norm`` of the result says which.
+
+    Parameters
+    ----------
+    A : PETSc.Mat or operator-like
+        A PETSc Mat (sequential or distributed) is used as is; a SciPy sparse matrix, dense
+        array or krylearn sparse operator is assembled as AIJ; any other krylearn operator
+        (e.g. the matrix-free ``kl.pde.poisson``) becomes a python Mat (:func:`as_mat`).
+    b : array_like or PETSc.Vec
+        Right-hand side: a NumPy array (sequential, or this rank's entries in parallel) or a Vec.
+    x0 : array_like or PETSc.Vec, optional
+        Initial guess (default zero); not modified.
+    ksp_type : str
+        PETSc KSP type (``"cg"``, ``"gmres"``, ``"minres"``, ``"bcgs"``, ...).
+    pc : None, str, krylearn.petsc.PC, PETSc.PC or operator-like
+        ``None``: no preconditioner (as ``kl.cg(M=None)``). A string: a PETSc PC type
+        (``"jacobi"``, ``"sor"``, ``"icc"``, ``"gamg"``, ...) or a python context by import path
+        (``"krylearn.petsc.SSOR"``). A :class:`krylearn.petsc.PC` context, a PETSc PC, or any
+        krylearn preconditioner/operator (wrapped in :class:`krylearn.petsc.PC`).
+    rtol, atol : float
+        Tolerances of the stopping rule above.
+    maxiter : int, optional
+        Iteration limit (default ``10 n``, as krylearn's solvers).
+    options : dict, optional
+        PETSc options for this solve only, without the leading dash, e.g.
+        ``{"pc_sor_omega": 1.5, "krylearn_ssor_omega": 1.5, "ksp_view": None}``. They are
+        set under a private prefix and removed afterwards; they override the arguments above.
+    callback : callable, optional
+        ``callback(state) -> bool`` after each iteration (``state.x`` builds the current iterate
+        on access); return True to stop (status USER_STOP).
+    norm : {"unpreconditioned", "preconditioned", "natural", "default"}
+        Which residual norm PETSc monitors and tests (ignored for ``cr`` and ``preonly``, which
+        keep their own, and when ``options`` set ``ksp_norm_type`` or ``ksp_pc_side``).
+    comm : communicator, optional
+        For NumPy inputs only: the communicator of the Mat created (default: that of ``A`` if it
+        is a PETSc Mat, else ``COMM_SELF``).
+
+    Returns
+    -------
+    SolverResult
+        ``x`` (NumPy, this rank's entries), ``status`` mapped from the KSP converged reason
+        (:func:`status_from_reason`), ``iterations`` (``KSPGetIterationNumber``), ``residuals``
+        (the KSP monitor's norms, ``k = 0..iterations``), ``time`` (of ``KSPSolve``; set-up
+        time in ``info["setup_time"]``), ``info["ksp_reason"]`` (the reason's name),
+        ``info["x_vec"]`` (the solution as a PETSc Vec) and ``info["ksp"]``. As in PETSc,
+        ``preonly`` reports CONVERGED after its one application of the PC.
+
+    Examples
+    --------
+    >>> import numpy as np, krylearn as kl, krylearn.petsc as klp       # doctest: +SKIP
+    >>> A = kl.pde.poisson((64, 64))
+    >>> res = klp.solve(A.tocsr(), np.ones(A.shape[0]), pc="krylearn.petsc.SSOR",
+    ...                 options={"krylearn_ssor_omega": 1.5}, rtol=1e-8)
+    """
+    mat = _as_petsc_mat(A) if comm is None or isinstance(A, PETSc.Mat) else as_aij(A, comm=comm)
+    (m_loc, m_glob), (n_loc, n_glob) = mat.getSizes()
+    if m_glob != n_glob:
+        raise ValueError(f"solve needs a square operator, got global shape ({m_glob}, {n_glob})")
+    bvec = _as_vec(mat, b, "b", left=True)
+    if maxiter is None:
+        maxiter = 10 * n_glob
+    if int(maxiter) != maxiter or maxiter < 0:
+        raise ValueError(f"maxiter must be a non-negative integer, got {maxiter!r}")
+    b_norm = bvec.norm()
+    tol = stopping_tolerance(b_norm, rtol, atol)
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable: callback(state) -> bool")
+    norm_types = {"unpreconditioned": PETSc.KSP.NormType.UNPRECONDITIONED,
+                  "preconditioned": PETSc.KSP.NormType.PRECONDITIONED,
+                  "natural": PETSc.KSP.NormType.NATURAL, "default": None}
+    if norm not in norm_types:
+        raise ValueError(f"norm must be one of {sorted(norm_types)}, got {norm!r}")
+
+    ksp = PETSc.KSP().create(comm=mat.getComm())
+    prefix = f"krylearn{next(_counter)}_"
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(mat)
+    ksp.setType(ksp_type)
+    try:
+        _setup_pc(ksp, pc, prefix)
+    except PETSc.Error as exc:
+        _reraise(exc)
+    ksp.setTolerances(rtol=rtol, atol=atol, max_it=int(maxiter))
+    dm = mat.getDM() if mat.getType() != "python" else None
+    # a DM-attached solution vector lets krylearn.petsc.to_natural find the grid
+    xvec = dm.createGlobalVec() if dm and dm.getType() == "da" else mat.createVecRight()
+    if x0 is not None:
+        _as_vec(mat, x0, "x0", left=False).copy(xvec)
+        ksp.setInitialGuessNonzero(True)
+    db = PETSc.Options()
+    set_keys = []
+    try:
+        for key, value in (options or {}).items():
+            key = str(key).lstrip("-")
+            db.setValue(prefix + key, "" if value is None else value)
+            set_keys.append(prefix + key)
+        try:
+            ksp.setFromOptions()
+        except PETSc.Error as exc:
+            _reraise(exc)
+        user_norm = any(k.lstrip("-") in ("ksp_norm_type", "ksp_pc_side") for k in (options or {}))
+        if not user_norm and ksp.getType() not in _DEFAULT_NORM_ONLY:
+            _set_norm(ksp, norm_types[norm])
+
+        history = []
+        state = SolverState(f"petsc-{ksp.getType()}", tol)
+
+        def monitor(k, its, rnorm):
+            history.append(float(rnorm))
+
+        ksp.setMonitor(monitor)
+        if callback is not None:
+            def stop_test(k, its, rnorm):
+                state.iteration = its
+                state.residual_norm = float(rnorm)
+                state._x_fn = lambda: k.buildSolution().array_r.copy()
+                if callback(state):
+                    return _R.DIVERGED_USER
+                return None
+            ksp.addConvergenceTest(stop_test, prepend=False)
+        t0 = time.perf_counter()
+        try:
+            ksp.setUp()
+        except PETSc.Error as exc:
+            _reraise(exc)
+        t_setup = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        try:
+            ksp.solve(bvec, xvec)
+        except PETSc.Error as exc:
+            _reraise(exc)
+        elapsed = time.perf_counter() - t0
+    finally:
+        for key in set_keys:
+            db.delValue(key)
+    reason = ksp.getConvergedReason()
+    iterations = ksp.getIterationNumber()
+    normtype = ksp.getNormType()
+    res = SolverResult(x=xvec.array_r.copy(), status=status_from_reason(reason), iterations=int(iterations),
+                       residuals=np.asarray(history, dtype=float), time=elapsed,
+                       method=f"petsc-{ksp.getType()}+{ksp.getPC().getType()}", b_norm=float(b_norm), tol=tol,
+                       residual_norm=_NORM_NAMES.get(normtype, str(normtype)),
+                       info={"ksp_reason": reason_name(reason), "setup_time": t_setup, "x_vec": xvec,
+                             "ksp": ksp, "pc_side": ksp.getPCSide()})
+    return res
+
+
+def _set_norm(ksp, normtype):
+    """Ask for ``normtype``; if the KSP type cannot monitor it with a left PC, try a right PC,
+    then fall back to the type's default."""
+    if normtype is None:
+        return
+    side = ksp.getPCSide()
+    ksp.setNormType(normtype)
+    ok = _norm_supported(ksp)
+    if not ok and normtype == PETSc.KSP.NormType.UNPRECONDITIONED and side == PETSc.PC.Side.LEFT:
+        ksp.setPCSide(PETSc.PC.Side.RIGHT)
+        ok = _norm_supported(ksp)
+        if not ok:
+            ksp.setPCSide(side)
+    if not ok:
+        ksp.setNormType(PETSc.KSP.NormType.DEFAULT)
+
+
+def _norm_supported(ksp):
+    # KSPGetNormType runs KSPSetUpNorms_Private, which fails with PETSC_ERR_SUP (56) for a
+    # (norm, side) pair that this KSP type does not support
+    try:
+        ksp.getNormType()
+    except PETSc.Error as exc:
+        if exc.ierr == 56:
+            return False
+        raise
+    return True
+
+
+def _reraise(exc):
+    """Re-raise a PETSc error with the message of the Python exception that caused it (the error
+    of a python context) in its text, keeping the PETSc error code."""
+    cause = exc.__cause__
+    if cause is not None and not isinstance(cause, PETSc.Error):
+        err = PETSc.Error(exc.ierr)
+        err._traceback[:] = list(getattr(exc, "_traceback", [])) + [f"{type(cause).__name__}: {cause}"]
+        raise err from cause
+    raise exc
+
+
+def _as_vec(mat, v, name, *, left):
+    template = mat.createVecLeft() if left else mat.createVecRight()
+    n_loc = template.getLocalSize()
+    if isinstance(v, PETSc.Vec):
+        if v.getSize() != template.getSize() or v.getLocalSize() != n_loc:
+            raise ValueError(f"{name} has global/local size {v.getSize()}/{v.getLocalSize()}, but the "
+                             f"operator needs {template.getSize()}/{n_loc}")
+        return v
+    arr = np.asarray(v)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n_loc:
+        raise ValueError(f"{name} has shape {arr.shape}, but the operator needs a vector of length {n_loc}"
+                         + (" (this rank's entries)" if mat.getComm().getSize() > 1 else ""))
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or Inf")
+    template.array_w[...] = arr
+    return template

@@ -1,0 +1,177 @@
+"""Flexible conjugate gradients (FCG) for variable or nonlinear preconditioners.
+
+Reference: Y. Notay, "Flexible conjugate gradients", SIAM J. Sci. Comput. 22(4):1444-1460
+(2000); see also G. H. Golub and Q. Ye, "Inexact preconditioned conjugate gradient method
+with inner-outer iteration", SIAM J. Sci. Comput. 21(4):1305-1320 (1999). The learned DCDM
+iteration (Kaneda et al., ICML 2023) is FCG with a neural network as the preconditioner.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
+from ._krylov_kernels import dot, update_xr
+from .result import SolverError, Status
+
+__all__ = ["fcg"]
+
+
+def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None, truncation=1,
+        raise_on_indefinite=False, check_true_residual=True):
+    """Solve ``A x = b`` for Hermitian positive definite ``A`` by flexible CG.
+
+    Algorithm (Notay 2000, truncated FCG(m) with ``m = truncation``): each iteration
+    ``z = M(r)`` (any map, possibly changing from call to call or nonlinear), then ``z`` is
+    explicitly ``A``-orthogonalised against the last ``m`` search directions,
+    ``p = z − Σ_j (A p_j, z)/(p_j, A p_j) p_j``; ``q = A p``; ``α = (p, r)/(p, q)``;
+    ``x += α p``; ``r −= α q``. With a fixed SPD preconditioner and ``m ≥ 1`` it is PCG in
+    exact arithmetic; with a variable one it keeps local ``A``-orthogonality, which plain PCG
+    loses. Only the direction (not the scale) of ``M(r)`` matters. Stores ``2m`` extra vectors.
+
+    Stopping rule: the **unpreconditioned** residual 2-norm ``‖b − A x‖₂ ≤ max(atol,
+    rtol·‖b‖₂)``, tested on the recursive residual and confirmed once by a true residual (if
+    that misses, the iteration restarts from the true residual; at most 5 times, then
+    STAGNATION). ``residuals`` holds the recursive norms, the true one last.
+
+    Parameters
+    ----------
+    A : operator-like, shape (n, n)
+        Hermitian positive definite; anything :func:`krylearn.aslinearoperator` accepts.
+        Positive curvature ``(p, A p) > 0`` is checked at run time.
+    b : array_like, shape (n,)
+    x0 : array_like, optional
+        Starting guess (default zeros). Not modified.
+    rtol, atol : float
+        Relative and absolute tolerances of the stopping rule above.
+    maxiter : int, optional
+        Iteration limit (default ``10 n``).
+    M : callable or operator-like, optional
+        The preconditioner: a callable ``M(r) -> z`` (may be nonlinear or vary between calls,
+        e.g. an inner iterative solve or a neural network) or a LinearOperator. Default:
+        none (then FCG is CG with explicit orthogonalisation).
+    callback : callable, optional
+        ``callback(state) -> bool`` after each iteration; return True to stop (USER_STOP).
+    truncation : int
+        Number ``m ≥ 1`` of previous directions kept for the explicit ``A``-orthogonalisation
+        (Notay's ``m_max``; DCDM uses 2). Default 1.
+    raise_on_indefinite : bool
+        Raise :class:`SolverError` instead of returning status INDEFINITE.
+    check_true_residual : bool
+        Verify convergence with a true residual (one extra product); default True.
+
+    Returns
+    -------
+    SolverResult
+        ``status`` CONVERGED, MAX_ITERATIONS, INDEFINITE (``(p, A p) ≤ 0``: ``A`` is not
+        positive definite), BREAKDOWN (the preconditioned direction vanished after
+        orthogonalisation, ``p = 0``), STAGNATION, USER_STOP, NOT_FINITE.
+
+    References
+    ----------
+    .. [1] Y. Notay, "Flexible conjugate gradients", SIAM J. Sci. Comput. 22 (2000) 1444–1460.
+    .. [2] G. H. Golub, Q. Ye, "Inexact preconditioned conjugate gradient method with
+       inner-outer iteration", SIAM J. Sci. Comput. 21 (1999) 1305–1320.
+
+    Examples
+    --------
+    >>> import numpy as np, krylearn as kl
+    >>> A = np.diag(np.arange(1.0, 51.0))
+    >>> rng = np.random.default_rng(0)
+    >>> noisy = lambda r: r / np.diag(A) * (1 + 0.1 * rng.random(r.size))   # varies per call
+    >>> res = kl.fcg(A, np.ones(50), M=noisy, truncation=2, rtol=1e-10)
+    >>> res.converged
+    True
+    """
+    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="fcg")
+    if not isinstance(truncation, (int, np.integer)) or truncation < 1:
+        raise ValueError(f"truncation must be a positive integer, got {truncation!r}")
+    b_norm = float(np.linalg.norm(b))
+    tol = stopping_tolerance(b_norm, rtol, atol)
+    if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
+        return zero_rhs_result("fcg", x)
+    mon = Monitor("fcg", b_norm, tol, callback)
+    dtype = b.dtype
+
+    def matvec(v):
+        return np.asarray(A.matvec(v), dtype=dtype)
+
+    Ax = matvec(x) if np.any(x) else np.zeros_like(b)
+    check_finite_product(Ax)
+    r = b - Ax
+    rnorm = float(np.linalg.norm(r))
+    if mon.record(0, rnorm, x=x):
+        return mon.result(x, Status.USER_STOP, 0)
+    if rnorm <= tol:
+        return mon.result(x, Status.CONVERGED, 0)
+
+    dirs = deque(maxlen=int(truncation))   # (p_j, A p_j, (p_j, A p_j))
+    it = 0
+    true_checks = 0
+    status = Status.MAX_ITERATIONS
+    while it < maxiter:
+        if M is None:
+            p = r.copy()
+        else:
+            p = np.array(M.matvec(r), dtype=dtype, copy=True)
+            if p is r or np.may_share_memory(p, r):
+                p = p.copy()
+        if not np.all(np.isfinite(p)):
+            status = Status.NOT_FINITE
+            mon.info["reason"] = "the preconditioner returned NaN or Inf"
+            break
+        z_norm = float(np.linalg.norm(p))
+        for pj, qj, pqj in dirs:
+            p -= (dot(qj, p) / pqj) * pj
+        if z_norm == 0.0 or float(np.linalg.norm(p)) <= 1e-14 * z_norm:
+            mon.info["reason"] = "the preconditioned direction vanished (p = 0)"
+            status = Status.BREAKDOWN
+            break
+        q = matvec(p)
+        pq = float(np.real(dot(p, q)))
+        if not np.isfinite(pq):
+            status = Status.NOT_FINITE
+            break
+        if pq <= 0.0:
+            mon.info["reason"] = "A is not positive definite: (p, Ap) <= 0"
+            res = mon.result(x, Status.INDEFINITE, it)
+            if raise_on_indefinite:
+                raise SolverError(res)
+            return res
+        alpha = dot(p, r) / pq
+        if np.isrealobj(x):
+            alpha = float(np.real(alpha))
+        rr = update_xr(x, r, p, q, alpha)
+        dirs.append((p, q, pq))
+        it += 1
+        rnorm = float(np.sqrt(rr))
+        if not np.isfinite(rnorm):
+            mon.record(it, rnorm, x=x)
+            status = Status.NOT_FINITE
+            break
+        if rnorm <= tol:
+            if not check_true_residual:
+                mon.record(it, rnorm, x=x)
+                status = Status.CONVERGED
+                break
+            r = b - matvec(x)
+            true_norm = float(np.linalg.norm(r))
+            rnorm = true_norm
+            if true_norm <= tol:
+                mon.record(it, true_norm, x=x)
+                status = Status.CONVERGED
+                break
+            true_checks += 1
+            mon.info["restarts"] = true_checks
+            if true_checks > 5:
+                mon.record(it, rnorm, x=x)
+                status = Status.STAGNATION
+                break
+        if mon.record(it, rnorm, x=x):
+            status = Status.USER_STOP
+            break
+    if status is Status.MAX_ITERATIONS and len(mon.history) < it + 1:
+        mon.record(it, rnorm, x=x)
+    return mon.result(x, status, it)

@@ -1,0 +1,51 @@
+"""Gauss–Seidel: SOR with ω = 1 (forward sweeps).
+
+Reference: Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM 2003, §4.1.
+"""
+
+from __future__ import annotations
+
+from .sor import _STOP_DOC, SOR
+
+__all__ = ["gauss_seidel", "GaussSeidel"]
+
+
+class GaussSeidel(SOR):
+    """Gauss–Seidel prepared once for a matrix (see :class:`krylearn.solvers.sor.SOR`)."""
+
+    method = "gauss_seidel"
+
+    def solve(self, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, relative_to="b"):
+        return super().solve(b, x0, omega=1.0, rtol=rtol, atol=atol, maxiter=maxiter, callback=callback,
+                             relative_to=relative_to)
+
+
+def gauss_seidel(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, relative_to="b"):
+    """Solve ``A x = b`` by Gauss–Seidel sweeps (forward, ``x_i ← (b_i − Σ_{j≠i} a_ij x_j)/a_ii``).
+
+    Same as ``kl.sor(A, b, omega=1.0, ...)``; one iteration is one sweep.
+    """ + _STOP_DOC + """
+    Parameters
+    ----------
+    A : sparse matrix, dense array or operator with ``tocsr()``, shape (n, n)
+        Nonzero diagonal; converges e.g. for SPD or strictly diagonally dominant ``A``.
+    b, x0, rtol, atol, maxiter, callback, relative_to
+        As in :func:`krylearn.sor`.
+
+    Returns
+    -------
+    SolverResult
+
+    References
+    ----------
+    Y. Saad, Iterative Methods for Sparse Linear Systems, 2nd ed., SIAM 2003, §4.1.
+
+    Examples
+    --------
+    >>> import krylearn as kl, numpy as np
+    >>> A = kl.pde.poisson((8, 8))
+    >>> kl.gauss_seidel(A, np.ones(64), rtol=1e-6).converged
+    True
+    """
+    return GaussSeidel(A).solve(b, x0, rtol=rtol, atol=atol, maxiter=maxiter, callback=callback,
+                                relative_to=relative_to)

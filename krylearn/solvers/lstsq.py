@@ -1,0 +1,697 @@
+"""Randomized (sketching) solvers for tall least-squares problems ``min_x ‖b − A x‖₂``.
+
+Methods (``kl.lstsq(A, b, method=...)``):
+
+``"sketch_precondition"`` (default)
+    Blendenpik / LSRN. H. Avron, P. Maymounkov, S. Toledo, "Blendenpik: supercharging LAPACK's
+    least-squares solver", SIAM J. Sci. Comput. 32 (2010); X. Meng, M. A. Saunders, M. W. Mahoney,
+    "LSRN: a parallel iterative solver for strongly over- or underdetermined systems", SIAM J. Sci.
+    Comput. 36 (2014). Started from the sketch-and-solve solution as advised by M. Meier,
+    Y. Nakatsukasa, A. Townsend, M. Webb, "Are sketch-and-precondition least squares solvers
+    numerically stable?", SIAM J. Matrix Anal. Appl. 45 (2024).
+``"iterative_sketching"``
+    E. N. Epperly, "Fast and forward stable randomized algorithms for linear least-squares
+    problems", SIAM J. Matrix Anal. Appl. (2024): heavy-ball (damped, with momentum) iteration
+    preconditioned by the sketch, recomputing the true residual every step.
+``"fossils"``
+    E. N. Epperly, M. Meier, Y. Nakatsukasa, "Fast randomized least-squares solvers can be just as
+    accurate and stable as classical direct solvers" (2024): two steps of iterative refinement,
+    each correction solved by sketch-preconditioned Polyak (heavy-ball) iterations — backward stable.
+``"sketch_and_solve"``
+    x = argmin ‖S(Ax − b)‖: one shot, residual within a factor ``1 + O(√(d/m))`` of optimal.
+``"linf"``
+    Z. Song, M. Ye, J. Yin, L. Zhang, "A nearly-optimal bound for fast regression with ℓ∞
+    guarantee", ICML 2023 (arXiv 2302.00248): sketch-and-solve with a dense SRHT of
+    ``m = ⌈ε⁻² d log³(n/δ)⌉`` rows (capped at ``n``).
+
+All iterative methods share one preconditioner: the SVD ``S A = U Σ Vᵀ`` of a sketch, with
+``P = V_k Σ_k⁻¹`` (``k`` the numerical rank of ``SA``), so that ``A P`` has condition number
+``≈ (1 + √(k/m)) / (1 − √(k/m))`` whatever the conditioning of ``A``; rank-deficient ``A`` is
+handled by the truncation (the solution then lies in the row space of ``SA``, i.e. the
+minimum-norm solution).
+
+Hot loops: for a dense (C-ordered float64) or CSR ``A`` one numba pass over ``A`` computes both
+``r = b − A x`` and ``Aᵀ r`` (or ``w = A v`` and ``Aᵀ w``), so each iteration of every method reads
+``A`` once from memory.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+
+import numba as nb
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from ._common import Monitor, _check_vector, stopping_tolerance
+from .result import Status
+from .sketches import SRHT, Sketch, _check_size, _unwrap, make_sketch
+
+__all__ = ["lstsq", "METHODS", "linf_sketch_size"]
+
+METHODS = ("sketch_precondition", "iterative_sketching", "fossils", "sketch_and_solve", "linf")
+_EPS = np.finfo(np.float64).eps
+_NORM_NAME = "2-norm of b - Ax"
+
+
+# ---------------------------------------------------------------------------------------
+# fused one-pass kernels
+# ---------------------------------------------------------------------------------------
+_ROWBLK = 64
+
+
+@nb.njit(cache=True, fastmath=True)
+def _kahan_add(g, comp, gl):
+    """g += gl with Kahan compensation (comp carries the lost low-order parts)."""
+    for k in range(g.shape[0]):
+        y = gl[k] - comp[k]
+        t = g[k] + y
+        comp[k] = (t - g[k]) - y
+        g[k] = t
+        gl[k] = 0.0
+
+
+@nb.njit(cache=True, parallel=True)
+def _dense_fused(A, b, x, r, nt, mode):
+    """mode 0: r = b − A x; mode 1: r = A x. Returns Aᵀ r, reading A once.
+
+    Aᵀ r is accumulated over blocks of 64 rows, and the block sums are added with Kahan
+    compensation: its rounding error is that of a 64-term sum, not an n-term one. This matters
+    for ill-conditioned A, where the preconditioner amplifies the rounding of Aᵀ r by κ(A)."""
+    n, d = A.shape
+    G = np.zeros((nt, d))
+    chunk = (n + nt - 1) // nt
+    for t in nb.prange(nt):
+        g = G[t]
+        comp = np.zeros(d)
+        gl = np.zeros(d)
+        i0 = t * chunk
+        i1 = min(n, (t + 1) * chunk)
+        for blk in range(i0, i1, _ROWBLK):
+            _rows_block(A, b, x, r, gl, blk, min(i1, blk + _ROWBLK), mode)
+            _kahan_add(g, comp, gl)
+        for k in range(d):
+            g[k] -= comp[k]
+    out = np.zeros(d)
+    for t in range(nt):
+        out += G[t]
+    return out
+
+
+@nb.njit(cache=True, fastmath=True)
+def _rows_block(A, b, x, r, gl, i0, i1, mode):
+    d = A.shape[1]
+    for i in range(i0, i1):
+        s = 0.0
+        for k in range(d):
+            s += A[i, k] * x[k]
+        ri = b[i] - s if mode == 0 else s
+        r[i] = ri
+        for k in range(d):
+            gl[k] += ri * A[i, k]
+
+
+def _dense_resid_grad(A, b, x, r, nt):
+    """r = b − A x and return Aᵀ r, reading A once."""
+    return _dense_fused(A, b, x, r, nt, 0)
+
+
+def _dense_normal(A, v, w, nt):
+    """w = A v and return Aᵀ w, reading A once."""
+    return _dense_fused(A, w, v, w, nt, 1)
+
+
+@nb.njit(cache=True, parallel=True)
+def _csr_resid_grad(indptr, indices, data, b, x, r, d, nt, mode):
+    """mode 0: r = b − A x, return Aᵀ r; mode 1: r = A x, return Aᵀ r (one pass over A)."""
+    n = indptr.shape[0] - 1
+    G = np.zeros((nt, d))
+    chunk = (n + nt - 1) // nt
+    for t in nb.prange(nt):
+        g = G[t]
+        for i in range(t * chunk, min(n, (t + 1) * chunk)):
+            s = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                s += data[p] * x[indices[p]]
+            ri = b[i] - s if mode == 0 else s
+            r[i] = ri
+            for p in range(indptr[i], indptr[i + 1]):
+                g[indices[p]] += ri * data[p]
+    out = np.zeros(d)
+    for t in range(nt):
+        out += G[t]
+    return out
+
+
+class _Ops:
+    """Products with A: plain ``matvec``/``rmatvec`` and the fused one-pass pairs."""
+
+    def __init__(self, kind, M):
+        self.kind = kind
+        self.shape = M.shape
+        if kind == "dense":
+            M = np.asarray(M, dtype=np.float64)
+            self.fused = M.flags.c_contiguous
+        elif kind == "sparse":
+            M = sp.csr_matrix(M, dtype=np.float64)
+            M.sum_duplicates()
+            self.indptr = M.indptr.astype(np.int64)
+            self.indices = M.indices.astype(np.int64)
+            self.fused = True
+        else:
+            self.fused = False
+        self.M = M
+        self.nt = max(1, min(nb.get_num_threads(), M.shape[0] // 2048))
+        self.passes = 0           # passes over A (a fused pair counts once)
+
+    def matvec(self, x):
+        self.passes += 1
+        return self.M @ x if self.kind != "operator" else self.M.matvec(x)
+
+    def rmatvec(self, y):
+        self.passes += 1
+        if self.kind == "dense":
+            return self.M.T @ y
+        if self.kind == "sparse":
+            return self.M.T @ y
+        return self.M.rmatvec(y)
+
+    def resid_grad(self, b, x):
+        """``(r, Aᵀ r)`` with ``r = b − A x``."""
+        if self.fused:
+            self.passes += 1
+            r = np.empty(self.shape[0])
+            if self.kind == "dense":
+                g = _dense_resid_grad(self.M, b, x, r, self.nt)
+            else:
+                g = _csr_resid_grad(self.indptr, self.indices, self.M.data, b, x, r, self.shape[1], self.nt, 0)
+            return r, g
+        r = b - self.matvec(x)
+        return r, self.rmatvec(r)
+
+    def normal(self, v):
+        """``(w, Aᵀ w)`` with ``w = A v``."""
+        if self.fused:
+            self.passes += 1
+            w = np.empty(self.shape[0])
+            if self.kind == "dense":
+                g = _dense_normal(self.M, v, w, self.nt)
+            else:
+                g = _csr_resid_grad(self.indptr, self.indices, self.M.data, w, v, w, self.shape[1], self.nt, 1)
+            return w, g
+        w = self.matvec(v)
+        return w, self.rmatvec(w)
+
+
+# ---------------------------------------------------------------------------------------
+# input checks
+# ---------------------------------------------------------------------------------------
+def linf_sketch_size(n, d, eps=0.5, delta=0.01):
+    """``m = ⌈ε⁻² d log³(n/δ)⌉`` (natural log) capped at ``n``: the ℓ∞-guarantee sketch size of
+    Song, Ye, Yin, Zhang (ICML 2023)."""
+    if not (isinstance(eps, numbers.Real) and eps > 0 and np.isfinite(eps)):
+        raise ValueError(f"eps must be a positive number, got {eps!r}")
+    if not (isinstance(delta, numbers.Real) and 0 < delta < 1):
+        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    return int(min(n, math.ceil(d * math.log(n / delta) ** 3 / eps ** 2)))
+
+
+def _prepare(A, b, method):
+    if method not in METHODS:
+        raise ValueError(f"unknown lstsq method {method!r}; choose one of {METHODS}")
+    kind, M = _unwrap(A)
+    n, d = M.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"A must be non-empty, got shape {M.shape}")
+    if n < d:
+        raise ValueError(f"sketching least squares needs a tall A (rows n >= columns d), got shape "
+                         f"{M.shape}; use numpy.linalg.lstsq for underdetermined problems")
+    if kind == "dense":
+        if np.iscomplexobj(M):
+            raise ValueError("complex A is not supported by the sketching solvers")
+        if not np.all(np.isfinite(M)):
+            raise ValueError("the matrix A contains NaN or Inf entries")
+        M = np.ascontiguousarray(M, dtype=np.float64)
+    elif kind == "sparse":
+        if np.iscomplexobj(M.data):
+            raise ValueError("complex A is not supported by the sketching solvers")
+        if not np.all(np.isfinite(M.data)):
+            raise ValueError("the matrix A contains NaN or Inf entries")
+    elif np.issubdtype(M.dtype, np.complexfloating):
+        raise ValueError("complex A is not supported by the sketching solvers")
+    bb = np.asarray(b)
+    if np.iscomplexobj(bb):
+        raise ValueError("complex b is not supported by the sketching solvers")
+    b = _check_vector(b, n, "b", np.float64)
+    return kind, M, b
+
+
+# ---------------------------------------------------------------------------------------
+# the sketch-based preconditioner
+# ---------------------------------------------------------------------------------------
+class _Precond:
+    """SVD of the sketch: ``SA = U Σ Vᵀ``, ``P = V_k Σ_k⁻¹``; the sketch-and-solve start."""
+
+    def __init__(self, S, M, b, rcond):
+        t0 = time.perf_counter()
+        SA = S.apply(M)
+        Sb = S.matvec(b)
+        t1 = time.perf_counter()
+        if not np.all(np.isfinite(SA)):
+            raise ValueError("A produced NaN or Inf (checked through the sketch S A)")
+        # QR of [SA | Sb] (R only), then the SVD of the small triangle: SA = Q R, R = W Σ Vᵀ,
+        # and Qᵀ S b is the last column of the augmented triangle.
+        d = SA.shape[1]
+        Raug = sla.qr(np.column_stack([SA, Sb]), mode="r", check_finite=False)[0]
+        Raug = Raug[: min(d + 1, Raug.shape[0])]
+        W, s, Vt = sla.svd(Raug[:d, :d], check_finite=False, lapack_driver="gesdd")
+        QtSb = Raug[:d, d] if Raug.shape[0] > d else Raug[:, d]
+        U = W
+        if s[0] == 0:
+            self.k = 0
+        else:
+            self.k = int(np.sum(s > rcond * s[0]))
+        k = max(self.k, 1)
+        self.s = s[:k] if self.k else np.ones(1)
+        self.V = Vt[:k].T.copy() if self.k else np.zeros((SA.shape[1], 1))
+        self.P = self.V / self.s                      # d x k
+        self.Pinv_T = self.V * self.s                 # y = (V Σ)ᵀ x
+        self.y0 = (U[:, :k].T @ QtSb[: U.shape[0]]) if self.k else np.zeros(1)
+        self.x0 = self.P @ (self.y0 / 1.0) if self.k else np.zeros(SA.shape[1])
+        self.cond = float(s[0] / s[k - 1]) if self.k else np.inf
+        self.sketch_time = t1 - t0
+        self.factor_time = time.perf_counter() - t1
+
+    def y(self, x):
+        return self.Pinv_T.T @ x
+
+
+def _default_size(method, n, d):
+    factor = {"sketch_precondition": 4, "iterative_sketching": 12, "fossils": 12, "sketch_and_solve": 20}[method]
+    return int(min(n, max(factor * d, d + 20)))
+
+
+def _floors(b_norm, ax_norm, r_norm, cond):
+    """Attainable ‖Pᵀ Aᵀ r‖ in floating point: (typical, worst case).
+
+    Rounding in ``r = b − Ax`` gives ``≈ u(‖b‖ + ‖Ax‖)``; rounding in ``Aᵀ r`` amplified by
+    ``‖P‖ = 1/σ_min(SA)`` can add up to ``u κ(SA) ‖r‖`` in the worst case."""
+    small = _EPS * (b_norm + ax_norm)
+    return small, small + 64 * _EPS * cond * r_norm
+
+
+# ---------------------------------------------------------------------------------------
+# public entry point
+# ---------------------------------------------------------------------------------------
+def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, rtol=None, atol=0.0,
+          maxiter=None, seed=None, callback=None, rcond=None, zeta=8, damping=None, momentum=None,
+          refinements=2, eps=0.5, delta=0.01):
+    """Solve the tall least-squares problem ``min_x ‖b − A x‖₂`` by randomized sketching.
+
+    Parameters
+    ----------
+    A : array_like (n, d), scipy.sparse matrix or operator-like
+        ``n ≥ d``. Dense arrays and CSR matrices take fused numba kernels; any other operator
+        is used through ``matvec``/``rmatvec`` (and ``matmat`` for the sketch) and never densified.
+    b : array_like (n,)
+    method : {"sketch_precondition", "iterative_sketching", "fossils", "sketch_and_solve", "linf"}
+        See the module docstring. ``"fossils"`` is the backward-stable one.
+    sketch : str or Sketch, optional
+        ``"sparse_sign"`` (default; ``zeta`` nonzeros per column), ``"gaussian"``, ``"srht"``,
+        ``"countsketch"``, ``"leverage"`` or a :class:`~krylearn.solvers.sketches.Sketch` instance.
+        ``method="linf"`` always uses a dense SRHT.
+    sketch_size : int, optional
+        Rows ``m`` of the sketch (``d ≤ m ≤ n``). Defaults: 4d (sketch_precondition), 12d
+        (iterative_sketching, fossils), 20d (sketch_and_solve), all capped at ``n``; for "linf"
+        ``⌈ε⁻² d log³(n/δ)⌉`` capped at ``n``.
+    rtol, atol : float
+        Stopping rule (below). Default ``rtol = None``: iterate to the rounding level
+        ``u(‖b‖ + ‖Ax‖)``, i.e. LAPACK-level accuracy (for ill-conditioned ``A`` even
+        ``rtol = 1e-14`` stops early, since the forward error is up to ``κ(A)`` times the relative
+        A-norm error). Loosen it for speed, e.g. ``1e-8``.
+    maxiter : int, optional
+        Iteration limit (default 200; for fossils, per refinement step).
+    seed : int or numpy SeedSequence, optional
+        Seeds the sketch: equal seeds give identical results.
+    callback : callable, optional
+        ``callback(state) -> bool`` each iteration (state.residual_norm is ``‖b − A x_k‖``);
+        True stops the run (status USER_STOP).
+    rcond : float, optional
+        Singular values of ``S A`` below ``rcond·σ_max(SA)`` are dropped (rank-deficient ``A``);
+        default ``d·eps``.
+    zeta : int
+        Nonzeros per column of the sparse sign sketch (default 8).
+    damping, momentum : float, optional
+        Heavy-ball step ``α`` and momentum ``β`` of iterative_sketching / fossils; defaults
+        ``β = k/m``, ``α = (1 − β)²`` (Epperly 2024).
+    refinements : int
+        Outer refinement steps of fossils (default 2, as in the paper).
+    eps, delta : float
+        Accuracy and failure probability of the linf mode.
+
+    Returns
+    -------
+    SolverResult
+        ``x``; ``residuals`` holds ``‖b − A x_k‖₂`` per iteration (recursive LSQR estimates for
+        sketch_precondition, true residuals for the other methods; the last entry is always a
+        true residual); ``info`` holds ``normal_residuals`` (``‖Pᵀ Aᵀ r_k‖``), ``sketch``,
+        ``sketch_size``, ``rank``, ``sketch_cond`` (``κ(SA)``), ``sketch_time``, ``factor_time``,
+        ``passes`` (passes over ``A``) and ``floor``.
+
+    Notes
+    -----
+    **Stopping rule (least squares).** The residual ``r = b − A x`` of a least-squares solution is
+    not small; what vanishes is ``Aᵀ r``. As in LSQR we test the *preconditioned* normal-equation
+    residual,
+
+        ``‖Pᵀ Aᵀ r‖₂ ≤ max(rtol·‖A x‖₂ + atol, u (‖b‖ + ‖Ax‖))``,
+
+    which bounds the error in the A-norm: ``‖A(x − x*)‖ ≤ ‖Pᵀ Aᵀ r‖ / σ_min(AP) ≈ ‖Pᵀ Aᵀ r‖``
+    (``σ(AP) ∈ [1 − √(k/m), 1 + √(k/m)]`` w.h.p.), i.e. a relative A-norm error of about ``rtol``.
+    The second term is the rounding level of ``r``. A consistent system
+    (``‖r‖ ≤ max(atol, rtol·‖b‖)``, the krylearn rule) also counts as converged. For
+    ill-conditioned ``A`` rounding in ``Aᵀ r`` (amplified by ``‖P‖``) can stop progress above that
+    level: when the test quantity stops improving the solver stops and reports CONVERGED if it is
+    below the worst-case floor ``64 u (‖b‖ + ‖Ax‖ + κ(SA)‖r‖)`` (``info['floor']``: the accuracy
+    attainable in floating point), STAGNATION otherwise. ``maxiter`` reached: MAX_ITERATIONS. sketch_and_solve and linf do not iterate and report CONVERGED with the
+    sketch-and-solve guarantee only (``‖b − A x‖ ≤ (1 + O(√(d/m)))‖b − A x*‖`` w.h.p.).
+
+    **ℓ∞ mode.** Song et al. (2023) claim that for a dense SRHT/Gaussian sketch with
+    ``m = ε⁻² d log³(n/δ)`` rows, ``x' = argmin ‖S(Ax − b)‖`` satisfies, with probability ``1 − δ``,
+    ``‖x' − x*‖_∞ ≤ (ε/√d) ‖A x* − b‖₂ ‖A†‖₂``, and that sparse sketches (CountSketch) and
+    leverage sampling cannot give this. **The proof has been disputed**; treat the bound as a
+    property to measure (``benchmarks/lstsq.py`` counts how often it holds), not to assume.
+    For moderate ``n`` the size formula exceeds ``n`` and is capped, so the mode is then an
+    (expensive) near-exact solve, not a fast one.
+
+    References
+    ----------
+    See the module docstring (Avron et al. 2010; Meng et al. 2014; Meier et al. 2024; Epperly 2024;
+    Epperly, Meier, Nakatsukasa 2024; Song et al. 2023).
+
+    Examples
+    --------
+    >>> import numpy as np, krylearn as kl
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.standard_normal((2000, 20)); b = rng.standard_normal(2000)
+    >>> res = kl.lstsq(A, b, method="iterative_sketching", seed=0)
+    >>> res.converged, np.allclose(res.x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-8)
+    (True, True)
+    """
+    t_start = time.perf_counter()
+    kind, M, b = _prepare(A, b, method)
+    n, d = M.shape
+    if rtol is None:
+        rtol = 0.0
+    stopping_tolerance(1.0, rtol, atol)          # validates rtol / atol
+    if maxiter is None:
+        maxiter = 200
+    if isinstance(maxiter, bool) or not isinstance(maxiter, numbers.Integral) or maxiter < 0:
+        raise ValueError(f"maxiter must be a non-negative integer, got {maxiter!r}")
+    refinements = _check_size(refinements, "refinements")
+    if rcond is None:
+        rcond = d * _EPS
+    elif not (isinstance(rcond, numbers.Real) and 0 <= rcond < 1):
+        raise ValueError(f"rcond must be in [0, 1), got {rcond!r}")
+    for name, v in (("damping", damping), ("momentum", momentum)):
+        if v is not None and not (isinstance(v, numbers.Real) and np.isfinite(v) and 0 <= v < 2):
+            raise ValueError(f"{name} must be a number in [0, 2), got {v!r}")
+
+    if method == "linf":
+        m = linf_sketch_size(n, d, eps, delta) if sketch_size is None else _check_size(sketch_size, "sketch_size", d)
+        if m > n:
+            raise ValueError(f"sketch_size {m} exceeds the number of rows n = {n}")
+        if sketch is not None and not (sketch == "srht" or isinstance(sketch, SRHT)):
+            raise ValueError("method='linf' uses a dense SRHT sketch; leave sketch=None")
+        S = SRHT(m, n, seed=seed)
+    else:
+        if sketch_size is None:
+            m = _default_size(method, n, d)
+        else:
+            m = _check_size(sketch_size, "sketch_size", 1)
+            if m < d:
+                raise ValueError(f"sketch_size must be at least d = {d} (an embedding of the column space), got {m}")
+            if m > n:
+                raise ValueError(f"sketch_size {m} exceeds the number of rows n = {n}")
+        if isinstance(sketch, Sketch):
+            if sketch.shape[1] != n:
+                raise ValueError(f"the given sketch has {sketch.shape[1]} columns, A has {n} rows")
+            S = sketch
+            m = S.shape[0]
+        else:
+            name = "sparse_sign" if sketch is None else sketch
+            opts = {"zeta": zeta} if name == "sparse_sign" else {}
+            S = make_sketch(name, m, n, seed=seed, A=M if name == "leverage" else None, **opts)
+    if isinstance(S, SRHT) and S.shape[0] > S.N:
+        raise ValueError("sketch_size exceeds the padded SRHT length")
+
+    ops = _Ops(kind, M)
+    b_norm = float(np.linalg.norm(b))
+    pre = _Precond(S, M, b, rcond)
+    info = dict(sketch=S.kind, sketch_size=int(S.shape[0]), rank=pre.k, sketch_cond=pre.cond,
+                sketch_time=pre.sketch_time, factor_time=pre.factor_time)
+    mon = Monitor(method, b_norm, 0.0, callback, norm_name=_NORM_NAME)
+    mon.info.update(info)
+    mon.t0 = t_start
+
+    if b_norm == 0.0 or pre.k == 0:
+        mon.history.append(b_norm)
+        mon.info.update(normal_residuals=[0.0], passes=0, floor=0.0)
+        return mon.result(np.zeros(d), Status.CONVERGED, 0)
+
+    if method in ("sketch_and_solve", "linf"):
+        x = pre.x0
+        r, g = ops.resid_grad(b, x)
+        mon.record(0, np.linalg.norm(r), x=x)
+        mon.info.update(normal_residuals=[float(np.linalg.norm(pre.P.T @ g))], passes=ops.passes, floor=0.0)
+        if method == "linf":
+            mon.info.update(eps=eps, delta=delta)
+        return mon.result(x, Status.CONVERGED, 0)
+
+    beta_mom = (pre.k / S.shape[0]) if momentum is None else float(momentum)
+    alpha = (1.0 - beta_mom) ** 2 if damping is None else float(damping)
+    if method == "sketch_precondition":
+        x, status, it = _lsqr(ops, b, pre, rtol, atol, maxiter, mon)
+    elif method == "iterative_sketching":
+        mon.info.update(damping=alpha, momentum=beta_mom)
+        x, status, it = _iterative_sketching(ops, b, pre, rtol, atol, maxiter, mon, alpha, beta_mom)
+    else:
+        mon.info.update(damping=alpha, momentum=beta_mom)
+        x, status, it = _fossils(ops, b, pre, rtol, atol, maxiter, mon, alpha, beta_mom, refinements)
+    mon.info["passes"] = ops.passes
+    return mon.result(x, status, it)
+
+
+def _threshold(rtol, atol, b, r, pre):
+    """(tol on ‖PᵀAᵀr‖, worst-case rounding floor, consistent?)"""
+    r_norm = float(np.linalg.norm(r))
+    ax_norm = float(np.linalg.norm(b - r))
+    b_norm = float(np.linalg.norm(b))
+    small, big = _floors(b_norm, ax_norm, r_norm, pre.cond)
+    consistent = r_norm <= max(atol, rtol * b_norm)
+    return max(rtol * ax_norm + atol, small), big, consistent
+
+
+def _stalled(cn, floor):
+    """Status when the iteration stops improving: the rounding floor was reached, or not."""
+    return Status.CONVERGED if cn <= floor else Status.STAGNATION
+
+
+# ---------------------------------------------------------------------------------------
+# sketch-and-precondition: LSQR on A P from the sketch-and-solve start (one pass per iteration)
+# ---------------------------------------------------------------------------------------
+def _lsqr(ops, b, pre, rtol, atol, maxiter, mon):
+    """LSQR (Paige & Saunders 1982) on ``min ‖(A P) dy − r0‖``, ``x = x0 + P dy``.
+
+    Each iteration needs ``A P v`` and ``Pᵀ Aᵀ u`` with ``u = (A P v − α u_old)/β``; we obtain
+    ``Aᵀ u`` as ``(Aᵀ(A P v) − α Aᵀu_old)/β`` from the fused pass ``(w, Aᵀw)``, so an iteration
+    reads ``A`` once. On convergence of the recursive estimates the true residual is checked;
+    LSQR is restarted from the current x (at most 3 times) if it does not pass.
+    """
+    P = pre.P
+    x = pre.x0.copy()
+    normal_hist = []
+    mon.info["normal_residuals"] = normal_hist
+    it = 0
+    restarts = 0
+    prev_true = np.inf
+    while True:
+        r, g = ops.resid_grad(b, x)
+        beta = float(np.linalg.norm(r))
+        c_true = float(np.linalg.norm(P.T @ g))
+        tol, floor, consistent = _threshold(rtol, atol, b, r, pre)
+        mon.info["floor"] = floor
+        if it == 0 or len(mon.history) < it + 1:
+            mon.history.append(beta)
+            normal_hist.append(c_true)
+        else:
+            mon.history[-1] = beta            # replace the recursive estimate by the true one
+            normal_hist[-1] = c_true
+        if c_true <= tol or consistent:
+            return x, Status.CONVERGED, it
+        if it >= maxiter:
+            return x, Status.MAX_ITERATIONS, it
+        if restarts >= 5 or c_true > 0.5 * prev_true:
+            return x, _stalled(c_true, floor), it
+        prev_true = c_true
+        restarts += 1
+        u = r / beta
+        z = g / beta                          # z = Aᵀ u
+        v = P.T @ z
+        alpha = float(np.linalg.norm(v))
+        if alpha == 0.0:
+            return x, Status.CONVERGED, it
+        v /= alpha
+        w = v.copy()
+        dy = np.zeros_like(v)
+        phibar, rhobar = beta, alpha
+        ynorm0 = pre.y(x)
+        b_norm = float(np.linalg.norm(b))
+        while it < maxiter:
+            Av, AtAv = ops.normal(P @ v)
+            u = Av - alpha * u
+            beta = float(np.linalg.norm(u))
+            if beta > 0:
+                u /= beta
+                z = (AtAv - alpha * z) / beta
+            v = P.T @ z - beta * v
+            alpha = float(np.linalg.norm(v))
+            if alpha > 0:
+                v /= alpha
+            rho = math.hypot(rhobar, beta)
+            cs, sn = rhobar / rho, beta / rho
+            theta = sn * alpha
+            rhobar = -cs * alpha
+            phi = cs * phibar
+            phibar = sn * phibar
+            dy += (phi / rho) * w
+            w = v - (theta / rho) * w
+            it += 1
+            arnorm = phibar * alpha * abs(cs)
+            normal_hist.append(arnorm)
+            ax_est = float(np.linalg.norm(ynorm0 + dy))
+            if mon.record(it, phibar, x_fn=lambda: x + P @ dy):
+                return x + P @ dy, Status.USER_STOP, it
+            if not np.isfinite(phibar):
+                return x, Status.NOT_FINITE, it
+            if arnorm <= max(rtol * ax_est + atol, _EPS * (ax_est + b_norm)) or alpha == 0.0 \
+                    or beta == 0.0 or phibar <= max(atol, rtol * b_norm):
+                break
+        x = x + P @ dy
+
+
+# ---------------------------------------------------------------------------------------
+# iterative sketching with damping and momentum (Epperly 2024)
+# ---------------------------------------------------------------------------------------
+def _iterative_sketching(ops, b, pre, rtol, atol, maxiter, mon, alpha, beta):
+    """``x⁺ = x + α P Pᵀ Aᵀ(b − A x) + β (x − x_prev)``; the true residual every step."""
+    P = pre.P
+    x = pre.x0.copy()
+    x_prev = x
+    normal_hist = []
+    mon.info["normal_residuals"] = normal_hist
+    best = (np.inf, x, 0)
+    since_best = 0
+    it = 0
+    while True:
+        r, g = ops.resid_grad(b, x)
+        c = P.T @ g
+        cn = float(np.linalg.norm(c))
+        rn = float(np.linalg.norm(r))
+        normal_hist.append(cn)
+        tol, floor, consistent = _threshold(rtol, atol, b, r, pre)
+        mon.info["floor"] = floor
+        if mon.record(it, rn, x=x):
+            return x, Status.USER_STOP, it
+        if not np.isfinite(cn):
+            return x, Status.NOT_FINITE, it
+        if cn <= tol or consistent:
+            return x, Status.CONVERGED, it
+        if cn < 0.9 * best[0]:
+            best, since_best = (cn, x, it), 0
+        else:
+            since_best += 1
+            if since_best >= 3:
+                # no progress: rounding floor reached (or not); return the best iterate
+                if best[1] is not x:
+                    x = best[1]
+                    mon.record(it + 1, float(np.linalg.norm(b - ops.matvec(x))), x=x)
+                    it += 1
+                    normal_hist.append(best[0])
+                return x, _stalled(best[0], floor), it
+        if it >= maxiter:
+            return x, Status.MAX_ITERATIONS, it
+        x_new = x + alpha * (P @ c) + beta * (x - x_prev)
+        x_prev, x = x, x_new
+        it += 1
+
+
+# ---------------------------------------------------------------------------------------
+# FOSSILS: two refinement steps, Polyak-solved corrections (Epperly, Meier, Nakatsukasa 2024)
+# ---------------------------------------------------------------------------------------
+def _fossils(ops, b, pre, rtol, atol, maxiter, mon, alpha, beta, refinements):
+    """Outer: ``r = b − A x``, ``c = Pᵀ Aᵀ r`` (true residual); inner: solve
+    ``(Pᵀ Aᵀ A P) dy = c`` by heavy-ball iterations from ``dy = 0`` (each recomputes the inner
+    residual ``c − PᵀAᵀA P dy`` from scratch with one fused pass); ``x += P dy``.
+    ``refinements`` outer steps are taken (then more, up to 4 extra, only while the stopping
+    rule fails above the worst-case rounding floor and each step still halves ``‖Pᵀ Aᵀ r‖``). The inner iterations stop at a relative
+    inner residual ``max(8 u κ(SA), rtol/100)`` (what rounding allows) or when they stall. ``iterations`` counts outer steps; ``info['inner_iterations']`` the inner ones."""
+    P = pre.P
+    x = pre.x0.copy()
+    normal_hist = []
+    mon.info["normal_residuals"] = normal_hist
+    inner_counts = []
+    mon.info["inner_iterations"] = inner_counts
+    it = 0
+    outer = 0
+    inner_rel = min(0.5, max(8 * _EPS * max(pre.cond, 1.0), 1e-2 * rtol, 4 * _EPS))
+    prev = np.inf
+    while True:
+        r, g = ops.resid_grad(b, x)
+        c = P.T @ g
+        cn = float(np.linalg.norm(c))
+        normal_hist.append(cn)
+        tol, floor, consistent = _threshold(rtol, atol, b, r, pre)
+        mon.info["floor"] = floor
+        if mon.record(outer, float(np.linalg.norm(r)), x=x):
+            return x, Status.USER_STOP, outer
+        if not np.isfinite(cn):
+            return x, Status.NOT_FINITE, outer
+        done = cn <= tol or consistent
+        if outer >= refinements and (done or cn <= floor):
+            return x, Status.CONVERGED, outer
+        if outer >= refinements and (cn > 0.5 * prev or outer >= refinements + 4):
+            return x, _stalled(cn, floor), outer
+        if it >= maxiter * (refinements + 4):
+            return x, Status.MAX_ITERATIONS, outer
+        prev = min(prev, cn)
+        # inner Polyak solve of H dy = c, H = Pᵀ AᵀA P (‖H − I‖ small)
+        inner_tol = inner_rel * cn
+        dy = np.zeros_like(c)
+        dy_prev = dy
+        res = c
+        j = 0
+        best = np.inf
+        stall = 0
+        while j < maxiter:
+            dy_new = dy + alpha * res + beta * (dy - dy_prev)
+            dy_prev, dy = dy, dy_new
+            _, AtAv = ops.normal(P @ dy)
+            res = c - P.T @ AtAv
+            j += 1
+            rn_in = float(np.linalg.norm(res))
+            if rn_in <= inner_tol:
+                break
+            if rn_in < 0.9 * best:
+                best, stall = rn_in, 0
+            else:
+                stall += 1
+                if stall >= 5:
+                    break
+        inner_counts.append(j)
+        it += j
+        x = x + P @ dy
+        outer += 1

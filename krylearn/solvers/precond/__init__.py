@@ -1,0 +1,22 @@
+"""Preconditioners as :class:`krylearn.LinearOperator` objects approximating ``A⁻¹``.
+
+Each is built once (setup in the constructor: factorization, diagonal inversion, AMG
+hierarchy) and applied with ``M @ r`` / ``M.matvec(r)`` for any number of right-hand sides:
+
+- :func:`jacobi` — ``D⁻¹``;
+- :func:`ssor` — symmetric SOR, ``M = (D+ωL) D⁻¹ (D+ωU) / (ω(2−ω))``;
+- :func:`ic0` — zero-fill incomplete Cholesky, with a diagonal shift on breakdown;
+- :func:`ilu` — ILU(0) (numba) or threshold ILU (SciPy's ``spilu``);
+- :func:`amg` — one V-cycle of PyAMG smoothed aggregation.
+
+Example: ``kl.cg(A, b, M=kl.precond.ic0(A))``.
+"""
+
+from .amg import AMGPreconditioner, amg
+from .ic0 import IC0Preconditioner, ic0
+from .ilu import ILUPreconditioner, ilu
+from .jacobi import JacobiPreconditioner, jacobi
+from .ssor import SSORPreconditioner, ssor
+
+__all__ = ["jacobi", "ssor", "ic0", "ilu", "amg", "JacobiPreconditioner", "SSORPreconditioner",
+           "IC0Preconditioner", "ILUPreconditioner", "AMGPreconditioner"]

@@ -1,0 +1,104 @@
+"""``kl.solve``: one entry point dispatching to every iterative solver by name.
+
+The solvers themselves are imported lazily, so ``kl.solve`` costs nothing until it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..operators.convert import aslinearoperator
+
+__all__ = ["solve", "METHODS"]
+
+#: name -> (module, function) of every solver ``solve`` dispatches to
+METHODS = {
+    "cg": ("krylearn.solvers.cg", "cg"),
+    "minres": ("krylearn.solvers.minres", "minres"),
+    "gmres": ("krylearn.solvers.gmres", "gmres"),
+    "bicgstab": ("krylearn.solvers.bicgstab", "bicgstab"),
+    "fcg": ("krylearn.solvers.fcg", "fcg"),
+    "jacobi": ("krylearn.solvers.jacobi", "jacobi"),
+    "gauss_seidel": ("krylearn.solvers.gauss_seidel", "gauss_seidel"),
+    "sor": ("krylearn.solvers.sor", "sor"),
+    "ssor": ("krylearn.solvers.ssor", "ssor"),
+}
+
+_ALIASES = {"gs": "gauss_seidel", "gauss-seidel": "gauss_seidel", "bicg-stab": "bicgstab",
+            "pcg": "cg", "flexible_cg": "fcg"}
+
+
+def choose_method(A):
+    """The method ``method="auto"`` picks from ``A``'s structure tags.
+
+    Positive definite → ``"cg"``; Hermitian (or real symmetric) → ``"minres"``; otherwise
+    ``"gmres"``. Untagged operators (e.g. a plain SciPy matrix) get ``"gmres"``: krylearn does
+    not run an O(n²) structure test behind your back; tag the operator
+    (``kl.aslinearoperator(A, positive_definite=True)``) to get CG.
+    """
+    A = aslinearoperator(A)
+    if A.positive_definite:
+        return "cg"
+    if A.hermitian:
+        return "minres"
+    return "gmres"
+
+
+def solve(A, b, method="cg", **options):
+    """Solve ``A x = b`` with the iterative method named ``method``.
+
+    Parameters
+    ----------
+    A : operator-like, shape (n, n)
+        Anything :func:`krylearn.aslinearoperator` accepts.
+    b : array_like, shape (n,)
+    method : str
+        One of ``"cg"``, ``"minres"``, ``"gmres"``, ``"bicgstab"``, ``"fcg"``, ``"jacobi"``,
+        ``"gauss_seidel"``, ``"sor"``, ``"ssor"`` (case-insensitive), or ``"auto"``: choose
+        from the structure tags (positive definite → CG, Hermitian → MINRES, otherwise GMRES;
+        see :func:`choose_method`).
+    **options
+        Passed to the solver unchanged (``x0``, ``rtol``, ``atol``, ``maxiter``, ``M``,
+        ``callback``, ``restart``, ``omega``, ...). An option the solver does not take raises
+        ``TypeError``.
+
+    Returns
+    -------
+    SolverResult
+        As returned by the chosen solver (``result.method`` names it); for ``"auto"``,
+        ``result.info["auto_method"]`` records the choice.
+
+    Notes
+    -----
+    Every solver stops on ``‖b − A x‖₂ ≤ max(atol, rtol·‖b‖₂)``; see each one's docstring for
+    which residual it tests with a preconditioner.
+
+    Examples
+    --------
+    >>> import numpy as np, krylearn as kl
+    >>> A = kl.aslinearoperator(np.diag([1.0, 2.0, 3.0]), positive_definite=True)
+    >>> kl.solve(A, np.ones(3), method="auto", rtol=1e-12).info["auto_method"]
+    'cg'
+    """
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string naming a solver, got {type(method).__name__}")
+    name = method.strip().lower()
+    name = _ALIASES.get(name, name)
+    auto = name == "auto"
+    if auto:
+        A = aslinearoperator(A)
+        name = choose_method(A)
+    if name not in METHODS:
+        valid = ", ".join(repr(k) for k in [*METHODS, "auto"])
+        raise ValueError(f"unknown method {method!r}; valid methods are {valid}")
+    module, attr = METHODS[name]
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:  # a solver module that has not landed yet
+        if exc.name != module:
+            raise
+        raise NotImplementedError(f"method {name!r} is not available in this installation") from exc
+    res = fn(A, b, **options)
+    if auto:
+        res.info["auto_method"] = name
+    return res
