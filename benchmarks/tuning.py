@@ -89,6 +89,19 @@ def part_heat(quick, cmd, nxs=None, trials=None, every=None):
         write_markdown()
 
 
+def part_heat_large(quick, cmd, nxs=None):
+    """nx = 200 (or ``--nx``): ω = 1, ω = 1.5, Tsallis-INF and ChebCB only (no CG, no comparators)."""
+    ex = _example("learning_to_relax_heat")
+    nxs = nxs or ((50,) if quick else (200,))
+    steps, dt = (300, 5.0 / 300) if quick else (5000, 1e-3)
+    t0 = time.perf_counter()
+    res = ex.run(nxs=nxs, steps=steps, dt=dt, trials=1, comparators=False, cg=False,
+                 tuners=("Tsallis-INF", "ChebCB"), out=os.path.join(RESULTS, "figures"))
+    _save("heat_large", {"nxs": list(nxs), "steps": steps, "dt": dt, "table": ex.table_rows(res),
+                         "markdown": ex.markdown(res), "wall_s": time.perf_counter() - t0, "command": cmd,
+                         "date": _now()})
+
+
 def part_overhead(quick, cmd):
     import krylearn as kl
     from krylearn.solvers.tuning import ChebCB, Exp3, TsallisINF, TsallisINFCB
@@ -174,6 +187,11 @@ def write_markdown():
     if ht:
         lines += [f"## 2. Heat equation, SSOR-PCG (steps = {ht['steps']}, Δt = {ht['dt']:g}, nx = {ht['nxs']})", "",
                   f"Command: `{ht['command']}` ({ht['date']}, {ht['wall_s']:.0f} s).", "", ht["markdown"], ""]
+    hl = _load("heat_large")
+    if hl:
+        lines += [f"## 2b. Heat equation at nx = {hl['nxs']} (subset of policies; steps = {hl['steps']}, "
+                  f"Δt = {hl['dt']:g})", "",
+                  f"Command: `{hl['command']}` ({hl['date']}, {hl['wall_s']:.0f} s).", "", hl["markdown"], ""]
     ov = _load("overhead")
     if ov:
         r = ov["results"]
@@ -197,7 +215,8 @@ def write_markdown():
 def main(argv=None):
     p = argparse.ArgumentParser(description="Learning to Relax benchmark")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--parts", default="shifted,heat,overhead")
+    p.add_argument("--parts", default="shifted,heat,overhead",
+                   help="comma-separated: shifted, heat, heat_large (nx = 200 subset), overhead")
     p.add_argument("--nx", default=None, help="comma-separated nx list for the heat part")
     p.add_argument("--trials", type=int, default=None)
     p.add_argument("--every", type=int, default=None, help="comparator stride for the heat part")
@@ -210,6 +229,9 @@ def main(argv=None):
         elif part == "heat":
             nxs = tuple(int(v) for v in a.nx.split(",")) if a.nx else None
             part_heat(a.quick, cmd.strip(), nxs=nxs, trials=a.trials, every=a.every)
+        elif part == "heat_large":
+            nxs = tuple(int(v) for v in a.nx.split(",")) if a.nx else None
+            part_heat_large(a.quick, cmd.strip(), nxs=nxs)
         elif part == "overhead":
             part_overhead(a.quick, cmd.strip())
         else:

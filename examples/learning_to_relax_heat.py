@@ -27,7 +27,6 @@ import time
 
 import numpy as np
 
-import krylearn as kl
 from krylearn.pde.heat import HeatEquation2D
 from krylearn.solvers.sequence import grid_costs, instance_optimal, solve_sequence
 from krylearn.solvers.tuning import ChebCB, TsallisINF, TsallisINFCB, omega_grid

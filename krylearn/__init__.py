@@ -12,7 +12,7 @@ numba kernels compile on first use; torch (``krylearn.learned``, GP-HM) and pets
 (``krylearn.petsc``) are imported only by the parts that need them.
 """
 
-from ._lazy import lazy_getattr
+from ._lazy import install
 from .operators.base import LinearOperator
 from .operators.convert import aslinearoperator
 from .solvers.result import SolverError, SolverResult, SolverState, Status
@@ -43,7 +43,7 @@ _LAZY = {
     "petsc": ("krylearn.petsc", None),
 }
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
+install(__name__, _LAZY)
 
 __all__ = ["LinearOperator", "aslinearoperator", "SolverResult", "SolverState", "SolverError", "Status",
            *_LAZY]

@@ -47,3 +47,18 @@ def test_cli_usage():
     assert "demo" in out.stdout and "train-dcdm" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "krylearn", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_lazy_functions_are_not_shadowed_by_their_modules():
+    import krylearn as kl
+    from krylearn.solvers.sor import SOR  # noqa: F401  (imports the same-named submodule)
+    from krylearn.pde.poisson import PoissonStencil  # noqa: F401
+
+    for _ in range(2):
+        assert callable(kl.pde.poisson) and not hasattr(kl.pde.poisson, "__path__")
+        A = kl.pde.poisson((4, 4))
+    assert A.shape == (16, 16)
+    for name in ("cg", "minres", "gmres", "bicgstab", "fcg", "jacobi", "gauss_seidel", "sor", "ssor", "solve"):
+        f = getattr(kl.solvers, name)
+        assert callable(f) and f.__name__ == name, name
+        assert getattr(kl, name) is f

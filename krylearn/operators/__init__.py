@@ -1,6 +1,6 @@
 """The LinearOperator abstraction: wrappers, lazy algebra, Kronecker structure, grid stencils."""
 
-from .._lazy import lazy_getattr
+from .._lazy import install
 from .base import (AdjointOperator, DiagonalOperator, IdentityOperator, LinearOperator, ProductOperator,
                    ScaledOperator, SumOperator, TransposeOperator)
 from .convert import MatrixOperator, ScipyOperator, SparseOperator, aslinearoperator
@@ -12,7 +12,7 @@ _LAZY = {
     "TorchOperator": ("krylearn.operators.torch_operator", "TorchOperator"),
     "dottest": ("krylearn.operators.testing", "dottest"),
 }
-__getattr__ = lazy_getattr(__name__, _LAZY)
+install(__name__, _LAZY)
 
 __all__ = ["LinearOperator", "aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator",
            "IdentityOperator", "DiagonalOperator", "SumOperator", "ProductOperator", "ScaledOperator",

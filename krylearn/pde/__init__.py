@@ -1,6 +1,6 @@
 """PDE discretizations on grids (Poisson, heat), obstacle-domain generators, and GP-HM."""
 
-from .._lazy import lazy_getattr
+from .._lazy import install
 
 _LAZY = {
     "poisson": ("krylearn.pde.poisson", "poisson"),
@@ -9,5 +9,5 @@ _LAZY = {
     "GPHMSolver": ("krylearn.pde.gphm", "GPHMSolver"),
     "gphm": ("krylearn.pde.gphm", None),
 }
-__getattr__ = lazy_getattr(__name__, _LAZY)
+install(__name__, _LAZY)
 __all__ = list(_LAZY)

@@ -116,7 +116,7 @@ class GPHMSolver:
     def __init__(self, equation, domain=None, grid=100, *, kernel="sm", num_components=30, freq_scale=None,
                  init_rho="auto", jitter=1e-6, lambda_b=200.0, tau_b=None, tau_r=None, learn_noise=True,
                  learn_kernel=True, mode="newton", max_outer=100, lr=0.01, inner="auto", inner_rtol=1e-10,
-                 inner_maxiter=2000, dense_limit=2500, gn_max_iter=20, gn_tol=1e-12, max_restarts=10, boundary="auto", progress=True):
+                 inner_maxiter=2000, dense_limit=2500, gn_max_iter=20, gn_tol=1e-12, max_restarts=10, boundary="auto", min_misfit=1e-6, progress=True):
         self.torch = require("torch", "GP-HM (krylearn.pde.GPHMSolver)")
         if not isinstance(equation, Equation):
             raise ValueError("equation must be a krylearn.pde.equations.Equation")
@@ -147,6 +147,7 @@ class GPHMSolver:
         if boundary not in ("auto", "likelihood", "exact"):
             raise ValueError(f"boundary must be 'auto', 'likelihood' or 'exact', got {boundary!r}")
         self.max_restarts = int(max_restarts)
+        self.min_misfit = float(min_misfit)
         self.gn_max_iter, self.gn_tol = int(gn_max_iter), float(gn_tol)
         self.learn_noise, self.learn_kernel, self.progress = bool(learn_noise), bool(learn_kernel), bool(progress)
 
@@ -692,7 +693,7 @@ class GPHMSolver:
         if self.learn_noise:
             for j, sc in enumerate(self._noise_scales):
                 lo[x0.size - 2 + j] = -2.0 * math.log(1e2 * sc)
-                hi[x0.size - 2 + j] = -2.0 * math.log(1e-10 * sc)
+                hi[x0.size - 2 + j] = -2.0 * math.log(self.min_misfit * sc)
                 x0[x0.size - 2 + j] = min(max(x0[x0.size - 2 + j], lo[x0.size - 2 + j]), hi[x0.size - 2 + j])
         bounds = list(zip(lo, hi))
         last = {"f": None, "g": np.zeros(x0.size), "U": self.U_.copy(), "x": x0.copy()}

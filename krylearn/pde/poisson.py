@@ -76,16 +76,3 @@ def poisson(shape, spacing=None, bc="dirichlet", mask=None, coefficient=None):
     """
     return PoissonStencil(shape, spacing=spacing, bc=bc, mask=mask, coefficient=coefficient)
 
-
-# ``krylearn.pde.poisson`` names both this module and the function: once the module is imported
-# Python binds the package attribute to the module, so make the module callable as the function.
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
-
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return poisson(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule

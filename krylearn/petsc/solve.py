@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 from petsc4py import PETSc
 
-from ..operators.base import LinearOperator
 from ..operators.convert import SparseOperator, _Retagged
 from ..solvers._common import stopping_tolerance
 from ..solvers.result import SolverResult, SolverState, Status
@@ -110,7 +109,7 @@ def _setup_pc(ksp, pc, prefix):
 
 
 def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter=None, options=None,
-          callback=None, norm="unpreconditioned", comm=None):
+          callback=None, norm="unpreconditioned"):
     """Solve ``A x = b`` with a PETSc KSP, returning krylearn's :class:`~krylearn.SolverResult`.
 
     Stopping rule (default ``norm="unpreconditioned"``): PETSc's default test with the
@@ -123,9 +122,10 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
     Parameters
     ----------
     A : PETSc.Mat or operator-like
-        A PETSc Mat (sequential or distributed) is used as is; a SciPy sparse matrix, dense
-        array or krylearn sparse operator is assembled as AIJ; any other krylearn operator
-        (e.g. the matrix-free ``kl.pde.poisson``) becomes a python Mat (:func:`as_mat`).
+        A PETSc Mat (sequential or distributed; its communicator is the solve's) is used as is; a
+        SciPy sparse matrix, dense array or krylearn sparse operator is assembled as a sequential
+        AIJ; any other krylearn operator (e.g. the matrix-free ``kl.pde.poisson``) becomes a
+        sequential python Mat (:func:`as_mat`).
     b : array_like or PETSc.Vec
         Right-hand side: a NumPy array (sequential, or this rank's entries in parallel) or a Vec.
     x0 : array_like or PETSc.Vec, optional
@@ -151,9 +151,6 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
     norm : {"unpreconditioned", "preconditioned", "natural", "default"}
         Which residual norm PETSc monitors and tests (ignored for ``cr`` and ``preonly``, which
         keep their own, and when ``options`` set ``ksp_norm_type`` or ``ksp_pc_side``).
-    comm : communicator, optional
-        For NumPy inputs only: the communicator of the Mat created (default: that of ``A`` if it
-        is a PETSc Mat, else ``COMM_SELF``).
 
     Returns
     -------
@@ -172,7 +169,7 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
     >>> res = klp.solve(A.tocsr(), np.ones(A.shape[0]), pc="krylearn.petsc.SSOR",
     ...                 options={"krylearn_ssor_omega": 1.5}, rtol=1e-8)
     """
-    mat = _as_petsc_mat(A) if comm is None or isinstance(A, PETSc.Mat) else as_aij(A, comm=comm)
+    mat = _as_petsc_mat(A)
     (m_loc, m_glob), (n_loc, n_glob) = mat.getSizes()
     if m_glob != n_glob:
         raise ValueError(f"solve needs a square operator, got global shape ({m_glob}, {n_glob})")

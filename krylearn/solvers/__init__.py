@@ -2,7 +2,7 @@
 
 All return :class:`krylearn.SolverResult` and stop on ``‖r‖ ≤ max(atol, rtol·‖b‖)``."""
 
-from .._lazy import lazy_getattr
+from .._lazy import install
 from .result import SolverError, SolverResult, SolverState, Status
 
 _LAZY = {
@@ -27,6 +27,6 @@ _LAZY = {
     "lstsq": ("krylearn.solvers.lstsq", "lstsq"),
     "sketches": ("krylearn.solvers.sketches", None),
 }
-__getattr__ = lazy_getattr(__name__, _LAZY)
+install(__name__, _LAZY)
 
 __all__ = ["SolverResult", "SolverState", "SolverError", "Status", *_LAZY]

@@ -95,7 +95,6 @@ def _csr_matvec_dot(indptr, indices, data, x, y):
     skips the negative-index wraparound test in the gather (≈ 30% faster; beats SciPy's csr_matvec)."""
     s = 0.0
     n = y.shape[0]
-    k = indptr[0]
     for i in nb.prange(n):
         k = indptr[i]
         end = indptr[i + 1]

@@ -267,17 +267,18 @@ def sor_loop(indptr, indices, data, dptr, invdiag, b, x, d, omega, symmetric, to
 
 
 @nb.njit(**_JIT)
-def jacobi_loop(indptr, indices, data, invdiag, b, x, y, omega, tol, rtol, rel_r0, maxiter, hist, stall):
-    """Whole damped-Jacobi solve alternating the buffers ``x`` and ``y``. Returns
-    ``(iterations, status, tol, in_y)``; the final iterate is in ``y`` when ``in_y``."""
+def jacobi_loop(indptr, indices, data, invdiag, b, x, y, omega, tol, rtol, rel_r0, maxiter, hist, stall, par):
+    """Whole damped-Jacobi solve alternating the buffers ``x`` and ``y`` (threaded sweeps when
+    ``par``). Returns ``(iterations, status, tol, in_y)``; the final iterate is in ``y`` when ``in_y``."""
     best = np.inf
     since = 0
     k = 0
     while True:
-        if k % 2 == 0:
-            rr = jacobi_sweep(indptr, indices, data, invdiag, b, x, y, omega)
+        src, dst = (x, y) if k % 2 == 0 else (y, x)
+        if par:
+            rr = jacobi_sweep_par(indptr, indices, data, invdiag, b, src, dst, omega)
         else:
-            rr = jacobi_sweep(indptr, indices, data, invdiag, b, y, x, omega)
+            rr = jacobi_sweep(indptr, indices, data, invdiag, b, src, dst, omega)
         in_y = k % 2 == 1  # the iterate x_k (whose residual was just computed)
         rn = math.sqrt(rr)
         hist[k] = rn
@@ -322,8 +323,9 @@ def run_stationary(system, kind, b, x0, *, omega, rtol, atol, maxiter, callback,
     """Run one stationary solve on a prepared :class:`CSRSystem`.
 
     ``kind`` is ``"jacobi"``, ``"sor"`` (forward sweeps) or ``"ssor"`` (forward + backward)."""
-    from .result import SolverResult, SolverState, Status
     import time
+
+    from .result import SolverResult, Status
 
     t0 = time.perf_counter()
     n = system.n
@@ -359,7 +361,7 @@ def run_stationary(system, kind, b, x0, *, omega, rtol, atol, maxiter, callback,
     tol = float(atol) if rel_r0 else max(float(atol), float(rtol) * b_norm)
     info = {"omega": omega, "tested_residual": "2-norm of b - A x_k, computed inside sweep k+1 "
                                                "(that sweep is undone when the test passes)"}
-    if b_norm == 0.0 and x0 is None:
+    if n == 0 or (b_norm == 0.0 and x0 is None):
         return SolverResult(x=x, status=Status.CONVERGED, iterations=0, residuals=np.zeros(1),
                             time=time.perf_counter() - t0, method=method, b_norm=0.0, tol=tol, info=info)
     args = (system.indptr, system.indices, system.data)
@@ -368,7 +370,8 @@ def run_stationary(system, kind, b, x0, *, omega, rtol, atol, maxiter, callback,
         if kind == "jacobi":
             y = np.empty_like(x)
             k, code, tol, in_y = jacobi_loop(*args, system.invdiag, b, x, y, omega, tol, float(rtol),
-                                             rel_r0, maxiter, hist, STALL_SWEEPS)
+                                             rel_r0, maxiter, hist, STALL_SWEEPS,
+                                             n >= _PAR_JACOBI_MIN_N)
             if in_y:
                 x = y
         else:

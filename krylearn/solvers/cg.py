@@ -175,16 +175,3 @@ def _indefinite(mon, x, it, raise_it, why):
         raise SolverError(res)
     return res
 
-
-# ``krylearn.solvers.cg`` names both this module and the function; once the module is imported,
-# Python binds the package attribute to the module, so make the module callable as the function.
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
-
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return cg(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule

@@ -5,7 +5,7 @@ Reference: Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM
 
 from __future__ import annotations
 
-from .sor import _STOP_DOC, SOR
+from .sor import SOR
 
 __all__ = ["gauss_seidel", "GaussSeidel"]
 
@@ -24,7 +24,14 @@ def gauss_seidel(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=N
     """Solve ``A x = b`` by Gauss–Seidel sweeps (forward, ``x_i ← (b_i − Σ_{j≠i} a_ij x_j)/a_ii``).
 
     Same as ``kl.sor(A, b, omega=1.0, ...)``; one iteration is one sweep.
-    """ + _STOP_DOC + """
+
+    Stopping rule: ``‖b − A x_k‖₂ ≤ max(atol, rtol·‖b‖₂)`` (or ``max(atol, rtol·‖r_0‖₂)`` with
+    ``relative_to="r0"``). The residual tested is that of the iterate ``x_k`` entering sweep
+    ``k+1``; it is computed inside that sweep at no extra pass over ``A``, and when the test
+    passes the sweep is undone, so ``res.x`` is exactly ``x_k``, ``res.iterations = k`` sweeps,
+    and ``res.residuals[k] = ‖b − A x_k‖₂`` (2-norm, unpreconditioned). A run therefore does
+    ``iterations + 1`` sweeps in all.
+
     Parameters
     ----------
     A : sparse matrix, dense array or operator with ``tocsr()``, shape (n, n)

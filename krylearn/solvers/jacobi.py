@@ -67,7 +67,7 @@ def jacobi(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, o
     Examples
     --------
     >>> import krylearn as kl, numpy as np, scipy.sparse as sp
-    >>> A = sp.diags([-1, 4, -1], [-1, 0, 1], shape=(20, 20), format="csr")
+    >>> A = sp.diags([-1.0, 4.0, -1.0], [-1, 0, 1], shape=(20, 20), format="csr")
     >>> kl.jacobi(A, np.ones(20), rtol=1e-10).converged
     True
     """

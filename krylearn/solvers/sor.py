@@ -11,15 +11,6 @@ from ._sweeps import CSRSystem, run_stationary
 
 __all__ = ["sor", "SOR"]
 
-_STOP_DOC = """
-    Stopping rule: ``‖b − A x_k‖₂ ≤ max(atol, rtol·‖b‖₂)`` (or ``max(atol, rtol·‖r_0‖₂)`` with
-    ``relative_to="r0"``). The residual tested is that of the iterate ``x_k`` entering sweep
-    ``k+1``; it is computed inside that sweep at no extra pass over ``A``, and when the test
-    passes the sweep is undone, so ``res.x`` is exactly ``x_k``, ``res.iterations = k`` sweeps,
-    and ``res.residuals[k] = ‖b − A x_k‖₂`` (2-norm, unpreconditioned). A run therefore does
-    ``iterations + 1`` sweeps in all.
-"""
-
 
 class SOR:
     """SOR prepared once for a matrix, solved for many right-hand sides and ω.
@@ -64,7 +55,14 @@ def sor(A, b, x0=None, *, omega=1.0, rtol=1e-5, atol=0.0, maxiter=None, callback
     Algorithm: sweep ``i = 0..n−1``: ``x_i ← x_i + ω (b_i − Σ_j a_ij x_j) / a_ii`` using the
     already updated ``x_j`` for ``j < i``. One iteration is one sweep (a numba kernel over the
     CSR rows). Converges for SPD ``A`` and ``0 < ω < 2``; ``ω = 1`` is Gauss–Seidel.
-    """ + _STOP_DOC + """
+
+    Stopping rule: ``‖b − A x_k‖₂ ≤ max(atol, rtol·‖b‖₂)`` (or ``max(atol, rtol·‖r_0‖₂)`` with
+    ``relative_to="r0"``). The residual tested is that of the iterate ``x_k`` entering sweep
+    ``k+1``; it is computed inside that sweep at no extra pass over ``A``, and when the test
+    passes the sweep is undone, so ``res.x`` is exactly ``x_k``, ``res.iterations = k`` sweeps,
+    and ``res.residuals[k] = ‖b − A x_k‖₂`` (2-norm, unpreconditioned). A run therefore does
+    ``iterations + 1`` sweeps in all.
+
     Parameters
     ----------
     A : sparse matrix, dense array or operator with ``tocsr()``, shape (n, n)

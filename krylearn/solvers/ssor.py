@@ -7,7 +7,7 @@ Math. Tables Aids Comput. 9 (1955); Y. Saad, "Iterative Methods for Sparse Linea
 
 from __future__ import annotations
 
-from .sor import _STOP_DOC, SOR
+from .sor import SOR
 
 __all__ = ["ssor", "SSOR"]
 
@@ -24,7 +24,14 @@ def ssor(A, b, x0=None, *, omega=1.0, rtol=1e-5, atol=0.0, maxiter=None, callbac
 
     The iteration matrix is that of the SSOR splitting ``M = (D+ωL) D⁻¹ (D+ωU) / (ω(2−ω))``
     (for SSOR as a preconditioner of CG use :func:`krylearn.precond.ssor`).
-    """ + _STOP_DOC.replace("sweep ``k+1``", "the forward sweep of iteration ``k+1``") + """
+
+    Stopping rule: ``‖b − A x_k‖₂ ≤ max(atol, rtol·‖b‖₂)`` (or ``max(atol, rtol·‖r_0‖₂)`` with
+    ``relative_to="r0"``). The residual tested is that of the iterate ``x_k`` entering the forward
+    sweep of iteration ``k+1``; it is computed inside that sweep at no extra pass over ``A``, and when the test
+    passes the sweep is undone, so ``res.x`` is exactly ``x_k``, ``res.iterations = k`` sweeps,
+    and ``res.residuals[k] = ‖b − A x_k‖₂`` (2-norm, unpreconditioned). A run therefore does
+    ``iterations + 1`` sweeps in all.
+
     Parameters
     ----------
     A : sparse matrix, dense array or operator with ``tocsr()``, shape (n, n)

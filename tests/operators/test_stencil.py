@@ -13,6 +13,8 @@ MASK2 = RNG.random((7, 6)) > 0.25
 MASK3 = RNG.random((5, 4, 6)) > 0.25
 COEF2 = RNG.uniform(0.2, 5.0, (7, 6))
 COEF3 = RNG.uniform(0.2, 5.0, (5, 4, 6))
+MASK_BIG = RNG.random((15, 12)) > 0.2
+COEF_BIG = RNG.uniform(0.2, 5.0, (15, 12))
 
 CASES = {
     "2d-dirichlet": dict(shape=(7, 6)),
@@ -240,3 +242,26 @@ def test_parallel_twin_kernel_matches_serial(monkeypatch):
     d1 = A.matvec_dot(x, y1)
     np.testing.assert_allclose(y1, y0, rtol=1e-14)
     assert np.isclose(d1, d0, rtol=1e-12)
+
+
+def test_cg_fused_paths_csr_int64_and_retagged():
+    import scipy.sparse as sp
+
+    from krylearn.solvers._kernels import fused_matvec_dot
+
+    A = kl.pde.poisson((15, 12), mask=MASK_BIG, coefficient=COEF_BIG)
+    C = A.tocsr()
+    C64 = sp.csr_matrix((C.data, C.indices.astype(np.int64), C.indptr.astype(np.int64)), shape=C.shape)
+    b = np.random.default_rng(4).standard_normal(A.shape[0])
+    x_ref = spla.spsolve(C.tocsc(), b)
+    for op in (A, C, C64, kl.aslinearoperator(C, symmetric=True, positive_definite=True)):
+        lo = kl.aslinearoperator(op)
+        assert fused_matvec_dot(lo, b) is not None
+        y = np.empty_like(b)
+        d = fused_matvec_dot(lo, b)(b, y)
+        np.testing.assert_allclose(y, C @ b, rtol=1e-13, atol=1e-13 * abs(C).max())
+        assert np.isclose(d, b @ (C @ b), rtol=1e-12)
+        res = kl.cg(op, b, rtol=1e-10)
+        assert res.converged
+        np.testing.assert_allclose(res.x, x_ref, rtol=1e-7, atol=1e-9 * np.abs(x_ref).max())
+    assert fused_matvec_dot(kl.aslinearoperator(C.astype(np.complex128)), b) is None

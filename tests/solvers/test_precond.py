@@ -254,3 +254,73 @@ def test_pcg_on_poisson(name, rng):
         assert res.iterations < 0.7 * plain.iterations
     # reusable across right-hand sides
     assert kl.cg(P, rng.standard_normal(P.shape[0]), rtol=1e-8, M=M).converged
+
+
+# ---- the same iterations as PETSc (when petsc4py is installed) -----------------------
+@pytest.mark.parametrize("pc_type", ["icc", "sor"])
+def test_pcg_iterations_match_petsc(pc_type):
+    PETSc = pytest.importorskip("petsc4py.PETSc")
+    C = poisson2d(24)
+    A = PETSc.Mat().createAIJ(size=C.shape, csr=(C.indptr.astype(PETSc.IntType),
+                                                  C.indices.astype(PETSc.IntType), C.data),
+                              comm=PETSc.COMM_SELF)
+    A.assemble()
+    ksp = PETSc.KSP().create(comm=PETSc.COMM_SELF)
+    ksp.setOperators(A)
+    ksp.setType("cg")
+    ksp.getPC().setType(pc_type)  # PCSOR: symmetric sweep, omega = 1
+    ksp.setNormType(PETSc.KSP.NormType.UNPRECONDITIONED)
+    ksp.setTolerances(rtol=1e-8, atol=0.0, max_it=1000)
+    b, x = A.createVecs()
+    b.set(1.0)
+    x.set(0.0)
+    ksp.solve(b, x)
+    M = kl.precond.ic0(C) if pc_type == "icc" else kl.precond.ssor(C, 1.0)
+    res = kl.cg(C, np.ones(C.shape[0]), rtol=1e-8, M=M)
+    assert res.converged and ksp.getConvergedReason() > 0
+    assert abs(res.iterations - ksp.getIterationNumber()) <= 1
+    np.testing.assert_allclose(res.x, x.getArray(), rtol=1e-6)
+    ksp.destroy()
+    A.destroy()
+
+
+def test_ssor_apply_equals_petsc_pcsor():
+    PETSc = pytest.importorskip("petsc4py.PETSc")
+    C = poisson2d(10)
+    A = PETSc.Mat().createAIJ(size=C.shape, csr=(C.indptr.astype(PETSc.IntType),
+                                                  C.indices.astype(PETSc.IntType), C.data),
+                              comm=PETSc.COMM_SELF)
+    A.assemble()
+    pc = PETSc.PC().create(comm=PETSc.COMM_SELF)
+    pc.setOperators(A)
+    pc.setType("sor")  # symmetric sweep, omega = 1, its = 1, zero initial guess
+    pc.setUp()
+    r = np.random.default_rng(3).standard_normal(100)
+    bv, zv = A.createVecs()
+    bv.getArray()[:] = r
+    pc.apply(bv, zv)
+    np.testing.assert_allclose(kl.precond.ssor(C, 1.0) @ r, zv.getArray(), rtol=1e-12)
+    pc.destroy()
+    A.destroy()
+
+
+def test_unsorted_duplicate_csr_and_3d(rng):
+    C = kl.pde.poisson((6, 5, 4)).tocsr()
+    coo = C.tocoo()
+    # shuffled entries with the diagonal split into two duplicates
+    idx = rng.permutation(coo.nnz)
+    r, c, v = coo.row[idx], coo.col[idx], coo.data[idx]
+    d = r == c
+    rows = np.concatenate([r, r[d]])
+    cols = np.concatenate([c, c[d]])
+    vals = np.concatenate([np.where(d, v / 2, v), v[d] / 2])
+    U = sp.csr_matrix((vals, (rows, cols)), shape=C.shape)
+    U.has_sorted_indices = False
+    x = rng.standard_normal(C.shape[0])
+    for make in (kl.precond.ic0, kl.precond.ilu, lambda A: kl.precond.ssor(A, 1.3)):
+        np.testing.assert_allclose(make(U) @ x, make(C) @ x, rtol=1e-12)
+    res = kl.cg(C, x, rtol=1e-10, M=kl.precond.ic0(U))
+    assert res.converged
+    assert res.iterations < kl.cg(C, x, rtol=1e-10).iterations
+    np.testing.assert_allclose(kl.sor(U, x, omega=1.5, rtol=1e-10).x, np.linalg.solve(C.toarray(), x),
+                               rtol=1e-7, atol=1e-9)

@@ -225,3 +225,23 @@ def test_bad_input():
         kl.sor(A, b, rtol=-1.0)
     with pytest.raises(ValueError, match="relative_to"):
         kl.sor(A, b, relative_to="x")
+
+
+def test_sor_matches_dense_formula_hypothesis():
+    hyp = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+
+    @hyp.settings(deadline=None, max_examples=30)
+    @hyp.given(n=st.integers(1, 9), seed=st.integers(0, 2**31 - 1), omega=st.floats(0.05, 1.95),
+               kind=st.sampled_from(["sor", "ssor", "jacobi"]))
+    def check(n, seed, omega, kind):
+        rng = np.random.default_rng(seed)
+        A = _rand_diagdom(rng, n)
+        b = rng.standard_normal(n)
+        x = rng.standard_normal(n)
+        res = _run(kind, sp.csr_matrix(A), b, omega, x0=x, rtol=0.0, maxiter=3)
+        for _ in range(3):
+            x = dense_step(kind, A, b, x, omega)
+        np.testing.assert_allclose(res.x, x, rtol=1e-9, atol=1e-9)
+
+    check()

@@ -49,7 +49,8 @@ class IC0Preconditioner(LinearOperator):
         dt = np.result_type(np.float64, x.dtype)
         r = np.ascontiguousarray(x, dtype=dt)
         z = np.empty(r.shape[0], dtype=dt)
-        split_solve(*self._split, r, z)
+        if r.shape[0]:
+            split_solve(*self._split, r, z)
         return z
 
     @property

@@ -8,7 +8,6 @@ References: J. A. Meijerink and H. A. van der Vorst, Math. Comp. 31 (1977); Y. S
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ...operators.base import LinearOperator
@@ -58,7 +57,8 @@ class ILUPreconditioner(LinearOperator):
         if self._spilu is not None:
             return self._spilu.solve(np.asarray(x, dtype=np.result_type(self.dtype, x.dtype)))
         r, z = self._vec(x)
-        split_solve(*self._split, r, z)
+        if r.shape[0]:
+            split_solve(*self._split, r, z)
         return z
 
     def _rmatvec(self, x):

@@ -50,6 +50,8 @@ class SSORPreconditioner(LinearOperator):
 
     def _matvec(self, x):
         r, z = self._vec(x)
+        if r.shape[0] == 0:
+            return z
         s = self.system
         ssor_apply(s.indptr, s.indices, s.data, s.dptr, s.invdiag, self.omega, r, z)
         return z

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import krylearn as kl  # noqa: E402
+from krylearn.learned import DCDMNet  # noqa: E402
+from krylearn.learned.data import RitzDataset, lanczos_ritz  # noqa: E402
+from krylearn.learned.train import dcdm_loss, train  # noqa: E402
+
+
+@pytest.mark.parametrize("dim,shape", [(2, (16, 12)), (2, (15, 9)), (3, (8, 6, 10))])
+def test_model_shapes_mask_and_scale_invariance(dim, shape):
+    torch.manual_seed(0)
+    net = DCDMNet(dim).eval()
+    r = torch.randn(2, 1, *shape)
+    mask = torch.rand(2, 1, *shape) > 0.2
+    with torch.no_grad():
+        q = net(r, mask)
+        q2 = net(7.5 * r, mask)
+        q3 = net(r[:, 0], mask[:, 0])
+    assert q.shape == r.shape and q.dtype == torch.float32
+    assert torch.all(q[~mask] == 0)                   # no output in solid cells
+    torch.testing.assert_close(q, q2, rtol=1e-4, atol=1e-5)   # invariant to the scale of r
+    torch.testing.assert_close(q3, q[:, 0])
+
+
+def test_model_fully_convolutional_and_param_count():
+    net3 = DCDMNet(3)
+    n_params = sum(p.numel() for p in net3.parameters())
+    assert 90_000 < n_params < 110_000               # paper: ~97k for the 3D model
+    net2 = DCDMNet(2, levels=3).eval()
+    with torch.no_grad():
+        for n in (16, 24, 40):
+            assert net2(torch.randn(1, 1, n, n)).shape == (1, 1, n, n)
+    with pytest.raises(ValueError, match="dim"):
+        DCDMNet(4)
+    with pytest.raises(ValueError, match="shape"):
+        net2(torch.randn(1, 1, 8, 8, 8))
+
+
+def test_lanczos_ritz_values_and_vectors():
+    A = kl.pde.poisson((10, 10), mask=kl.pde.obstacles.random_domain((10, 10), seed=0)).tocsr()
+    n = A.shape[0]
+    theta, Y = lanczos_ritz(A, n, progress=False)
+    ev = np.linalg.eigvalsh(A.toarray())
+    np.testing.assert_allclose(theta, ev, rtol=1e-6)   # full Lanczos = all eigenvalues
+    np.testing.assert_allclose(Y.T @ Y, np.eye(len(theta)), atol=1e-5)
+    np.testing.assert_allclose(A @ Y[:, 0], theta[0] * Y[:, 0], atol=1e-4 * theta[-1])
+    theta20, Y20 = lanczos_ritz(A, 20, progress=False)
+    assert abs(theta20[-1] - ev[-1]) < 1e-3 * ev[-1]   # extreme Ritz values converge first
+
+
+def _tiny_dataset():
+    masks = [np.ones((16, 16), bool), kl.pde.obstacles.random_domain((16, 16), seed=3)]
+    ritz = [lanczos_ritz(kl.pde.poisson(m.shape, mask=m).tocsr(), 40, progress=False) for m in masks]
+    return RitzDataset(masks, ritz)
+
+
+def test_training_loss_decreases_and_resume(tmp_path):
+    ds = _tiny_dataset()
+    idx, b = ds.sample(5, np.random.default_rng(0))
+    assert b.shape == (5, 16, 16)
+    np.testing.assert_allclose(np.linalg.norm(b.reshape(5, -1), axis=1), 1, rtol=1e-5)
+    kw = dict(dim=2, n=16, domains=2, lanczos=40, batch=4, lr=2e-3, lr_final=2e-4, progress=False,
+              dataset=ds, threads=0)
+    model, hist = train(steps=120, **kw)
+    assert np.mean(hist[-20:]) < 0.7 * np.mean(hist[:10])
+    # resumable: 30 steps in two runs of 15 == 30 steps at once
+    _, h_full = train(steps=30, out=tmp_path / "a", **kw)
+    _, h1 = train(steps=30, out=tmp_path / "b", max_minutes=0.0, **kw)   # stops after 1 step
+    assert len(h1) == 1 and (tmp_path / "b" / "checkpoint.pt").exists()
+    _, h2 = train(steps=30, out=tmp_path / "b", **kw)
+    assert len(h2) == 30
+    np.testing.assert_allclose(h2, h_full, rtol=1e-4)
+    assert (tmp_path / "b" / "loss.png").exists() and (tmp_path / "b" / "model.pt").exists()
+
+
+def test_loss_is_zero_for_exact_inverse():
+    m = kl.pde.obstacles.random_domain((8, 8), seed=2)
+    A = kl.pde.poisson((8, 8), mask=m)
+    from krylearn.learned.stencil_torch import TorchStencil
+    op = TorchStencil.from_operator(A, dtype=torch.float64)
+    Ainv = torch.tensor(np.linalg.inv(A.todense()))
+
+    class Exact(torch.nn.Module):
+        def forward(self, r, mask=None):
+            x = torch.zeros_like(r)
+            x[:, torch.tensor(m)] = (Ainv @ r[:, torch.tensor(m)].T).T
+            return x
+
+    b = torch.tensor(A.to_grid(np.random.default_rng(0).standard_normal(A.shape[0])))[None]
+    assert float(dcdm_loss(Exact(), op, b)) < 1e-20
