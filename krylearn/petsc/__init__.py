@@ -4,10 +4,11 @@ Importing this module imports petsc4py (and only this module does). Contents:
 
 * :class:`PC` -- a PETSc python-PC context wrapping any krylearn preconditioner/operator
   (``pc.setType("python"); pc.setPythonContext(krylearn.petsc.PC(M))``), and the
-  options-database contexts :class:`Jacobi`, :class:`SSOR`, :class:`IC0`, :class:`AMG`,
-  :class:`TunedSSOR` (ω chosen per solve by a bandit tuner), :class:`DCDM` (the learned
-  preconditioner; with ``-ksp_type fcg``)
-  (``-pc_type python -pc_python_type krylearn.petsc.SSOR -krylearn_ssor_omega 1.6``);
+  options-database contexts (``-pc_type python -pc_python_type krylearn.petsc.SSOR
+  -krylearn_ssor_omega 1.6``) :class:`Jacobi`, :class:`SSOR`, :class:`IC0`, :class:`AMG`,
+  :class:`TunedSSOR` (ω chosen per solve by a bandit tuner) and :class:`DCDM` (the learned
+  preconditioner, nonlinear: use ``-ksp_type fcg``). On several ranks they precondition each
+  rank's diagonal block, like PETSc's block Jacobi;
 * :func:`as_mat` (krylearn operator -> PETSc python Mat), :class:`PetscMatOperator`
   (PETSc Mat -> krylearn operator; ``krylearn.aslinearoperator(mat)`` returns one), :func:`as_aij`;
 * :func:`solve` -- a KSP solve returning krylearn's :class:`~krylearn.SolverResult`;

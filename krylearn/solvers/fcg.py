@@ -13,7 +13,7 @@ from collections import deque
 import numpy as np
 
 from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
-from ._krylov_kernels import dot, update_xr
+from ._kernels import dot, update_xr
 from .result import SolverError, Status
 
 __all__ = ["fcg"]

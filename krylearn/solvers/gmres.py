@@ -14,7 +14,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
-from ._krylov_kernels import NB_PLAIN, NB_REDUCE
+from ._kernels import NB_PLAIN, NB_REDUCE
 from .result import Status
 
 __all__ = ["gmres"]

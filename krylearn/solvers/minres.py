@@ -12,7 +12,7 @@ import numba as nb
 import numpy as np
 
 from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
-from ._krylov_kernels import NB_PLAIN, NB_REDUCE, dot
+from ._kernels import NB_PLAIN, NB_REDUCE, dot
 from .result import Status
 
 __all__ = ["minres"]
