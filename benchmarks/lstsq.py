@@ -428,7 +428,7 @@ def write(rows, linf, load0, load1):
          f"Versions: numpy {np.__version__}, scipy {scipy.__version__}, krylearn {kl.__version__}  ",
          f"Timing: median of {args.repeats} runs for krylearn methods, {args.lapack_repeats} for LAPACK/NumPy/LSQR; "
          f"total run {time.time() - T0:.0f} s. krylearn methods use their defaults (sparse sign sketch ζ = 8, "
-         "rtol = 1e-12, seed 0).  ",
+         "rtol = None, i.e. iterate to the rounding level, seed 0).  ",
          "Forward error against an extended-precision reference; `speed-up` and `fwd / LAPACK` are against "
          "`scipy lstsq gelsd` on dense problems, against unpreconditioned LSQR on the sparse one.", "",
          "| problem | solver | time (s) | speed-up | × vs numpy | forward error | fwd / LAPACK | residual subopt. | backward err. (KW) | notes |",

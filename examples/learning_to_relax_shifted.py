@@ -143,7 +143,8 @@ def markdown(results, last=1000):
                          f"{L('Tsallis-INF') / L('best fixed ω (grid, hindsight)'):.3f} (target ≤ 1.1)")
         if "ChebCB" in res:
             lines.append(f"- {dist}: ChebCB last-{last} / Young ω* = "
-                         f"{L('ChebCB') / L('Young ω* (Lanczos)'):.3f} (target ≤ 1.15 on the high-variance sequence)")
+                         f"{L('ChebCB') / L('Young ω* (Lanczos)'):.3f} "
+                         "(target ≤ 1.15 on the high-variance sequence)")
     return "\n".join(lines)
 
 

@@ -10,7 +10,8 @@ PETSc's own preconditioners and with krylearn's python contexts, which on severa
 precondition each rank's diagonal block (like PETSc's block Jacobi): krylearn SSOR therefore
 matches PETSc's SOR (local symmetric sweeps) iteration for iteration, and krylearn IC(0) matches
 ``-pc_type bjacobi -sub_pc_type icc``. Rank 0 prints one table; every solution is compared with
-the first one. Extra arguments are PETSc options (they reach the KSP through ``-ksp_...``).
+the first one. Extra arguments are PETSc options for every solve (``-ksp_view``, ``-ksp_monitor``, ...;
+``-pc_type`` would override the preconditioner of every row).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def main():
         pc, opts = options_for(name, args.omega)
         times, res = [], None
         for _ in range(max(1, args.repeat)):
-            res = klp.solve(A, b, ksp_type="cg", pc=pc, rtol=args.rtol, options=opts)
+            res = klp.solve(A, b, ksp_type="cg", pc=pc, rtol=args.rtol, options=opts, options_prefix="")
             times.append(res.time)
         x = klp.to_natural(res.info["x_vec"])
         if ref is None:

@@ -46,11 +46,12 @@ class NetworkApply:
         self.model = model
         self.mask = mask
         self.n = int(mask.sum())
-        try:
-            p = next(model.parameters())
-            self.device = torch.device(device) if device is not None else p.device
-            self.dtype = p.dtype
-        except (StopIteration, AttributeError):
+        tensors = [t for t in list(getattr(model, "parameters", list)()) + list(getattr(model, "buffers", list)())
+                   if t.is_floating_point()]
+        if tensors:    # run in the model's precision (float32 for the shipped models)
+            self.device = torch.device(device) if device is not None else tensors[0].device
+            self.dtype = tensors[0].dtype
+        else:
             self.device = torch.device(device or "cpu")
             self.dtype = torch.float32
         self._mask_t = torch.as_tensor(mask, device=self.device)
@@ -68,7 +69,7 @@ class NetworkApply:
             if hasattr(self.model, "eval"):
                 self.model.eval()
             q = self.model(g, self._mask_t)
-        return q[0, 0][self._mask_t].to(torch.float64).cpu().numpy()
+        return scale * q[0, 0][self._mask_t].to(torch.float64).cpu().numpy()
 
 
 def _grid_rhs(b, mask, name):

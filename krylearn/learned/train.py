@@ -34,7 +34,7 @@ __all__ = ["dcdm_loss", "train", "main", "DEFAULT_RECIPES"]
 #: recipes of the shipped models (CPU, 1 thread: ≈ 30 min (2D) and ≈ 35 min (3D) on this loaded 2-core machine)
 DEFAULT_RECIPES = {
     2: dict(n=128, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3, lr_final=5e-5, seed=0),
-    3: dict(n=32, domains=6, lanczos=400, steps=1500, batch=8, lr=1e-3, lr_final=5e-5, seed=0),
+    3: dict(n=32, domains=4, lanczos=200, steps=500, batch=4, lr=1e-3, lr_final=5e-5, seed=0),
 }
 
 
@@ -88,7 +88,8 @@ def _atomic_save(torch, obj, path):
 
 def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3, lr_final=5e-5,
           seed=0, channels=16, levels=1, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
-          checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10):
+          checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10,
+          stop_after=None):
     """Train a :class:`DCDMNet`; returns ``(model, history)``.
 
     Parameters
@@ -109,6 +110,9 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         ``history.json``. Without it nothing is written.
     max_minutes : float, optional
         Stop (after saving) when the wall time exceeds this; resume later with the same command.
+    stop_after : int, optional
+        Stop after this many steps while keeping the learning-rate schedule of ``steps``
+        (reproduces a run cut short by ``max_minutes``).
     resume : bool
         Continue from ``out/checkpoint.pt`` if it exists (the recipe must match).
     dataset : RitzDataset, optional
@@ -196,7 +200,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         if now - last_save > checkpoint_seconds:
             save()
             last_save = now
-        if max_minutes is not None and now - t_start > 60 * max_minutes:
+        if (max_minutes is not None and now - t_start > 60 * max_minutes) or \
+                (stop_after is not None and step >= stop_after):
             stopped_early = True
             break
     bar.close()
@@ -223,7 +228,8 @@ def export(run_dir, name, dest_dir, command=None):
     hist = json.loads((run_dir / "history.json").read_text())
     weights = dest_dir / f"{name}.pt"
     torch.save({"state_dict": m["state_dict"], "config": m["config"]}, weights)
-    recipe = m["recipe"]
+    recipe = dict(m["recipe"])
+    recipe.setdefault("levels", m["config"].get("levels", 1))
     manifest = {
         "name": name,
         "file": weights.name,
@@ -237,7 +243,7 @@ def export(run_dir, name, dest_dir, command=None):
         "loss_final_mean100": m["loss"],
         "loss_initial_mean10": float(np.mean(hist["history"][:10])) if hist["history"] else None,
         "command": command or (f"python -m krylearn train-dcdm --dim {recipe['dim']} --n {recipe['n']} "
-                               f"--out runs/{name}"),
+                               f"--stop-after {m['step']} --out runs/{name} --export {name}"),
         "training_domains": "open box + random 'spheres_boxes' obstacles (krylearn.pde.obstacles), "
                             "Dirichlet box, Neumann at solids",
         "torch_version": torch.__version__,
@@ -264,6 +270,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop and checkpoint after this")
     p.add_argument("--checkpoint-seconds", type=float, default=120.0)
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many steps, keeping the schedule of --steps")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--export", default=None, metavar="NAME",
                    help="after training, copy weights + manifest to data/dcdm/NAME.{pt,json}")
@@ -279,7 +287,8 @@ def main(argv=None):
     out = args.out or f"runs/dcdm{args.dim}d"
     model, history = train(args.dim, channels=args.channels, out=out, cache_dir=args.cache_dir,
                            device=args.device, threads=args.threads, max_minutes=args.max_minutes,
-                           checkpoint_seconds=args.checkpoint_seconds, resume=not args.fresh, **rec)
+                           checkpoint_seconds=args.checkpoint_seconds, resume=not args.fresh,
+                           stop_after=args.stop_after, **rec)
     print(f"done: {len(history)} steps, mean loss of the last 100: {_recent(history):.4g}; run dir {out}")
     if args.export:
         dest = args.export_dir or Path(__file__).resolve().parents[2] / "data" / "dcdm"

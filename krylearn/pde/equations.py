@@ -210,7 +210,7 @@ def advection(beta=200.0, domain=((0.0, 2 * math.pi), (0.0, 1.0)), name="advecti
         return beta * f["u_x"] + f["u_y"]
 
     eq = Equation(op, ("u_x", "u_y"), 2, exact=exact, domain=domain, linear=True, name=name,
-                  frequencies=(1 / (2 * math.pi), beta / (2 * math.pi)))
+                  frequencies=([1 / (2 * math.pi)], [beta / (2 * math.pi)]))
     return eq
 
 

@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 from .._optional import require
-from .equations import Equation, _check_domain, _parse_field, field_name
+from .equations import Equation, _check_domain, _parse_field
 from .gp_kernels import Kernel1D, SpectralMixture, make_kernel
 
 __all__ = ["GPHMSolver"]
@@ -78,7 +78,8 @@ class GPHMSolver:
         Initial envelope parameter ρ. ``"auto"`` (default): wide enough that neighbouring spectral
         peaks overlap at the start (``ρ = 2π Δμ / √2`` with the initial spacing ``Δμ``); the paper uses 1.
     jitter : float
-        Added to each factor's diagonal (paper: 1e-6).
+        Relative jitter: ``jitter · mean(diag K_i)`` is added to each factor's diagonal (paper: 1e-6,
+        absolute; relative jitter keeps the factors' condition number bounded when weights grow).
     lambda_b : float
         Boundary weight (paper: 200; 500 for advection).
     tau_b, tau_r : float, optional
@@ -97,6 +98,17 @@ class GPHMSolver:
         PCG tolerance of the inner solve (‖b − Hv‖₂ ≤ inner_rtol·‖b‖₂).
     gn_max_iter, gn_tol : int, float
         Gauss–Newton iterations per inner solve (nonlinear PDEs) and the relative-step stop.
+    max_restarts : int
+        L-BFGS-B restarts (fresh curvature memory, from the best point) after a failed line search.
+    boundary : {"auto", "likelihood", "exact"}
+        ``"likelihood"`` (the paper's, default for "auto"): Gaussian boundary likelihood with weight
+        ``lambda_b`` and the PDE residual at all grid points. ``"exact"``: ``U_B = g`` imposed exactly and
+        the residual on the interior points; its PCG preconditioner is the Kronecker-sum operator
+        ``(τ_r L̄ᴴL̄)⁻¹`` by per-axis eigendecompositions (experimental: effective only when the PDE
+        term dominates the prior; use ``inner="dense"`` for small grids).
+    min_misfit : float
+        Upper bounds of the learned noise precisions: relative misfit ``≥ min_misfit`` times the scale
+        of the source / boundary data (keeps the reduced objective well conditioned).
     progress : bool
         Show a tqdm progress bar in :meth:`fit`.
 
@@ -257,7 +269,7 @@ class GPHMSolver:
         out = []
         for i, (k, x) in enumerate(zip(self.kernels, self.axes_t)):
             K0, K1, K2 = k.all_cross(x)
-            Kj = K0 + self.jitter * torch.eye(len(x), dtype=torch.float64)
+            Kj = K0 + (self.jitter * K0.diagonal().mean()) * torch.eye(len(x), dtype=torch.float64)
             L = torch.linalg.cholesky(Kj)
             out.append((L, {0: K0, 1: K1, 2: K2}))
         return out
@@ -267,7 +279,6 @@ class GPHMSolver:
         torch = self.torch
         U = torch.as_tensor(self.U_) if U is None else U
         fac = self._factors_t() if fac is None else fac
-        d = len(self.grid)
         alpha = U
         logdet = 0.0
         half = {}
@@ -291,7 +302,6 @@ class GPHMSolver:
             ub = U[self.bmask_t]
             bterm = self.lambda_b * (0.5 * tau_b * ((ub - self.g_t) ** 2).sum() - 0.5 * self.n_b * self.log_tau[0])
             rterm = 0.5 * tau_r * (r ** 2).sum() - 0.5 * self.n * self.log_tau[1]
-        del d
         return (0.5 * quad + 0.5 * logdet + bterm + rterm) / self.n
 
     def _fields_t(self, U, half, fac):
@@ -313,9 +323,10 @@ class GPHMSolver:
         with torch.no_grad():
             for k, x in zip(self.kernels, self.axes_t):
                 K0, K1, K2 = (m.numpy() for m in k.all_cross(x))
-                Kj = K0 + self.jitter * np.eye(len(x))
+                jit = self.jitter * float(np.mean(np.diag(K0)))
+                Kj = K0 + jit * np.eye(len(x))
                 lam, Q = np.linalg.eigh(Kj)
-                lam = np.maximum(lam, self.jitter * 1e-3)
+                lam = np.maximum(lam, jit * 1e-3)
                 sq = np.sqrt(lam)
                 T = {0: Q * sq, 1: (K1 @ Q) / sq, 2: (K2 @ Q) / sq}
                 fa = {"Q": Q, "lam": lam, "T": T}
@@ -587,8 +598,6 @@ class GPHMSolver:
             kappa = float(np.exp(sum(np.mean(-np.log(fa["lam"])) for fa in facs)))
             floor2 = max(kappa / c, 1e-8 * float(np.abs(sig).max()) ** 2)
             inv_sig = np.conj(sig) / (np.abs(sig) ** 2 + floor2)
-            WinvWinvH = None
-
             def kron(ms, X):
                 for j, m in enumerate(ms):
                     X = _apply_axis_np(m, X, j)
@@ -596,7 +605,6 @@ class GPHMSolver:
 
             WH = [w.conj().T for w in Ws]
             WinvH = [w.conj().T for w in Winv]
-            del WinvWinvH
 
             def precond(x):
                 X = x.reshape(shape).astype(complex)
@@ -743,7 +751,7 @@ class GPHMSolver:
 
         # L-BFGS-B stops when a line search cannot decrease the (slightly noisy) reduced objective;
         # restart it from the best point with fresh curvature pairs while it still makes progress.
-        restarts = 0
+        restarts = fails = 0
         while step["k"] < n_steps:
             f_before = last["f"]
             try:
@@ -756,7 +764,8 @@ class GPHMSolver:
                 break
             improved = f_before is None or last["f"] < f_before - 1e-9 * max(1.0, abs(f_before))
             restarts += 1
-            if not improved or restarts >= self.max_restarts:
+            fails = 0 if improved else fails + 1
+            if fails >= 3 or restarts >= self.max_restarts:
                 break
         # keep the best evaluated state (objective only, never the true solution)
         assign(last["x"])

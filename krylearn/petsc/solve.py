@@ -109,7 +109,7 @@ def _setup_pc(ksp, pc, prefix):
 
 
 def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter=None, options=None,
-          callback=None, norm="unpreconditioned"):
+          callback=None, norm="unpreconditioned", options_prefix=None):
     """Solve ``A x = b`` with a PETSc KSP, returning krylearn's :class:`~krylearn.SolverResult`.
 
     Stopping rule (default ``norm="unpreconditioned"``): PETSc's default test with the
@@ -144,10 +144,15 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
     options : dict, optional
         PETSc options for this solve only, without the leading dash, e.g.
         ``{"pc_sor_omega": 1.5, "krylearn_ssor_omega": 1.5, "ksp_view": None}``. They are
-        set under a private prefix and removed afterwards; they override the arguments above.
+        set under the KSP's options prefix for this solve only (earlier values of the same names
+        are restored afterwards); they override the arguments above.
     callback : callable, optional
         ``callback(state) -> bool`` after each iteration (``state.x`` builds the current iterate
         on access); return True to stop (status USER_STOP).
+    options_prefix : str, optional
+        The KSP's options prefix. Default: a private prefix, so that nothing else in the options
+        database affects this solve. ``""`` lets command-line options (``-ksp_view``,
+        ``-ksp_monitor``, ``-pc_type``, ... given to ``petsc4py.init(sys.argv)``) apply too.
     norm : {"unpreconditioned", "preconditioned", "natural", "default"}
         Which residual norm PETSc monitors and tests (ignored for ``cr`` and ``preonly``, which
         keep their own, and when ``options`` set ``ksp_norm_type`` or ``ksp_pc_side``).
@@ -189,8 +194,9 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
         raise ValueError(f"norm must be one of {sorted(norm_types)}, got {norm!r}")
 
     ksp = PETSc.KSP().create(comm=mat.getComm())
-    prefix = f"krylearn{next(_counter)}_"
-    ksp.setOptionsPrefix(prefix)
+    prefix = f"krylearn{next(_counter)}_" if options_prefix is None else str(options_prefix)
+    if prefix:
+        ksp.setOptionsPrefix(prefix)
     ksp.setOperators(mat)
     ksp.setType(ksp_type)
     try:
@@ -205,12 +211,14 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
         _as_vec(mat, x0, "x0", left=False).copy(xvec)
         ksp.setInitialGuessNonzero(True)
     db = PETSc.Options()
-    set_keys = []
+    saved = {}
     try:
         for key, value in (options or {}).items():
             key = str(key).lstrip("-")
-            db.setValue(prefix + key, "" if value is None else value)
-            set_keys.append(prefix + key)
+            name = prefix + key
+            if name not in saved:
+                saved[name] = db.getString(name) if db.hasName(name) else None
+            db.setValue(name, "" if value is None else value)
         try:
             ksp.setFromOptions()
         except PETSc.Error as exc:
@@ -248,8 +256,11 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
             _reraise(exc)
         elapsed = time.perf_counter() - t0
     finally:
-        for key in set_keys:
-            db.delValue(key)
+        for name, old in saved.items():
+            if old is None:
+                db.delValue(name)
+            else:
+                db.setValue(name, old)
     reason = ksp.getConvergedReason()
     iterations = ksp.getIterationNumber()
     normtype = ksp.getNormType()

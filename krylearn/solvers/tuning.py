@@ -538,7 +538,8 @@ class ChebCB(_Contextual):
     polynomials ``T_0..T_degree`` of ``c`` rescaled from ``context_range`` to [−1, 1]. ``θ_i`` is
     the ridge least-squares fit to the arm's history (penalty ``ridge·‖θ‖²``; the implied kernel
     ``Σ_j T_j(z) T_j(z')`` is localised, so an arm's predictions revert to the optimistic prior 0
-    away from the contexts where it was observed, and unexplored (arm, context) pairs get tried). Sampling is inverse-gap weighting on the normalised predictions
+    away from the contexts where it was observed, and unexplored (arm, context) pairs get tried).
+    Sampling is inverse-gap weighting on the normalised predictions
     ``ŝ = θᵀf / scale``: ``p_i = 1/(d + η_t (ŝ_i − ŝ_best))`` for the non-best arms, the
     best-predicted arm takes the remaining mass; ``η_t = gamma · t`` grows linearly in the round
     (Foster & Rakhlin 2020; the paper's ChebCB). Per round the work is one ``(degree+1)``-sized

@@ -81,7 +81,8 @@ def _run_example(tmp_path, ranks, shape, pcs):
 def test_mpi_two_ranks_match_serial(tmp_path, shape):
     """``mpiexec -n 2`` runs of ``examples/petsc_poisson.py`` give the serial solution to 1e-8, and the krylearn
     contexts (local blocks) take the same iterations as PETSc's block-local SOR / ICC."""
-    pcs = "none,sor,krylearn.petsc.SSOR,jacobi,krylearn.petsc.Jacobi,bjacobi+icc,krylearn.petsc.IC0,krylearn.petsc.TunedSSOR"
+    pcs = ("none,sor,krylearn.petsc.SSOR,jacobi,krylearn.petsc.Jacobi,bjacobi+icc,krylearn.petsc.IC0,"
+           "krylearn.petsc.TunedSSOR")
     par = _run_example(tmp_path, 2, shape, pcs)
     A = kl.pde.poisson(shape)
     x_serial = spla.spsolve(A.tocsr().tocsc(), np.ones(A.shape[0]))

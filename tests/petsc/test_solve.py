@@ -122,3 +122,21 @@ def test_status_mapping():
     assert klp.status_from_reason(R.DIVERGED_INDEFINITE_PC) is Status.INDEFINITE
     assert klp.status_from_reason(R.DIVERGED_BREAKDOWN) is Status.BREAKDOWN
     assert klp.reason_name(R.DIVERGED_DTOL) == "DIVERGED_DTOL"
+
+
+def test_options_prefix_and_restore(poisson2d):
+    """With ``options_prefix=""`` the global (command-line) options apply; per-solve options are
+    restored to their earlier values afterwards."""
+    _, csr = poisson2d
+    b = np.ones(csr.shape[0])
+    db = PETSc.Options()
+    db.setValue("pc_sor_omega", 1.7)
+    try:
+        r_global = klp.solve(csr, b, pc="sor", rtol=1e-8, options_prefix="")
+        r_private = klp.solve(csr, b, pc="sor", rtol=1e-8)
+        r_17 = klp.solve(csr, b, pc="sor", rtol=1e-8, options={"pc_sor_omega": 1.7})
+        r_10 = klp.solve(csr, b, pc="sor", rtol=1e-8, options_prefix="", options={"pc_sor_omega": 1.0})
+        assert r_global.iterations == r_17.iterations != r_private.iterations == r_10.iterations
+        assert db.getReal("pc_sor_omega") == 1.7
+    finally:
+        db.delValue("pc_sor_omega")
