@@ -186,12 +186,10 @@ def dd_norm(v):
 
 
 def _dd_plus(a, b):
-    hi, lo = a[0] + b, a[1].copy()
-    # renormalise: (a_hi + b) exactly as a pair
+    """(a_hi, a_lo) + b for a double vector b, renormalised (TwoSum, then fast two-sum)."""
     t = a[0] + b
     bb = t - a[0]
-    err = (a[0] - (t - bb)) + (b - bb)
-    lo = lo + err
+    lo = a[1] + ((a[0] - (t - bb)) + (b - bb))
     hi = t + lo
     return hi, lo - (hi - t)
 

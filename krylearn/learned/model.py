@@ -22,10 +22,10 @@ __all__ = ["DCDMNet"]
 class _ResBlock(nn.Module):
     """``x + relu(conv_b(relu(conv_a(x))))``."""
 
-    def __init__(self, conv, channels):
+    def __init__(self, conv, channels, bias=True):
         super().__init__()
-        self.a = conv(channels, channels, 3, padding=1)
-        self.b = conv(channels, channels, 3, padding=1)
+        self.a = conv(channels, channels, 3, padding=1, bias=bias)
+        self.b = conv(channels, channels, 3, padding=1, bias=bias)
 
     def forward(self, x):
         return x + F.relu(self.b(F.relu(self.a(x))))
@@ -83,7 +83,7 @@ class DCDMNet(nn.Module):
     Float32 by default; move with ``.to(device)`` (CPU or CUDA).
     """
 
-    def __init__(self, dim=2, channels=16, blocks=(2, 3, 2), mask_channel=True, levels=1):
+    def __init__(self, dim=2, channels=16, blocks=(2, 3, 2), mask_channel=True, levels=1, bias=True):
         super().__init__()
         if dim not in (2, 3):
             raise ValueError(f"dim must be 2 or 3, got {dim!r}")
@@ -94,20 +94,22 @@ class DCDMNet(nn.Module):
         if int(levels) < 1:
             raise ValueError(f"levels must be >= 1, got {levels!r}")
         self.levels = int(levels)
+        self.bias = bool(bias)
         conv = nn.Conv2d if dim == 2 else nn.Conv3d
-        self.inp = conv(2 if mask_channel else 1, channels, 3, padding=1)
-        self.pre = nn.Sequential(*[_ResBlock(conv, channels) for _ in range(self.blocks[0])])
-        self.mid = nn.Sequential(*[_ResBlock(conv, channels) for _ in range(self.blocks[1])])
-        self.enc = nn.ModuleList([_ResBlock(conv, channels) for _ in range(self.levels - 1)])
-        self.dec = nn.ModuleList([_ResBlock(conv, channels) for _ in range(self.levels - 1)])
-        self.post = nn.Sequential(*[_ResBlock(conv, channels) for _ in range(self.blocks[2])])
-        self.out = conv(channels, 1, 3, padding=1)
+        c = channels
+        self.inp = conv(2 if mask_channel else 1, c, 3, padding=1, bias=bias)
+        self.pre = nn.Sequential(*[_ResBlock(conv, c, bias) for _ in range(self.blocks[0])])
+        self.mid = nn.Sequential(*[_ResBlock(conv, c, bias) for _ in range(self.blocks[1])])
+        self.enc = nn.ModuleList([_ResBlock(conv, c, bias) for _ in range(self.levels - 1)])
+        self.dec = nn.ModuleList([_ResBlock(conv, c, bias) for _ in range(self.levels - 1)])
+        self.post = nn.Sequential(*[_ResBlock(conv, c, bias) for _ in range(self.blocks[2])])
+        self.out = conv(c, 1, 3, padding=1, bias=bias)
         self._pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
 
     def config(self):
         """Constructor arguments (stored with the weights)."""
         return {"dim": self.dim, "channels": self.channels, "blocks": list(self.blocks),
-                "mask_channel": self.mask_channel, "levels": self.levels}
+                "mask_channel": self.mask_channel, "levels": self.levels, "bias": self.bias}
 
     def _down(self, x):
         return self._pool(x, 2, ceil_mode=True)
@@ -136,8 +138,14 @@ class DCDMNet(nn.Module):
         count = m.flatten(1).sum(1).clamp_min(1.0)
         rms = torch.sqrt((r * r).flatten(1).sum(1) / count).clamp_min(1e-30)
         x = r / rms.view(-1, *([1] * (self.dim + 1)))
-        if self.mask_channel:
+        if self.mask_channel and self.bias:
             x = torch.cat([x, m], dim=1)
+        elif self.mask_channel:
+            # bias-free (homogeneous) variant: the geometry enters as r times the share of solid
+            # neighbours of each cell, so the whole map stays positively homogeneous in r
+            pool = F.avg_pool2d if self.dim == 2 else F.avg_pool3d
+            solid_share = 1.0 - pool(m, 3, stride=1, padding=1, count_include_pad=False)
+            x = torch.cat([x, x * solid_share], dim=1)
         x = self.inp(x)
         full = self.pre(x)
         skips = [full]

@@ -87,7 +87,7 @@ def _atomic_save(torch, obj, path):
 
 
 def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3, lr_final=5e-5,
-          seed=0, channels=16, levels=1, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
+          seed=0, channels=16, levels=1, bias=True, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
           checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10,
           stop_after=None):
     """Train a :class:`DCDMNet`; returns ``(model, history)``.
@@ -129,7 +129,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     if threads:
         torch.set_num_threads(int(threads))
     recipe = dict(dim=dim, n=n, domains=domains, lanczos=lanczos, steps=steps, batch=batch, lr=lr,
-                  lr_final=lr_final, seed=seed, channels=channels, levels=levels)
+                  lr_final=lr_final, seed=seed, channels=channels, levels=levels, bias=bias)
     t_start = time.perf_counter()
     if dataset is None:
         dataset = build_dataset(dim, n, domains=domains, lanczos=lanczos, seed=seed, cache_dir=cache_dir,
@@ -140,7 +140,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     masks_t = op.mask
 
     torch.manual_seed(seed)
-    model = DCDMNet(dim, channels=channels, levels=levels).to(device)
+    model = DCDMNet(dim, channels=channels, levels=levels, bias=bias).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed + 12345)
     history = []

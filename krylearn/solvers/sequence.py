@@ -170,7 +170,9 @@ def make_solver(solver="sor", *, rtol=1e-8, atol=0.0, maxiter=10000, relative_to
 
     ``"sor"`` / ``"ssor"``: the numba SOR/SSOR iterations (:class:`krylearn.solvers.sor.SOR`,
     set up once per matrix); ``"ssor_cg"``: CG preconditioned by SSOR(ω)
-    (:func:`krylearn.precond.ssor`); ``"cg"``: plain CG (ω ignored). Stopping rule:
+    (:func:`krylearn.precond.ssor`; ``A`` is taken to be symmetric positive definite — the
+    per-instance symmetry check is skipped, CG still reports an indefinite status); ``"cg"``:
+    plain CG (ω ignored). Stopping rule:
     ``‖b − A x‖₂ ≤ max(atol, rtol·‖b‖₂)`` (for SOR ``relative_to="r0"`` uses ``‖r_0‖``).
     A callable ``solver`` is returned unchanged.
     """
