@@ -47,7 +47,7 @@ FULL = {
     "poisson1d-multiscale": ((200,), 300, {}),
     "poisson1d-sin500": ((600,), 300, {}),
     "allencahn1d-sin6cos100": ((300,), 300, {}),
-    "poisson2d-sin100": ((200, 200), 40, {"inner_rtol": 1e-8}),
+    "poisson2d-sin100": ((100, 100), 60, {"inner_rtol": 1e-8}),
     "poisson2d-sin6cos20": ((100, 100), 40, {"inner_rtol": 1e-8}),
     "allencahn2d-multiscale": ((200, 200), 20, {"inner_rtol": 1e-8}),
     "advection": ((40, 240), 20, {"inner_rtol": 1e-8, "lambda_b": 500.0}),
@@ -243,7 +243,7 @@ def main(argv=None):
     if ref in table:
         grid, steps, opts = table[ref]
         eq = equations.benchmark_problem(ref)
-        n_adam = args.adam_steps or (300 if args.quick else 3000)
+        n_adam = args.adam_steps or (300 if args.quick else 2000)
         gp, err, wall = run_gp(eq, grid, n_adam, opts, mode="adam", time_limit=10 * TIME_LIMIT)
         adam = dict(name=ref, grid=grid, steps=len(gp.history_), err=err, wall=wall)
         print(f"== Adam reference on {ref}: {adam['steps']} steps, err {err:.3e}, {wall:.1f}s", flush=True)

@@ -25,6 +25,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -90,17 +91,38 @@ def part_heat(quick, cmd, nxs=None, trials=None, every=None):
         write_markdown()
 
 
-def part_heat_large(quick, cmd, nxs=None):
-    """nx = 200 (or ``--nx``): ω = 1, ω = 1.5, Tsallis-INF and ChebCB only (no CG, no comparators)."""
+def part_heat_large(quick, cmd, nxs=None, policies=None):
+    """Larger grids (default nx = 200): a subset of policies, no CG or comparators by default.
+
+    Policies run one at a time and the JSON is merged and saved after each, so a run stopped
+    early keeps what it finished; separate invocations (e.g. one policy per process) merge too."""
     ex = _example("learning_to_relax_heat")
     nxs = nxs or ((50,) if quick else (200,))
     steps, dt = (300, 5.0 / 300) if quick else (5000, 1e-3)
+    policies = policies or ("SSOR-CG ω = 1", "ChebCB", "Tsallis-INF", "SSOR-CG ω = 1.5")
+    old = _load("heat_large") or {}
+    merged = {int(k): v for k, v in old.get("results", {}).items()} if old.get("steps") == steps else {}
+    cmds = old.get("commands", []) if merged else []
+    cmds = cmds + [cmd] if cmd not in cmds else cmds
     t0 = time.perf_counter()
-    res = ex.run(nxs=nxs, steps=steps, dt=dt, trials=1, comparators=False, cg=False,
-                 tuners=("Tsallis-INF", "ChebCB"), out=_figures())
-    _save("heat_large", {"nxs": list(nxs), "steps": steps, "dt": dt, "table": ex.table_rows(res),
-                         "markdown": ex.markdown(res), "wall_s": time.perf_counter() - t0, "command": cmd,
-                         "date": _now()})
+    for nx in nxs:
+        for pol in policies:
+            kw = dict(comparators=False, cg=pol == "CG", fixed=(), tuners=())
+            if pol.startswith("SSOR-CG ω = "):
+                kw["fixed"] = (float(pol.split("=")[1]),)
+            elif pol in ("Tsallis-INF", "Tsallis-INF-CB", "ChebCB"):
+                kw["tuners"] = (pol,)
+            elif pol != "CG":
+                raise SystemExit(f"unknown policy {pol!r}")
+            r = ex.run_nx(nx, steps=steps, dt=dt, trials=1, **kw)
+            keep = ("total_iterations", "total_time", "total_cpu_time", "tuner_median_us")
+            merged.setdefault(nx, {})[pol] = {k: r[pol][k] for k in keep if k in r[pol]}
+            res = {n: dict(v) for n, v in sorted(merged.items())}
+            _save("heat_large", {"nxs": sorted(merged), "steps": steps, "dt": dt, "results": merged,
+                                 "table": ex.table_rows(res), "markdown": ex.markdown(res),
+                                 "wall_s": time.perf_counter() - t0, "command": " ; ".join(cmds),
+                                 "commands": cmds, "date": _now()})
+            write_markdown()
 
 
 def part_overhead(quick, cmd):
@@ -198,7 +220,7 @@ def write_markdown():
             lines += ["Ceiling and efficiency:", ""] + notes + [""]
     hl = _load("heat_large")
     if hl:
-        lines += [f"## 2b. Heat equation at nx = {hl['nxs']} (subset of policies; steps = {hl['steps']}, "
+        lines += [f"## 2b. Heat equation at nx = {hl['nxs']} (a subset of the policies; steps = {hl['steps']}, "
                   f"Δt = {hl['dt']:g})", "",
                   f"Command: `{hl['command']}` ({hl['date']}, {hl['wall_s']:.0f} s).", "", hl["markdown"], ""]
     ov = _load("overhead")
@@ -233,10 +255,13 @@ def main(argv=None):
     p.add_argument("--nx", default=None, help="comma-separated nx list for the heat part")
     p.add_argument("--trials", type=int, default=None)
     p.add_argument("--every", type=int, default=None, help="comparator stride for the heat part")
+    p.add_argument("--policies", default=None,
+                   help="heat_large: comma-separated subset of 'CG', 'SSOR-CG ω = 1', 'SSOR-CG ω = 1.5', "
+                        "'Tsallis-INF', 'Tsallis-INF-CB', 'ChebCB'")
     a = p.parse_args(argv)
     global SUFFIX
     SUFFIX = "_quick" if a.quick else ""
-    cmd = ".venv/bin/python benchmarks/tuning.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = ".venv/bin/python benchmarks/tuning.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     for part in a.parts.split(","):
         t0 = time.perf_counter()
         if part == "shifted":
@@ -246,7 +271,8 @@ def main(argv=None):
             part_heat(a.quick, cmd.strip(), nxs=nxs, trials=a.trials, every=a.every)
         elif part == "heat_large":
             nxs = tuple(int(v) for v in a.nx.split(",")) if a.nx else None
-            part_heat_large(a.quick, cmd.strip(), nxs=nxs)
+            pols = tuple(v.strip() for v in a.policies.split(",")) if a.policies else None
+            part_heat_large(a.quick, cmd.strip(), nxs=nxs, policies=pols)
         elif part == "overhead":
             part_overhead(a.quick, cmd.strip())
         else:

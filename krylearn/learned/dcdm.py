@@ -148,6 +148,14 @@ def dcdm(A, b, model, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, k=2, callba
     A-orthogonal, and convergence depends on how well the network approximates ``A⁻¹``; with the
     exact inverse it converges in one step.
 
+    **Choosing k.** When the network is weak on part of the spectrum (typically the smoothest
+    modes on grids larger than its receptive field), its output for successive, similar
+    residuals lies almost in the span of the last two directions, and with ``k = 2`` the
+    iteration stagnates. Keeping more directions (``k = 16..32``, ``2k`` stored vectors, cost
+    ``O(k n)`` per iteration, small next to a network pass) restores convergence; measured with
+    the shipped 2D model on a 64² obstacle problem: ``k = 2`` stalls at ``‖r‖/‖b‖ ≈ 4e-2``,
+    ``k = 32`` reaches 1e-6 in about 50 iterations (CG: about 200).
+
     References
     ----------
     Kaneda et al., ICML 2023, arXiv:2205.10763.

@@ -114,36 +114,70 @@ def _rows_block(A, b, x, r, gl, i0, i1, mode):
             gl[k] += ri * A[i, k]
 
 
+@nb.njit(cache=True)
+def _dense_fused_1(A, b, x, r, mode):
+    """One-thread twin of :func:`_dense_fused` (same operations in the same order as ``nt = 1``):
+    a parallel kernel wakes the thread pool on every call, which costs milliseconds on a loaded
+    machine — far more than a small problem's pass over ``A``."""
+    n, d = A.shape
+    g = np.zeros(d)
+    comp = np.zeros(d)
+    gl = np.zeros(d)
+    for blk in range(0, n, _ROWBLK):
+        _rows_block(A, b, x, r, gl, blk, min(n, blk + _ROWBLK), mode)
+        _kahan_add(g, comp, gl)
+    for k in range(d):
+        g[k] -= comp[k]
+    return g
+
+
 def _dense_resid_grad(A, b, x, r, nt):
     """r = b − A x and return Aᵀ r, reading A once."""
+    if nt == 1:
+        return _dense_fused_1(A, b, x, r, 0)
     return _dense_fused(A, b, x, r, nt, 0)
 
 
 def _dense_normal(A, v, w, nt):
     """w = A v and return Aᵀ w, reading A once."""
+    if nt == 1:
+        return _dense_fused_1(A, w, v, w, 1)
     return _dense_fused(A, w, v, w, nt, 1)
 
 
+@nb.njit(cache=True)
+def _csr_rows(indptr, indices, data, b, x, r, g, i0, i1, mode):
+    for i in range(i0, i1):
+        s = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            s += data[p] * x[indices[p]]
+        ri = b[i] - s if mode == 0 else s
+        r[i] = ri
+        for p in range(indptr[i], indptr[i + 1]):
+            g[indices[p]] += ri * data[p]
+
+
 @nb.njit(cache=True, parallel=True)
-def _csr_resid_grad(indptr, indices, data, b, x, r, d, nt, mode):
-    """mode 0: r = b − A x, return Aᵀ r; mode 1: r = A x, return Aᵀ r (one pass over A)."""
+def _csr_resid_grad_par(indptr, indices, data, b, x, r, d, nt, mode):
     n = indptr.shape[0] - 1
     G = np.zeros((nt, d))
     chunk = (n + nt - 1) // nt
     for t in nb.prange(nt):
-        g = G[t]
-        for i in range(t * chunk, min(n, (t + 1) * chunk)):
-            s = 0.0
-            for p in range(indptr[i], indptr[i + 1]):
-                s += data[p] * x[indices[p]]
-            ri = b[i] - s if mode == 0 else s
-            r[i] = ri
-            for p in range(indptr[i], indptr[i + 1]):
-                g[indices[p]] += ri * data[p]
+        _csr_rows(indptr, indices, data, b, x, r, G[t], t * chunk, min(n, (t + 1) * chunk), mode)
     out = np.zeros(d)
     for t in range(nt):
         out += G[t]
     return out
+
+
+def _csr_resid_grad(indptr, indices, data, b, x, r, d, nt, mode):
+    """mode 0: r = b − A x, return Aᵀ r; mode 1: r = A x, return Aᵀ r (one pass over A;
+    a serial kernel for one thread, see :func:`_dense_fused_1`)."""
+    if nt == 1:
+        g = np.zeros(d)
+        _csr_rows(indptr, indices, data, b, x, r, g, 0, indptr.shape[0] - 1, mode)
+        return g
+    return _csr_resid_grad_par(indptr, indices, data, b, x, r, d, nt, mode)
 
 
 class _Ops:
@@ -289,8 +323,12 @@ class _Precond:
         return self.Pinv_T.T @ x
 
 
-def _default_size(method, n, d):
-    factor = {"sketch_precondition": 4, "iterative_sketching": 12, "fossils": 12, "sketch_and_solve": 20}[method]
+def _default_size(method, n, d, kind="dense"):
+    """Default sketch rows. sketch_precondition: 12d for dense A (a pass over A costs n·d, and the
+    QR of the larger sketch costs less than the ≈ 10 LSQR iterations it saves: κ(AP) ≈ 1.8 instead of
+    3), 4d for sparse/operator A (where the O(m d²) factorization dominates)."""
+    factor = {"sketch_precondition": 12 if kind == "dense" else 4, "iterative_sketching": 12, "fossils": 12,
+              "sketch_and_solve": 20}[method]
     return int(min(n, max(factor * d, d + 20)))
 
 
@@ -324,8 +362,8 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
         ``"countsketch"``, ``"leverage"`` or a :class:`~krylearn.solvers.sketches.Sketch` instance.
         ``method="linf"`` always uses a dense SRHT.
     sketch_size : int, optional
-        Rows ``m`` of the sketch (``d ≤ m ≤ n``). Defaults: 4d (sketch_precondition), 12d
-        (iterative_sketching, fossils), 20d (sketch_and_solve), all capped at ``n``; for "linf"
+        Rows ``m`` of the sketch (``d ≤ m ≤ n``). Defaults: 12d for dense A and 4d otherwise
+        (sketch_precondition), 12d (iterative_sketching, fossils), 20d (sketch_and_solve), all capped at ``n``; for "linf"
         ``⌈ε⁻² d log³(n/δ)⌉`` capped at ``n``.
     rtol, atol : float
         Stopping rule (below). Default ``rtol = None``: iterate to the rounding level
@@ -429,7 +467,7 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
         S = SRHT(m, n, seed=seed)
     else:
         if sketch_size is None:
-            m = _default_size(method, n, d)
+            m = _default_size(method, n, d, kind)
         else:
             m = _check_size(sketch_size, "sketch_size", 1)
             if m < d:
@@ -504,19 +542,32 @@ def _stalled(cn, floor):
 # sketch-and-precondition: LSQR on A P from the sketch-and-solve start (one pass per iteration)
 # ---------------------------------------------------------------------------------------
 def _lsqr(ops, b, pre, rtol, atol, maxiter, mon):
-    """LSQR (Paige & Saunders 1982) on ``min ‖(A P) dy − r0‖``, ``x = x0 + P dy``.
+    """LSQR (Paige & Saunders 1982) on ``min ‖(A P) dy − r0‖``, ``x = x0 + P dy``, in cycles.
 
     Each iteration needs ``A P v`` and ``Pᵀ Aᵀ u`` with ``u = (A P v − α u_old)/β``; we obtain
     ``Aᵀ u`` as ``(Aᵀ(A P v) − α Aᵀu_old)/β`` from the fused pass ``(w, Aᵀw)``, so an iteration
-    reads ``A`` once. On convergence of the recursive estimates the true residual is checked;
-    LSQR is restarted from the current x (at most 3 times) if it does not pass.
+    reads ``A`` once.
+
+    Why cycles: ``A (P v)`` is computed with an error of about ``u ‖A‖ ‖P v‖ ≈ u κ(SA)`` relative
+    to ``‖A P v‖``, so LSQR's recursive estimates can only be trusted down to a relative
+    reduction ``η = 8 u κ(SA)`` of the normal residual it started from (for κ(A) = 1e12, η ≈ 1e-3).
+    A cycle therefore stops when its estimate ``‖Pᵀ Aᵀ r‖`` has dropped by ``η`` (or below the
+    stopping tolerance); the true residual ``r = b − A x`` and ``Pᵀ Aᵀ r`` are then recomputed
+    (one pass) and LSQR restarts from the current ``x`` — iterative refinement with an
+    ``η``-accurate inner solver. For well-conditioned ``A`` (``η`` below the rounding level) this is
+    a single LSQR run. The run ends when the true test passes or when a cycle no longer halves
+    the true value (rounding in ``Aᵀ r`` dominates: the floating-point floor is reached), which
+    reports CONVERGED if the true value is below the worst-case floor, STAGNATION otherwise.
     """
     P = pre.P
     x = pre.x0.copy()
     normal_hist = []
     mon.info["normal_residuals"] = normal_hist
+    mon.info["cycles"] = 0
+    eta = min(0.1, 8 * _EPS * max(pre.cond, 1.0))
+    b_norm = float(np.linalg.norm(b))
     it = 0
-    restarts = 0
+    cycles = 0
     prev_true = np.inf
     while True:
         r, g = ops.resid_grad(b, x)
@@ -532,12 +583,16 @@ def _lsqr(ops, b, pre, rtol, atol, maxiter, mon):
             normal_hist[-1] = c_true
         if c_true <= tol or consistent:
             return x, Status.CONVERGED, it
+        if not np.isfinite(c_true):
+            return x, Status.NOT_FINITE, it
         if it >= maxiter:
             return x, Status.MAX_ITERATIONS, it
-        if restarts >= 5 or c_true > 0.5 * prev_true:
+        if cycles >= 12 or c_true > 0.5 * prev_true:
             return x, _stalled(c_true, floor), it
         prev_true = c_true
-        restarts += 1
+        cycles += 1
+        mon.info["cycles"] = cycles
+        cycle_tol = max(tol, eta * c_true)
         u = r / beta
         z = g / beta                          # z = Aᵀ u
         v = P.T @ z
@@ -549,7 +604,6 @@ def _lsqr(ops, b, pre, rtol, atol, maxiter, mon):
         dy = np.zeros_like(v)
         phibar, rhobar = beta, alpha
         ynorm0 = pre.y(x)
-        b_norm = float(np.linalg.norm(b))
         while it < maxiter:
             Av, AtAv = ops.normal(P @ v)
             u = Av - alpha * u
@@ -577,7 +631,7 @@ def _lsqr(ops, b, pre, rtol, atol, maxiter, mon):
                 return x + P @ dy, Status.USER_STOP, it
             if not np.isfinite(phibar):
                 return x, Status.NOT_FINITE, it
-            if arnorm <= max(rtol * ax_est + atol, _EPS * (ax_est + b_norm)) or alpha == 0.0 \
+            if arnorm <= max(rtol * ax_est + atol, _EPS * (ax_est + b_norm), cycle_tol) or alpha == 0.0 \
                     or beta == 0.0 or phibar <= max(atol, rtol * b_norm):
                 break
         x = x + P @ dy

@@ -231,27 +231,48 @@ def _fwht_inplace(X):
         h *= 2
 
 
-@nb.njit(cache=True, parallel=True)
-def _srht_dense(A, signs, rows, scale, N, width):
-    n, d = A.shape
+@nb.njit(cache=True)
+def _srht_block(A, signs, rows, scale, N, out, c0, c1):
+    n = A.shape[0]
     m = rows.shape[0]
-    out = np.empty((m, d))
+    w = c1 - c0
+    buf = np.zeros((N, w))
+    for i in range(n):
+        si = signs[i]
+        for k in range(w):
+            buf[i, k] = si * A[i, c0 + k]
+    _fwht_inplace(buf)
+    for r in range(m):
+        ri = rows[r]
+        for k in range(w):
+            out[r, c0 + k] = scale * buf[ri, k]
+
+
+@nb.njit(cache=True, parallel=True)
+def _srht_dense_par(A, signs, rows, scale, N, width):
+    d = A.shape[1]
+    out = np.empty((rows.shape[0], d))
     nblk = (d + width - 1) // width
     for blk in nb.prange(nblk):
-        c0 = blk * width
-        c1 = min(d, c0 + width)
-        w = c1 - c0
-        buf = np.zeros((N, w))
-        for i in range(n):
-            si = signs[i]
-            for k in range(w):
-                buf[i, k] = si * A[i, c0 + k]
-        _fwht_inplace(buf)
-        for r in range(m):
-            ri = rows[r]
-            for k in range(w):
-                out[r, c0 + k] = scale * buf[ri, k]
+        _srht_block(A, signs, rows, scale, N, out, blk * width, min(d, (blk + 1) * width))
     return out
+
+
+@nb.njit(cache=True)
+def _srht_dense_ser(A, signs, rows, scale, N, width):
+    d = A.shape[1]
+    out = np.empty((rows.shape[0], d))
+    for c0 in range(0, d, width):
+        _srht_block(A, signs, rows, scale, N, out, c0, min(d, c0 + width))
+    return out
+
+
+def _srht_dense(A, signs, rows, scale, N, width):
+    """``S A`` by column blocks of ``width``; parallel over blocks only when there are several
+    blocks and threads (the thread pool's wake-up costs milliseconds on a loaded machine)."""
+    if A.shape[1] <= width or nb.get_num_threads() == 1:
+        return _srht_dense_ser(A, signs, rows, scale, N, width)
+    return _srht_dense_par(A, signs, rows, scale, N, width)
 
 
 def fwht(x):
@@ -314,21 +335,36 @@ class SRHT(Sketch):
 # ---------------------------------------------------------------------------------------
 # Sparse sketches: CountSketch (ζ = 1) and sparse sign embeddings (ζ nonzeros per column)
 # ---------------------------------------------------------------------------------------
-@nb.njit(cache=True, parallel=True, fastmath=True)
-def _sparse_apply_dense(A, rows, vals, m, nthreads):
-    n, d = A.shape
+@nb.njit(cache=True, fastmath=True)
+def _sparse_rows_dense(A, rows, vals, acc, i0, i1):
+    d = A.shape[1]
     zeta = rows.shape[1]
+    for i in range(i0, i1):
+        for z in range(zeta):
+            r = rows[i, z]
+            v = vals[i, z]
+            for k in range(d):
+                acc[r, k] += v * A[i, k]
+
+
+@nb.njit(cache=True)
+def _sparse_rows_csr(indptr, indices, data, rows, vals, acc, i0, i1):
+    zeta = rows.shape[1]
+    for i in range(i0, i1):
+        for z in range(zeta):
+            r = rows[i, z]
+            v = vals[i, z]
+            for p in range(indptr[i], indptr[i + 1]):
+                acc[r, indices[p]] += v * data[p]
+
+
+@nb.njit(cache=True, parallel=True)
+def _sparse_apply_dense_par(A, rows, vals, m, nthreads):
+    n, d = A.shape
     acc = np.zeros((nthreads, m, d))
     chunk = (n + nthreads - 1) // nthreads
     for t in nb.prange(nthreads):
-        i0 = t * chunk
-        i1 = min(n, i0 + chunk)
-        for i in range(i0, i1):
-            for z in range(zeta):
-                r = rows[i, z]
-                v = vals[i, z]
-                for k in range(d):
-                    acc[t, r, k] += v * A[i, k]
+        _sparse_rows_dense(A, rows, vals, acc[t], t * chunk, min(n, (t + 1) * chunk))
     out = acc[0].copy()
     for t in range(1, nthreads):
         out += acc[t]
@@ -336,24 +372,35 @@ def _sparse_apply_dense(A, rows, vals, m, nthreads):
 
 
 @nb.njit(cache=True, parallel=True)
-def _sparse_apply_csr(indptr, indices, data, d, rows, vals, m, nthreads):
+def _sparse_apply_csr_par(indptr, indices, data, d, rows, vals, m, nthreads):
     n = indptr.shape[0] - 1
-    zeta = rows.shape[1]
     acc = np.zeros((nthreads, m, d))
     chunk = (n + nthreads - 1) // nthreads
     for t in nb.prange(nthreads):
-        i0 = t * chunk
-        i1 = min(n, i0 + chunk)
-        for i in range(i0, i1):
-            for z in range(zeta):
-                r = rows[i, z]
-                v = vals[i, z]
-                for p in range(indptr[i], indptr[i + 1]):
-                    acc[t, r, indices[p]] += v * data[p]
+        _sparse_rows_csr(indptr, indices, data, rows, vals, acc[t], t * chunk, min(n, (t + 1) * chunk))
     out = acc[0].copy()
     for t in range(1, nthreads):
         out += acc[t]
     return out
+
+
+def _sparse_apply_dense(A, rows, vals, m, nthreads):
+    """``S A`` for a dense ``A``. One thread: a plain (non-parallel) kernel, which avoids the
+    thread-pool wake-up that costs milliseconds per call on a loaded machine."""
+    if nthreads <= 1:
+        acc = np.zeros((m, A.shape[1]))
+        _sparse_rows_dense(A, rows, vals, acc, 0, A.shape[0])
+        return acc
+    return _sparse_apply_dense_par(A, rows, vals, m, nthreads)
+
+
+def _sparse_apply_csr(indptr, indices, data, d, rows, vals, m, nthreads):
+    """``S A`` for a CSR ``A`` (serial kernel for one thread, as above)."""
+    if nthreads <= 1:
+        acc = np.zeros((m, d))
+        _sparse_rows_csr(indptr, indices, data, rows, vals, acc, 0, indptr.shape[0] - 1)
+        return acc
+    return _sparse_apply_csr_par(indptr, indices, data, d, rows, vals, m, nthreads)
 
 
 class SparseSign(Sketch):

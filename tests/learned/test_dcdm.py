@@ -32,7 +32,7 @@ def _problem(shape, family="train", seed=1):
 
 def _net(dim, seed=0):
     torch.manual_seed(seed)
-    return DCDMNet(dim).double().eval()
+    return DCDMNet(dim, bias=False).double().eval()
 
 
 def test_exact_inverse_converges_in_one_step():

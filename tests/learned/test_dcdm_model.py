@@ -9,10 +9,11 @@ from krylearn.learned.data import RitzDataset, lanczos_ritz  # noqa: E402
 from krylearn.learned.train import dcdm_loss, train  # noqa: E402
 
 
+@pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("dim,shape", [(2, (16, 12)), (2, (15, 9)), (3, (8, 6, 10))])
-def test_model_shapes_mask_and_scale_invariance(dim, shape):
+def test_model_shapes_mask_and_scale_invariance(dim, shape, bias):
     torch.manual_seed(0)
-    net = DCDMNet(dim).eval()
+    net = DCDMNet(dim, bias=bias).eval()
     r = torch.randn(2, 1, *shape)
     mask = torch.rand(2, 1, *shape) > 0.2
     with torch.no_grad():
@@ -23,12 +24,15 @@ def test_model_shapes_mask_and_scale_invariance(dim, shape):
     assert torch.all(q[~mask] == 0)                   # no output in solid cells
     torch.testing.assert_close(q, q2, rtol=1e-4, atol=1e-5)   # invariant to the scale of r
     torch.testing.assert_close(q3, q[:, 0])
+    if not bias:   # bias-free: positively homogeneous, zero input gives zero output
+        with torch.no_grad():
+            assert not torch.any(net(torch.zeros(1, 1, *shape)))
 
 
 def test_model_fully_convolutional_and_param_count():
-    net3 = DCDMNet(3)
-    n_params = sum(p.numel() for p in net3.parameters())
-    assert 90_000 < n_params < 110_000               # paper: ~97k for the 3D model
+    for bias in (True, False):
+        n_params = sum(p.numel() for p in DCDMNet(3, bias=bias).parameters())
+        assert 90_000 < n_params < 110_000           # paper: ~97k for the 3D model
     net2 = DCDMNet(2, levels=3).eval()
     with torch.no_grad():
         for n in (16, 24, 40):
@@ -63,8 +67,8 @@ def test_training_loss_decreases_and_resume(tmp_path):
     assert b.shape == (5, 16, 16)
     np.testing.assert_allclose(np.linalg.norm(b.reshape(5, -1), axis=1), 1, rtol=1e-5)
     kw = dict(dim=2, n=16, domains=2, lanczos=40, batch=4, lr=2e-3, lr_final=2e-4, progress=False,
-              dataset=ds, threads=0)
-    model, hist = train(steps=120, **kw)
+              dataset=ds, threads=1, bias=False)
+    model, hist = train(steps=80, **kw)
     assert np.mean(hist[-20:]) < 0.7 * np.mean(hist[:10])
     # resumable: 30 steps in two runs of 15 == 30 steps at once
     _, h_full = train(steps=30, out=tmp_path / "a", **kw)
