@@ -16,7 +16,7 @@ from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator, check_finite_matrix
 from .result import SolverResult, SolverState, Status
 
-__all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner"]
+__all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner", "initial_residual"]
 
 
 def stopping_tolerance(b_norm, rtol, atol):
@@ -135,3 +135,20 @@ def zero_rhs_result(method, x, b_norm=0.0, tol=0.0):
 def check_finite_product(y, what="A @ x"):
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{what} produced NaN or Inf: the operator contains non-finite values")
+
+
+def initial_residual(matvec, b, x, mon):
+    """``r0 = b − A x0`` (no product when ``x0 = 0``), recorded as ``residuals[0]``.
+
+    Returns ``(r0, ‖r0‖₂, done)`` where ``done`` is a finished :class:`SolverResult` when the
+    solve is already over (``x0`` meets the tolerance, or the callback stops at once), else None.
+    """
+    Ax = matvec(x) if np.any(x) else np.zeros_like(b)
+    check_finite_product(Ax)
+    r = b - Ax
+    rnorm = float(np.linalg.norm(r))
+    if mon.record(0, rnorm, x=x):
+        return r, rnorm, mon.result(x, Status.USER_STOP, 0)
+    if rnorm <= mon.tol:
+        return r, rnorm, mon.result(x, Status.CONVERGED, 0)
+    return r, rnorm, None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
 from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .result import SolverError, Status
 
@@ -78,15 +78,10 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         return zero_rhs_result("cg", x)
     mon = Monitor("cg" if M is None else "pcg", b_norm, tol, callback)
 
-    Ax = A.matvec(x) if np.any(x) else np.zeros_like(b)
-    check_finite_product(Ax)
-    r = b - Ax
-    rr = float(np.real(dot(r, r)))
-    rnorm = np.sqrt(rr)
-    if mon.record(0, rnorm, x=x):
-        return mon.result(x, Status.USER_STOP, 0)
-    if rnorm <= tol:
-        return mon.result(x, Status.CONVERGED, 0)
+    r, rnorm, done = initial_residual(A.matvec, b, x, mon)
+    if done is not None:
+        return done
+    rr = rnorm * rnorm
 
     z = r if M is None else M.matvec(r)
     rz = rr if M is None else float(np.real(dot(r, z)))

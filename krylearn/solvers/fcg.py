@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 
-from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
 from ._kernels import dot, update_xr
 from .result import SolverError, Status
 
@@ -98,14 +98,9 @@ def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     def matvec(v):
         return np.asarray(A.matvec(v), dtype=dtype)
 
-    Ax = matvec(x) if np.any(x) else np.zeros_like(b)
-    check_finite_product(Ax)
-    r = b - Ax
-    rnorm = float(np.linalg.norm(r))
-    if mon.record(0, rnorm, x=x):
-        return mon.result(x, Status.USER_STOP, 0)
-    if rnorm <= tol:
-        return mon.result(x, Status.CONVERGED, 0)
+    r, rnorm, done = initial_residual(matvec, b, x, mon)
+    if done is not None:
+        return done
 
     dirs = deque(maxlen=int(truncation))   # (p_j, A p_j, (p_j, A p_j))
     it = 0

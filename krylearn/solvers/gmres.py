@@ -13,7 +13,7 @@ import numba as nb
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
 from ._kernels import NB_PLAIN, NB_REDUCE
 from .result import Status
 
@@ -189,14 +189,9 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     def precond(v):
         return v if M is None else np.asarray(M.matvec(v), dtype=dtype)
 
-    Ax = matvec(x) if np.any(x) else np.zeros_like(b)
-    check_finite_product(Ax)
-    r = b - Ax
-    rnorm = float(np.linalg.norm(r))
-    if mon.record(0, rnorm, x=x):
-        return mon.result(x, Status.USER_STOP, 0)
-    if rnorm <= tol:
-        return mon.result(x, Status.CONVERGED, 0)
+    r, rnorm, done = initial_residual(matvec, b, x, mon)
+    if done is not None:
+        return done
 
     V = np.empty((m + 1, n), dtype=dtype)      # Krylov basis, one row per vector (contiguous)
     H = np.zeros((m + 1, m), dtype=dtype)      # Hessenberg, rotated in place into R

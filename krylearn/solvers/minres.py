@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
 from ._kernels import NB_PLAIN, NB_REDUCE, dot
 from .result import Status
 
@@ -148,14 +148,9 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
             y = y.copy()
         return y
 
-    Ax = op(x) if np.any(x) else np.zeros_like(b)
-    check_finite_product(Ax)
-    r = b - Ax
-    rnorm = float(np.linalg.norm(r))
-    if mon.record(0, rnorm, x=x):
-        return mon.result(x, Status.USER_STOP, 0)
-    if rnorm <= tol:
-        return mon.result(x, Status.CONVERGED, 0)
+    r, rnorm, done = initial_residual(op, b, x, mon)
+    if done is not None:
+        return done
 
     it = 0
     restarts = 0

@@ -7,7 +7,7 @@ import scipy.sparse.linalg as spla
 
 import krylearn as kl
 from krylearn.operators import (AdjointOperator, DiagonalOperator, IdentityOperator, MatrixOperator,
-                                ProductOperator, ScaledOperator, ScipyOperator, SparseOperator, SumOperator,
+                                ProductOperator, ScaledOperator, SparseOperator, SumOperator,
                                 TransposeOperator)
 from krylearn.operators.testing import OperatorTestCase
 
