@@ -27,7 +27,8 @@ demo: $(CORE)
 	$(PY) -m krylearn demo
 
 test: $(CORE) $(PETSC)
-	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests
+	# one BLAS/OpenMP thread per test worker: oversubscribed BLAS pools are 10-100x slower on 2 cores
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) tests
 
 bench: $(CORE)
 	$(PY) benchmarks/run_all.py

@@ -153,8 +153,9 @@ def markdown(res):
                 others = {k: r[k][key] for k in ("CG", "SSOR-CG ω = 1", "SSOR-CG ω = 1.5") if k in r}
                 if others:
                     k_best = min(others, key=others.get)
+                    short = {"CG": "CG", "SSOR-CG ω = 1": "ω=1", "SSOR-CG ω = 1.5": "ω=1.5"}
                     lines.append(f"- nx = {nx}: ChebCB {what} time {r['ChebCB'][key]:.2f} s vs best of "
-                                 f"{{CG, ω=1, ω=1.5}} = {k_best} {others[k_best]:.2f} s "
+                                 f"{{{', '.join(short[k] for k in others)}}} = {k_best} {others[k_best]:.2f} s "
                                  f"(ratio {r['ChebCB'][key] / others[k_best]:.3f}; target < 1 at nx = 100)")
             if "tuner_median_us" in r["ChebCB"]:
                 lines.append(f"- nx = {nx}: median tuner overhead per step: " + ", ".join(

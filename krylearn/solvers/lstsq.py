@@ -198,7 +198,9 @@ class _Ops:
         else:
             self.fused = False
         self.M = M
-        self.nt = max(1, min(nb.get_num_threads(), M.shape[0] // 2048))
+        # threads only where a pass is big enough to pay for waking the pool (≥ 2^20 entries)
+        work = M.nnz if kind == "sparse" else M.shape[0] * M.shape[1]
+        self.nt = max(1, min(nb.get_num_threads(), M.shape[0] // 2048, work >> 20))
         self.passes = 0           # passes over A (a fused pair counts once)
 
     def matvec(self, x):
@@ -358,7 +360,7 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
     method : {"sketch_precondition", "iterative_sketching", "fossils", "sketch_and_solve", "linf"}
         See the module docstring. ``"fossils"`` is the backward-stable one.
     sketch : str or Sketch, optional
-        ``"sparse_sign"`` (default; ``zeta`` nonzeros per column), ``"gaussian"``, ``"srht"``,
+        ``"sparse_sign"`` (default; ``zeta`` nonzeros per column), ``"gaussian"``, ``"srht"``, ``"srtt"``,
         ``"countsketch"``, ``"leverage"`` or a :class:`~krylearn.solvers.sketches.Sketch` instance.
         ``method="linf"`` always uses a dense SRHT.
     sketch_size : int, optional
@@ -397,7 +399,8 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
         sketch_precondition, true residuals for the other methods; the last entry is always a
         true residual); ``info`` holds ``normal_residuals`` (``‖Pᵀ Aᵀ r_k‖``), ``sketch``,
         ``sketch_size``, ``rank``, ``sketch_cond`` (``κ(SA)``), ``sketch_time``, ``factor_time``,
-        ``passes`` (passes over ``A``) and ``floor``.
+        ``passes`` (passes over ``A``) and ``floor``; for sketch_precondition also ``cycles``
+        (LSQR cycles, each restarted from the true residual: see ``_lsqr``).
 
     Notes
     -----
@@ -414,7 +417,11 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
     ill-conditioned ``A`` rounding in ``Aᵀ r`` (amplified by ``‖P‖``) can stop progress above that
     level: when the test quantity stops improving the solver stops and reports CONVERGED if it is
     below the worst-case floor ``64 u (‖b‖ + ‖Ax‖ + κ(SA)‖r‖)`` (``info['floor']``: the accuracy
-    attainable in floating point), STAGNATION otherwise. ``maxiter`` reached: MAX_ITERATIONS. sketch_and_solve and linf do not iterate and report CONVERGED with the
+    attainable in floating point), STAGNATION otherwise. ``maxiter`` reached: MAX_ITERATIONS.
+    sketch_precondition tests the rule on the *true* residual at the end of each LSQR cycle; a cycle
+    stops once LSQR's recursive estimate has dropped by ``η = 8 u κ(SA)`` (the most its rounded
+    products with ``A P`` can be trusted for) and the next one restarts from the true residual —
+    for well-conditioned ``A`` that is a single cycle. sketch_and_solve and linf do not iterate and report CONVERGED with the
     sketch-and-solve guarantee only (``‖b − A x‖ ≤ (1 + O(√(d/m)))‖b − A x*‖`` w.h.p.).
 
     **ℓ∞ mode.** Song et al. (2023) claim that for a dense SRHT/Gaussian sketch with

@@ -15,6 +15,8 @@ sketch                   ``S``                                       cost of ``S
 :class:`GaussianSketch`  i.i.d. ``N(0, 1/m)``                        ``O(m nnz(A))`` + ``m n`` draws
 :class:`SRHT`            ``√(N/m) P H D / √N`` (Walsh–Hadamard, pad   ``O(N d log N)``, ``N=2^⌈log2 n⌉``
                          to ``N``)
+:class:`SRTT`            ``√(n/m) P C D`` (orthonormal DCT-II,      ``O(n d log n)``
+                         any ``n``)
 :class:`CountSketch`     one ``±1`` per column                       ``O(nnz(A))``
 :class:`SparseSign`      ``ζ`` entries ``±1/√ζ`` per column (ζ = 8)  ``O(ζ nnz(A))``
 :class:`LeverageScore`   rows sampled ∝ leverage scores, rescaled    ``O(m d)`` after the scores
@@ -45,7 +47,7 @@ from ..operators.base import LinearOperator
 from ..operators.convert import MatrixOperator, SparseOperator, aslinearoperator
 
 __all__ = ["Sketch", "GaussianSketch", "SRHT", "CountSketch", "SparseSign", "LeverageScore",
-           "make_sketch", "SKETCHES", "fwht"]
+           "make_sketch", "SKETCHES", "fwht", "SRTT"]
 
 _COLUMN_BLOCK = 64        # columns of A per block for matrix-free A
 _GAUSS_CHUNK = 4096       # columns of S generated per RNG stream (fixed: results do not depend on A's type)
@@ -332,6 +334,51 @@ class SRHT(Sketch):
         return self.signs * buf[: self.shape[1], 0]
 
 
+class SRTT(Sketch):
+    """Subsampled randomized trigonometric transform ``S = √(n/m) · P · C · D``.
+
+    ``D`` is a diagonal of random signs, ``C`` the orthonormal ``n x n`` DCT-II
+    (``scipy.fft.dct(type=2, norm="ortho")``, any ``n``: no padding to a power of two) and ``P``
+    samples ``m`` of the ``n`` rows uniformly without replacement. ``S A`` costs ``O(n d log n)``
+    (FFT-based DCT of column blocks of ``D A``). Same guarantees as the SRHT (Tropp 2011;
+    Avron, Maymounkov, Toledo 2010 use the DCT in Blendenpik).
+    """
+
+    kind = "srtt"
+
+    def __init__(self, m, n, seed=None):
+        super().__init__(m, n, seed)
+        m, n = self.shape
+        if m > n:
+            raise ValueError(f"SRTT sketch size m = {m} exceeds the number of rows n = {n}")
+        rng = self._rng(0)
+        self.signs = rng.choice(np.array([-1.0, 1.0]), size=n)
+        self.rows = np.sort(rng.choice(n, size=m, replace=False)).astype(np.int64)
+        self.scale = float(np.sqrt(n / m))
+
+    def _apply_dense(self, A):
+        import scipy.fft as sfft
+        A = np.asarray(A, dtype=np.float64)
+        squeeze = A.ndim == 1
+        A2 = A[:, None] if squeeze else A
+        out = np.empty((self.shape[0], A2.shape[1]))
+        for c0 in range(0, A2.shape[1], _COLUMN_BLOCK):
+            c1 = min(A2.shape[1], c0 + _COLUMN_BLOCK)
+            B = np.ascontiguousarray((A2[:, c0:c1] * self.signs[:, None]).T)     # (w, n), rows contiguous
+            T = sfft.dct(B, type=2, norm="ortho", axis=-1, overwrite_x=True)
+            out[:, c0:c1] = self.scale * T[:, self.rows].T
+        return out[:, 0] if squeeze else out
+
+    def _matvec(self, x):
+        return self._apply_dense(x)
+
+    def _rmatvec(self, y):
+        import scipy.fft as sfft
+        z = np.zeros(self.shape[1])
+        z[self.rows] = self.scale * np.asarray(y, dtype=np.float64)
+        return self.signs * sfft.idct(z, type=2, norm="ortho")
+
+
 # ---------------------------------------------------------------------------------------
 # Sparse sketches: CountSketch (ζ = 1) and sparse sign embeddings (ζ nonzeros per column)
 # ---------------------------------------------------------------------------------------
@@ -443,13 +490,13 @@ class SparseSign(Sketch):
         if A.ndim == 1:
             return self.tosparse() @ A
         A = np.ascontiguousarray(A)
-        nt = min(nb.get_num_threads(), max(1, A.shape[0] // 4096))
+        nt = min(nb.get_num_threads(), max(1, A.shape[0] // 4096), max(1, A.size >> 20))
         return _sparse_apply_dense(A, self.rows, self.vals, self.shape[0], nt)
 
     def _apply_sparse(self, A):
         A = sp.csr_matrix(A)
         A.sum_duplicates()
-        nt = min(nb.get_num_threads(), max(1, A.shape[0] // 4096))
+        nt = min(nb.get_num_threads(), max(1, A.shape[0] // 4096), max(1, A.nnz >> 20))
         return _sparse_apply_csr(A.indptr.astype(np.int64), A.indices.astype(np.int64),
                                  A.data.astype(np.float64), A.shape[1], self.rows, self.vals,
                                  self.shape[0], nt)
@@ -570,6 +617,7 @@ class LeverageScore(Sketch):
 SKETCHES = {
     "gaussian": GaussianSketch,
     "srht": SRHT,
+    "srtt": SRTT,
     "countsketch": CountSketch,
     "sparse_sign": SparseSign,
     "leverage": LeverageScore,
@@ -577,7 +625,7 @@ SKETCHES = {
 
 
 def make_sketch(kind, m, n, seed=None, *, A=None, **options):
-    """Build a sketch by name: ``"gaussian"``, ``"srht"``, ``"countsketch"``, ``"sparse_sign"``
+    """Build a sketch by name: ``"gaussian"``, ``"srht"``, ``"srtt"``, ``"countsketch"``, ``"sparse_sign"``
     (options: ``zeta``) or ``"leverage"`` (needs ``A`` or ``scores``). A :class:`Sketch` instance
     is returned unchanged after a shape check.
 

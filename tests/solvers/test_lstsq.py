@@ -1,5 +1,7 @@
 """kl.lstsq: every method against numpy.linalg.lstsq, every input kind, bad input, seeds."""
 
+import importlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -51,7 +53,7 @@ def test_iterative_methods_match_numpy(method, kind):
     assert res.info["normal_residuals"][-1] <= max(1e-12 * np.linalg.norm(A @ res.x), res.info["floor"])
 
 
-@pytest.mark.parametrize("sketch", ["gaussian", "srht", "countsketch", "sparse_sign", "leverage"])
+@pytest.mark.parametrize("sketch", ["gaussian", "srht", "srtt", "countsketch", "sparse_sign", "leverage"])
 def test_every_sketch_preconditions(sketch):
     A, b = _problem(n=1200, d=10)
     x_np = np.linalg.lstsq(A, b, rcond=None)[0]
@@ -190,3 +192,36 @@ def test_bad_input_raises(args, match):
     A, b = args.pop("A"), args.pop("b")
     with pytest.raises(ValueError, match=match):
         kl.lstsq(A, b, **args)
+
+
+def test_fused_kernels_serial_equals_parallel():
+    """One-thread twins of the fused passes: identical to the parallel kernel with one thread."""
+    lsm = importlib.import_module("krylearn.solvers.lstsq")
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((500, 7))
+    b, x = rng.standard_normal(500), rng.standard_normal(7)
+    r1, r2 = np.empty(500), np.empty(500)
+    np.testing.assert_array_equal(lsm._dense_fused_1(A, b, x, r1, 0), lsm._dense_fused(A, b, x, r2, 1, 0))
+    np.testing.assert_array_equal(r1, r2)
+    np.testing.assert_allclose(r1, b - A @ x, atol=1e-12)
+    C = sp.csr_matrix(A)
+    ip, ix = C.indptr.astype(np.int64), C.indices.astype(np.int64)
+    g1 = lsm._csr_resid_grad(ip, ix, C.data, b, x, r1, 7, 1, 0)
+    g2 = lsm._csr_resid_grad(ip, ix, C.data, b, x, r2, 7, 2, 0)
+    np.testing.assert_allclose(g1, g2, atol=1e-10)
+    np.testing.assert_allclose(g1, A.T @ (b - A @ x), atol=1e-10)
+
+
+def test_sketch_precondition_ill_conditioned_few_cycles():
+    """κ(A) = 1e10: LSQR cycles stop at the trusted reduction η = 8uκ(SA) and restart from the
+    true residual, so a handful of cycles reach the forward error of a forward-stable solver (the
+    level κu, as in the stable-variant test; the benchmark compares with LAPACK against an
+    extended-precision reference)."""
+    A, b = _problem(n=3000, d=30, kappa=1e10, noise=1e-6, seed=4)
+    x_ref = np.linalg.lstsq(A, b, rcond=1e-15)[0]
+    res = kl.lstsq(A, b, method="sketch_precondition", seed=0)
+    assert res.converged, res
+    assert 1 <= res.info["cycles"] <= 4
+    assert res.info["normal_residuals"][-1] <= res.info["floor"]
+    err = np.linalg.norm(res.x - x_ref) / np.linalg.norm(x_ref)
+    assert err < 100 * 1e-16 * 1e10

@@ -1,12 +1,14 @@
 """Sketch operators: dense equivalence, adjoints, every input kind, embedding statistics, seeds."""
 
+import importlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.linalg import hadamard
 
 import krylearn as kl
-from krylearn.solvers.sketches import (SRHT, CountSketch, GaussianSketch, LeverageScore, SparseSign, fwht,
+from krylearn.solvers.sketches import (SRHT, SRTT, CountSketch, GaussianSketch, LeverageScore, SparseSign, fwht,
                                        leverage_scores, make_sketch)
 
 N_ROWS = 600
@@ -14,7 +16,7 @@ N_ROWS = 600
 
 def _all_sketches(m, n, seed=0):
     scores = np.random.default_rng(1).uniform(0.5, 2.0, n)
-    return [GaussianSketch(m, n, seed=seed), SRHT(m, n, seed=seed), CountSketch(m, n, seed=seed),
+    return [GaussianSketch(m, n, seed=seed), SRHT(m, n, seed=seed), SRTT(m, n, seed=seed), CountSketch(m, n, seed=seed),
             SparseSign(m, n, seed=seed), SparseSign(m, n, seed=seed, zeta=3),
             LeverageScore(m, n, seed=seed, scores=scores)]
 
@@ -45,6 +47,21 @@ def test_srht_equals_its_dense_matrix(n):
     np.testing.assert_allclose(S.todense(), dense, atol=1e-13)
     x = np.random.default_rng(0).standard_normal(n)
     np.testing.assert_allclose(S @ x, dense @ x, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [12, 100])
+def test_srtt_equals_its_dense_matrix(n):
+    from scipy.fft import dct
+    S = SRTT(7, n, seed=3)
+    C = dct(np.eye(n), type=2, norm="ortho", axis=0)          # orthonormal DCT-II matrix
+    np.testing.assert_allclose(C.T @ C, np.eye(n), atol=1e-12)
+    dense = np.sqrt(n / 7) * C[S.rows] * S.signs
+    np.testing.assert_allclose(S.todense(), dense, atol=1e-13)
+    x = np.random.default_rng(0).standard_normal(n)
+    np.testing.assert_allclose(S @ x, dense @ x, atol=1e-12)
+    np.testing.assert_allclose(S.rmatvec(x[:7]), dense.T @ x[:7], atol=1e-12)
+    with pytest.raises(ValueError, match="exceeds"):
+        SRTT(13, 12)
 
 
 @pytest.mark.parametrize("S", SK, ids=_ids(SK))
@@ -88,7 +105,7 @@ def _embedding_distortion(S, Q):
     return max(s.max() - 1.0, 1.0 - s.min())
 
 
-@pytest.mark.parametrize("kind,m", [("gaussian", 200), ("srht", 200), ("sparse_sign", 200),
+@pytest.mark.parametrize("kind,m", [("gaussian", 200), ("srht", 200), ("srtt", 200), ("sparse_sign", 200),
                                     ("countsketch", 600), ("leverage", 400)])
 def test_subspace_embedding(kind, m):
     """‖SQx‖ ≈ ‖x‖ for an orthonormal Q: distortion below 3√(d/m) (CountSketch: 3d/√m), fixed seed;
@@ -118,7 +135,7 @@ def test_leverage_scores_approximate_exact():
 
 
 def test_seed_reproducibility():
-    for cls in (GaussianSketch, SRHT, CountSketch, SparseSign):
+    for cls in (GaussianSketch, SRHT, SRTT, CountSketch, SparseSign):
         a, b, c = cls(20, 300, seed=7).todense(), cls(20, 300, seed=7).todense(), cls(20, 300, seed=8).todense()
         np.testing.assert_array_equal(a, b)
         assert not np.array_equal(a, c)
@@ -153,3 +170,14 @@ def test_bad_inputs():
         SRHT(20, 12)
     with pytest.raises(ValueError, match="A or scores"):
         LeverageScore(10, 100)
+
+
+def test_serial_and_parallel_sketch_kernels_agree():
+    """The one-thread kernels (used when a thread pool would not pay) equal the parallel ones."""
+    skm = importlib.import_module("krylearn.solvers.sketches")
+    A = np.random.default_rng(3).standard_normal((300, 40))
+    S = SparseSign(30, 300, seed=0)
+    one = skm._sparse_apply_dense(A, S.rows, S.vals, 30, 1)
+    two = skm._sparse_apply_dense(A, S.rows, S.vals, 30, 2)
+    np.testing.assert_allclose(one, two, atol=1e-12)
+    np.testing.assert_allclose(one, S.todense() @ A, atol=1e-12)
