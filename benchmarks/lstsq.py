@@ -38,7 +38,7 @@ ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("--quick", action="store_true")
 ap.add_argument("--repeats", type=int, default=3, help="repeats of the sketching methods on dense problems (median)")
 ap.add_argument("--sparse-repeats", type=int, default=2, help="repeats of the sketching methods on the sparse problem")
-ap.add_argument("--lapack-repeats", type=int, default=2,
+ap.add_argument("--lapack-repeats", type=int, default=3,
                 help="repeats of scipy gelsd and numpy lstsq (gelsy and unpreconditioned LSQR/LSMR: 1)")
 ap.add_argument("--problems", default="all",
                 help="comma list of dense1e2, dense1e8, dense1e12, dense1e12lownoise, sparse, linf (default all "

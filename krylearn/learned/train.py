@@ -91,7 +91,7 @@ def _atomic_save(torch, obj, path):
 def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3, lr_final=5e-5,
           seed=0, channels=16, levels=1, bias=True, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
           checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10,
-          stop_after=None):
+          stop_after=None, init=None):
     """Train a :class:`DCDMNet`; returns ``(model, history)``.
 
     Parameters
@@ -119,6 +119,12 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         Continue from ``out/checkpoint.pt`` if it exists (the recipe must match).
     dataset : RitzDataset, optional
         Use this instead of building one (tests).
+    init : path, optional
+        Warm start: initial weights from a run's ``model.pt`` (or a shipped ``<name>.pt``) whose
+        network config matches; a fresh Adam state and a new learning-rate schedule (``steps``,
+        ``lr``, ``lr_final``) follow, and the data stream is drawn from a different seed than a
+        cold start. This is how training is continued past a finished schedule (the shipped
+        models were trained in two stages; their manifests give both commands).
     """
     from .._optional import require
     torch = require("torch", "DCDM training")
@@ -132,6 +138,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         torch.set_num_threads(int(threads))
     recipe = dict(dim=dim, n=n, domains=domains, lanczos=lanczos, steps=steps, batch=batch, lr=lr,
                   lr_final=lr_final, seed=seed, channels=channels, levels=levels, bias=bias)
+    if init is not None:
+        recipe["init"] = str(init)
     t_start = time.perf_counter()
     if dataset is None:
         dataset = build_dataset(dim, n, domains=domains, lanczos=lanczos, seed=seed, cache_dir=cache_dir,
@@ -143,8 +151,17 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
 
     torch.manual_seed(seed)
     model = DCDMNet(dim, channels=channels, levels=levels, bias=bias).to(device)
+    init_info = None
+    if init is not None:
+        blob = torch.load(init, map_location=device, weights_only=False)
+        if blob.get("config") is not None and dict(blob["config"]) != model.config():
+            raise ValueError(f"--init {init}: its network config {blob['config']} differs from "
+                             f"{model.config()}")
+        model.load_state_dict(blob["state_dict"])
+        init_info = {"file": Path(init).name, "sha256": _sha256(init), "steps": blob.get("step"),
+                     "recipe": blob.get("recipe"), "loss": blob.get("loss")}
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    rng = np.random.default_rng(seed + 12345)
+    rng = np.random.default_rng(seed + (54321 if init is not None else 12345))
     history = []
     step = 0
     out = Path(out) if out is not None else None
@@ -171,7 +188,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
                              "torch_rng": torch.get_rng_state()}, ckpt)
         sd = {k: v.detach().cpu().float().clone() for k, v in model.state_dict().items()}
         _atomic_save(torch, {"state_dict": sd, "config": model.config(), "recipe": recipe, "step": step,
-                             "loss": _recent(history)}, out / "model.pt")
+                             "loss": _recent(history), "init": init_info}, out / "model.pt")
         (out / "history.json").write_text(json.dumps({"recipe": recipe, "step": step, "history": history,
                                                       "final": final}))
         try:
@@ -240,7 +257,9 @@ def export(run_dir, name, dest_dir, command=None):
         "grid": [recipe["n"]] * recipe["dim"],
         "config": m["config"],
         "recipe": recipe,
-        "steps_done": m["step"],
+        "steps_done": m["step"] + int((m.get("init") or {}).get("steps") or 0),
+        "steps_this_stage": m["step"],
+        "init": m.get("init"),
         "finished": bool(hist.get("final", False)),
         "loss_final_mean100": m["loss"],
         "loss_initial_mean10": float(np.mean(hist["history"][:10])) if hist["history"] else None,
@@ -275,6 +294,8 @@ def main(argv=None):
     p.add_argument("--stop-after", type=int, default=None,
                    help="stop after this many steps, keeping the schedule of --steps")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--init", default=None, metavar="MODEL_PT",
+                   help="warm start from these weights (a run's model.pt) with a new schedule")
     p.add_argument("--export", default=None, metavar="NAME",
                    help="after training, copy weights + manifest to data/dcdm/NAME.{pt,json}")
     p.add_argument("--export-dir", default=None)
@@ -290,7 +311,7 @@ def main(argv=None):
     model, history = train(args.dim, channels=args.channels, out=out, cache_dir=args.cache_dir,
                            device=args.device, threads=args.threads, max_minutes=args.max_minutes,
                            checkpoint_seconds=args.checkpoint_seconds, resume=not args.fresh,
-                           stop_after=args.stop_after, **rec)
+                           stop_after=args.stop_after, init=args.init, **rec)
     print(f"done: {len(history)} steps, mean loss of the last 100: {_recent(history):.4g}; run dir {out}")
     if args.export:
         dest = args.export_dir or Path(__file__).resolve().parents[2] / "data" / "dcdm"
