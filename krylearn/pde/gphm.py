@@ -149,7 +149,13 @@ class GPHMSolver:
         Boundary weight (paper: 200; 500 for advection).
     tau_b, tau_r : float, optional
         Initial noise precisions of boundary and residual likelihoods (default: scaled to the data so
-        that the initial relative misfit is 1e-3). Learned unless ``learn_noise=False``.
+        that the initial relative misfit is 1e-3; for a zero source, relative to the size of the operator's
+        terms on the boundary data at the grid's half-Nyquist frequency).
+    learn_noise : bool or "auto"
+        Learn the noise precisions in the outer loop. ``"auto"`` (default): learn them unless the source is
+        identically zero (e.g. advection): then ``U ≡ 0`` satisfies the PDE exactly, the objective is
+        unbounded below as ``τ_r → ∞`` and the outer loop drifts to ``U ≈ 0`` (measured: rel L2 ≈ 1), so
+        the initial precisions are kept.
     mode : {"newton", "adam"}
         ``"newton"``: inner exact/Gauss–Newton solve for U, L-BFGS on the kernel parameters
         (default). ``"adam"``: the paper's joint Adam on the full objective (reference).
@@ -195,7 +201,7 @@ class GPHMSolver:
     """
 
     def __init__(self, equation, domain=None, grid=100, *, kernel="sm", num_components=30, freq_scale=None,
-                 init_rho="auto", jitter=1e-6, lambda_b=200.0, tau_b=None, tau_r=None, learn_noise=True,
+                 init_rho="auto", jitter=1e-6, lambda_b=200.0, tau_b=None, tau_r=None, learn_noise="auto",
                  learn_kernel=True, mode="newton", max_outer=100, lr=0.01, inner="auto", inner_rtol=1e-10,
                  inner_maxiter=2000, dense_limit=2500, gn_max_iter=20, gn_tol=1e-12, max_restarts=10, boundary="auto", min_misfit=1e-6, blas_threads=1, progress=True):
         self.torch = require("torch", "GP-HM (krylearn.pde.GPHMSolver)")
@@ -231,7 +237,8 @@ class GPHMSolver:
         self.min_misfit = float(min_misfit)
         self.blas_threads = None if blas_threads is None else int(blas_threads)
         self.gn_max_iter, self.gn_tol = int(gn_max_iter), float(gn_tol)
-        self.learn_noise, self.learn_kernel, self.progress = bool(learn_noise), bool(learn_kernel), bool(progress)
+        self._learn_noise_opt = learn_noise
+        self.learn_kernel, self.progress = bool(learn_kernel), bool(progress)
 
         torch = self.torch
         self.axes = [np.linspace(lo, hi, n) for (lo, hi), n in zip(self.domain, grid)]
@@ -324,6 +331,12 @@ class GPHMSolver:
         tau_b = 1.0 / (1e-3 * max(gscale, 1e-3 * scale)) ** 2 if tau_b is None else float(tau_b)
         self.log_tau = torch.tensor([math.log(tau_b), math.log(tau_r)], dtype=torch.float64)
         self._noise_scales = (max(gscale, 1e-3 * scale), rscale)
+        if isinstance(self._learn_noise_opt, str):
+            if self._learn_noise_opt != "auto":
+                raise ValueError(f"learn_noise must be True, False or 'auto', got {self._learn_noise_opt!r}")
+            self.learn_noise = bool(np.any(self.f != 0))
+        else:
+            self.learn_noise = bool(self._learn_noise_opt)
         self.f_t = torch.as_tensor(self.f)
         self.g_t = torch.as_tensor(self.g)
         self.bmask_t = torch.as_tensor(bmask)
@@ -731,6 +744,42 @@ class GPHMSolver:
         if self.learn_noise:
             ps.append(self.log_tau)
         return ps
+
+    def warm_start(self, other, noise=False):
+        """Start from the kernel parameters learned by another solver (e.g. on a coarser grid).
+
+        A multigrid-style continuation: fit cheaply on a coarse grid, then reuse its kernels (frequencies,
+        weights, envelopes are in physical units, so they carry over to any grid of the same domain)
+        on the fine grid, where the inner solve (and optionally a few outer steps) finishes the job.
+
+        Parameters
+        ----------
+        other : GPHMSolver
+            A solver of the same dimension with the same kernel types per axis (typically fitted).
+        noise : bool
+            Also copy the learned noise precisions. Default False: they are per grid point, so the fine
+            grid keeps its own initial values (measured: copying them costs accuracy on the fine grid).
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(other, GPHMSolver):
+            raise ValueError("warm_start needs another GPHMSolver")
+        if len(other.kernels) != len(self.kernels):
+            raise ValueError(f"warm_start: {len(other.kernels)} kernels given, this solver has {len(self.kernels)}")
+        for i, (mine, theirs) in enumerate(zip(self.kernels, other.kernels)):
+            st = theirs.state()
+            if type(mine) is not type(theirs) or any(
+                    k not in st or np.shape(st[k]) != tuple(v.shape) for k, v in mine.params.items()):
+                raise ValueError(f"warm_start: kernel of axis {i} does not match ({type(theirs).__name__} with "
+                                 f"{ {k: np.shape(v) for k, v in st.items()} } vs {type(mine).__name__})")
+        for mine, theirs in zip(self.kernels, other.kernels):
+            mine.load_state(theirs.state())
+        if noise:
+            self.log_tau = other.log_tau.detach().clone()
+        self._alpha = None
+        return self
 
     def fit(self, max_outer=None, callback=None):
         """Fit the GP (kernel parameters, noise precisions and grid values).
