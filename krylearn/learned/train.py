@@ -31,9 +31,13 @@ import numpy as np
 
 __all__ = ["dcdm_loss", "train", "main", "DEFAULT_RECIPES"]
 
-#: recipes of the shipped models (CPU, 1 thread, ≈ 10–15 min each on this loaded 2-core machine)
+#: recipes of the shipped models (CPU, 1 thread on a shared 2-core machine). 2D: ≈ 25 min, a
+#: 4-level U-Net variant (``levels=4``: the coarsest level of a 128² grid is 8², so the network sees
+#: the whole domain; the paper's single pooling stalled on 128²/256², see benchmarks/results/dcdm.md).
+#: 3D: stage 1 of the shipped model (≈ 13 min); stage 2 continues it with ``--init`` (the manifest
+#: ``data/dcdm/poisson3d.json`` gives both commands).
 DEFAULT_RECIPES = {
-    2: dict(n=128, domains=6, lanczos=400, steps=600, batch=8, lr=1e-3, lr_final=5e-5, seed=0, levels=1,
+    2: dict(n=128, domains=6, lanczos=400, steps=1500, batch=8, lr=1e-3, lr_final=5e-5, seed=0, levels=4,
             bias=False),
     3: dict(n=32, domains=4, lanczos=200, steps=300, batch=4, lr=1e-3, lr_final=5e-5, seed=0, levels=1,
             bias=False),

@@ -28,6 +28,12 @@ parameters and noise precisions are then optimised on the *reduced* objective
 ``Φ*(θ, τ) = min_U Φ(U, θ, τ)`` by L-BFGS; its gradient is ``∂Φ/∂(θ, τ)`` at the inner minimiser
 (envelope theorem), obtained by torch autograd through per-factor Cholesky factorizations.
 ``mode="adam"`` keeps the paper's optimiser (Adam on ``(U, θ, τ)`` jointly) as a reference.
+
+Large grids: :meth:`GPHMSolver.warm_start` copies the kernel learned on a coarser grid (frequencies and
+envelopes are in physical units), a multigrid-style continuation that needs only a few fine-grid outer
+steps. Zero-source PDEs (advection): ``U ≡ 0`` solves the PDE exactly, so the objective is unbounded
+below as ``τ_r → ∞``; the noise precisions are then kept at their initial values, with the residual's
+scale taken from the operator's terms rather than from the (zero) source.
 """
 
 from __future__ import annotations
