@@ -22,8 +22,13 @@ n, 100 seeded trials of ``method="linf"``; count how often
 ``‖x' − x*‖_∞ ≤ (ε/√d)‖Ax* − b‖‖A†‖`` holds, and report the ℓ∞ error of CountSketch and
 Gaussian sketch-and-solve at the same ``m``.
 
-Run ``.venv/bin/python benchmarks/lstsq.py`` (``--quick``: 20000 x 100 dense, 100000 x 200 sparse).
-BLAS and numba are held to one thread (``--threads``). Writes ``benchmarks/results/lstsq.md``.
+Run ``.venv/bin/python benchmarks/lstsq.py`` (``--quick``: 20000 x 100 dense, 100000 x 200 sparse;
+``--problems dense1e12`` reruns one case into ``results/lstsq_dense1e12.md``). BLAS, OpenMP and numba
+are held to the same thread count for every contestant (``--threads``, default 1). Timings are
+interleaved: every contestant runs once per round (order reversed on alternate rounds), krylearn
+methods 3 rounds (2 on the sparse problem), scipy gelsd and numpy lstsq 3, gelsy and plain
+LSQR/LSMR 1; medians are reported with every run's time. About 16 minutes on the shared 2-core
+machine. Writes ``benchmarks/results/lstsq.md``.
 """
 
 from __future__ import annotations

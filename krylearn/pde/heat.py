@@ -12,7 +12,8 @@ Laplacian on the ``(nx−1)²`` interior nodes ``(i/nx, j/nx)``, and Crank–Nic
 
     (I + ½ κ Δt K) u_{t+Δt} = (I − ½ κ Δt K) u_t + Δt f(t + Δt/2),     K = −Δ_h  (SPD)
 
-Defaults (the public code): ``κ(t) = max(0.1 sin 2πt, −10 sin 2πt)``, forcing a bump of height
+Defaults (the public code): ``κ(t) = max(0.1 sin 2πt, −10 sin 2πt)`` (the paper's text has 0.01
+instead of 0.1: ``coefficient=sine_coefficient(0.01)``), forcing a bump of height
 32 and radius 1/8 circling the centre at radius 1/4 (``16π`` rad per unit time), initial
 condition a bump of radius 1/4 at the centre, ``Δt = 10⁻³``, 5000 steps (``t ∈ [0, 5]``).
 """
@@ -25,7 +26,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["HeatEquation2D", "bump", "default_coefficient", "default_forcing", "default_initial"]
+__all__ = ["HeatEquation2D", "bump", "default_coefficient", "default_forcing", "default_initial",
+           "sine_coefficient"]
 
 
 def bump(points, center, radius):
@@ -39,9 +41,26 @@ def bump(points, center, radius):
 
 
 def default_coefficient(t):
-    """``κ(t) = max(0.1 sin 2πt, −10 sin 2πt)`` (values in [0, 10])."""
+    """``κ(t) = max(0.1 sin 2πt, −10 sin 2πt)`` (values in [0, 10]; the authors' public code)."""
     s = np.sin(2.0 * np.pi * np.asarray(t, dtype=float))
     return np.maximum(0.1 * s, -10.0 * s)
+
+
+def sine_coefficient(low=0.1, high=10.0):
+    """``κ(t) = max(low · sin 2πt, −high · sin 2πt)`` as a callable (``low=0.01``: the paper's text).
+
+    Half of each unit period is mildly diffusive (``κ ≤ low``), the other half stiff (``κ ≤ high``).
+    """
+    low, high = float(low), float(high)
+    if not (np.isfinite(low) and np.isfinite(high) and low >= 0 and high >= 0):
+        raise ValueError(f"low and high must be finite and non-negative, got {low!r}, {high!r}")
+
+    def coefficient(t):
+        s = np.sin(2.0 * np.pi * np.asarray(t, dtype=float))
+        return np.maximum(low * s, -high * s)
+
+    coefficient.low, coefficient.high = low, high
+    return coefficient
 
 
 def default_forcing(t, points):

@@ -565,7 +565,7 @@ def _lsqr(ops, b, pre, rtol, atol, maxiter, mon):
     a single LSQR run. The run ends when the true test passes or when a cycle no longer halves
     the true value (rounding in ``Aᵀ r`` dominates: the floating-point floor is reached), which
     reports CONVERGED if the true value is below the worst-case floor, STAGNATION otherwise.
-    When a cycle ends with the true value ≥ 1/0.7 times its recursive estimate (a sign that
+    When a cycle after the first ends with the true value > 1/0.7 times its recursive estimate (a sign that
     rounding noise is comparable to it), the next cycle only aims at a 4× reduction: enough to
     tell progress from stagnation without a full cycle.
     """
