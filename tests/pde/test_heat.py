@@ -6,7 +6,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import krylearn as kl
-from krylearn.pde.heat import HeatEquation2D, bump, default_coefficient
+from krylearn.pde.heat import HeatEquation2D, bump, default_coefficient, sine_coefficient
 
 
 def test_operator_matches_poisson_stencil_and_is_spd():
@@ -51,6 +51,17 @@ def test_default_problem_settings():
     A, b, ctx = next(iter(heat))
     assert ctx == 0.0 and b.shape == (361,)
     assert heat.u.max() == pytest.approx(1.0, abs=0.05)        # the initial bump
+
+
+def test_sine_coefficient_variants():
+    t = np.linspace(0, 5, 1001)
+    np.testing.assert_array_equal(sine_coefficient()(t), default_coefficient(t))      # public code
+    paper_text = sine_coefficient(0.01)
+    assert paper_text(0.25) == pytest.approx(0.01) and paper_text(0.75) == pytest.approx(10.0)
+    heat = HeatEquation2D(nx=8, steps=1000, coefficient=paper_text)
+    assert heat.context_range[1] == pytest.approx(10.0, abs=1e-3)
+    with pytest.raises(ValueError, match="non-negative"):
+        sine_coefficient(-0.1)
 
 
 def test_bump():

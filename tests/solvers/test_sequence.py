@@ -201,13 +201,31 @@ def test_reduced_shifted_laplacian_reproduction():
 
 
 def test_reduced_heat_reproduction(tmp_path):
+    """Heat equation at reduced size (nx = 25, 300 steps over t ∈ [0, 5]): ChebCB beats ω = 1.
+
+    Not the issue's ≥ 2×: at this size no policy choosing one ω per step can reach it. The
+    setup matches the authors' public code (``h2d.m``/``Heat2D.m``: (nx−1)² interior nodes,
+    h = 1/nx, κ = max(0.1 sin, −10 sin), MATLAB ``pcg`` stopping at ‖r‖ ≤ 1e-8‖b‖ from the
+    warm start, ω grid [1, 1.95]); the per-step best ω over the grid gives only ≈ 1.5× fewer
+    iterations than ω = 1 here (1.50× with κ low = 0.1, 1.51× with the paper text's 0.01;
+    ≈ 1.4×, 1.75×, 2.4×, 3.3× at nx = 25, 50, 100, 200 with Δt = 1e-3, see
+    benchmarks/results/tuning.md §2c): the gain of ω grows with the grid. So the test asserts
+    ChebCB's ≈ 1.22× with margin (≥ 1.15×), and that its iterations stay within 25 % of the
+    per-step best ω's (sampled here on every 10th step, 20 grid ω; ≈ 1.45× fewer than ω = 1,
+    and below 2×: if a change of setup lifts it above 2×, raise the bound to the issue's 2×).
+    """
     ex = _example("learning_to_relax_heat")
     res = ex.run(nxs=(25,), steps=300, dt=5.0 / 300, trials=1, comparators=False, tuners=("ChebCB",),
                  fixed=(1.0,), cg=False, verbose=False, out=str(tmp_path))
     r = res[25]
     assert r["SSOR-CG ω = 1"]["converged"] and r["ChebCB"]["converged"]
-    # at this small size SSOR-PCG's gain from ω is modest (it grows with the grid): ≥ 15 %
-    assert r["SSOR-CG ω = 1"]["total_iterations"] >= 1.15 * r["ChebCB"]["total_iterations"]
+    gain = r["SSOR-CG ω = 1"]["total_iterations"] / r["ChebCB"]["total_iterations"]
+    assert gain >= 1.15
+    heat = kl.pde.heat.HeatEquation2D(nx=25, steps=300, dt=5.0 / 300)
+    gc = grid_costs(heat, np.linspace(1.0, 1.95, 20), "ssor_cg", warm_start=True, every=10)
+    ceiling = gc.table[:, 0].mean() / gc.instance_optimal.mean()      # grid[0] is ω = 1
+    assert 1.2 < ceiling < 2.0
+    assert gain >= ceiling / 1.25
     assert os.path.exists(tmp_path / "learning_to_relax_heat_nx25.png")
     assert "ChebCB" in ex.markdown(res)
 
