@@ -16,6 +16,7 @@ Run from the repository root::
 
     .venv/bin/python examples/learning_to_relax_heat.py --nx 25,50,100        # full size
     .venv/bin/python examples/learning_to_relax_heat.py --nx 25 --steps 300 --dt 0.0166667 --out out/
+    .venv/bin/python examples/learning_to_relax_heat.py --nx 100 --kappa-low 0.01   # paper-text κ
 """
 
 from __future__ import annotations

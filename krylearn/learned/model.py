@@ -55,7 +55,11 @@ class DCDMNet(nn.Module):
         a U-Net with residual blocks. More levels widen the receptive field (the coarsest level
         of a 128² grid with ``levels=4`` is 8², which sees the whole domain), which a
         discrete Green's function needs, at little cost (each level has 1/4 (2D) or 1/8 (3D) of
-        the cells of the one above).
+        the cells of the one above). Measured on 128² obstacle problems: with ``levels=1`` DCDM
+        stalls near ‖r‖/‖b‖ ≈ 2e-2 with 73% of the residual's energy in the lowest Fourier modes
+        (|k| ≤ 2), the scale the paper's single pooling cannot see at this size; the shipped 2D
+        model uses ``levels=4`` (the stall moves down and the residual left concentrates next to
+        the solids). The shipped 3D model keeps the paper's ``levels=1``.
 
     Notes
     -----

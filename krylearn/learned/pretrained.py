@@ -89,8 +89,10 @@ def load_pretrained(name="poisson2d", *, device=None, directory=None, return_man
     Parameters
     ----------
     name : {"poisson2d", "poisson3d"}
-        ``poisson2d``: trained on 128² grids; ``poisson3d``: trained on 32³ grids (obstacle domains,
-        Dirichlet box, Neumann at solids). Both run on any even grid size of their dimension.
+        ``poisson2d``: trained on 128² grids (``levels=4``, the U-Net variant of
+        :class:`DCDMNet`); ``poisson3d``: trained on 32³ grids (``levels=1``, the paper's network).
+        Obstacle domains, Dirichlet box, Neumann at solids. Both run on any even grid size of their
+        dimension. The manifest records the steps, loss, recipe and the command that reproduces them.
     device : str or torch.device, optional
     directory : path, optional
         Where ``<name>.json`` and the weights live (default :func:`data_dir`).

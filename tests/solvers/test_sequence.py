@@ -211,7 +211,7 @@ def test_reduced_heat_reproduction(tmp_path):
     ≈ 1.4×, 1.75×, 2.4×, 3.3× at nx = 25, 50, 100, 200 with Δt = 1e-3, see
     benchmarks/results/tuning.md §2c): the gain of ω grows with the grid. So the test asserts
     ChebCB's ≈ 1.22× with margin (≥ 1.15×), and that its iterations stay within 25 % of the
-    per-step best ω's (sampled here on every 10th step, 20 grid ω; ≈ 1.45× fewer than ω = 1,
+    per-step best ω's (sampled here on every 15th step, 20 grid ω; ≈ 1.46× fewer than ω = 1,
     and below 2×: if a change of setup lifts it above 2×, raise the bound to the issue's 2×).
     """
     ex = _example("learning_to_relax_heat")
@@ -222,7 +222,7 @@ def test_reduced_heat_reproduction(tmp_path):
     gain = r["SSOR-CG ω = 1"]["total_iterations"] / r["ChebCB"]["total_iterations"]
     assert gain >= 1.15
     heat = kl.pde.heat.HeatEquation2D(nx=25, steps=300, dt=5.0 / 300)
-    gc = grid_costs(heat, np.linspace(1.0, 1.95, 20), "ssor_cg", warm_start=True, every=10)
+    gc = grid_costs(heat, np.linspace(1.0, 1.95, 20), "ssor_cg", warm_start=True, every=15)
     ceiling = gc.table[:, 0].mean() / gc.instance_optimal.mean()      # grid[0] is ω = 1
     assert 1.2 < ceiling < 2.0
     assert gain >= ceiling / 1.25
