@@ -21,6 +21,20 @@ Timings are wall-clock on a shared 2-core machine: ratios from the same run are 
 """
 
 
+def _as_section(text):
+    """Demote a result file's headings so that its title is a level-2 section of BENCHMARKS.md."""
+    if not text.startswith("# "):
+        return text
+    lines = text.splitlines()
+    in_code = False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("#"):
+            lines[i] = "#" + line
+    return "\n".join(lines)
+
+
 def main():
     res_dir = os.path.join(HERE, "results")
     names = [f[:-3] for f in sorted(os.listdir(res_dir)) if f.endswith(".md")] if os.path.isdir(res_dir) else []
@@ -28,7 +42,7 @@ def main():
     parts = [HEADER]
     for n in names:
         with open(os.path.join(res_dir, n + ".md")) as fh:
-            parts.append(fh.read().strip() + "\n")
+            parts.append(_as_section(fh.read().strip()) + "\n")
     out = os.path.join(os.path.dirname(HERE), "BENCHMARKS.md")
     with open(out, "w") as fh:
         fh.write("\n".join(parts))
