@@ -60,7 +60,7 @@ def _cases(A, csr, rtol):
         def petsc_setup():
             return lambda b: kl.petsc.solve(csr, b, ksp_type="cg", pc="icc", rtol=rtol)
 
-        cases.append(("PETSc KSPCG + ICC", petsc_setup))
+        cases.append(("PETSc CG+ICC (setup in solve)", petsc_setup))
     except ImportError:
         pass
     return cases
