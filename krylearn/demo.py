@@ -111,15 +111,15 @@ def main(argv=None):
         rows.append((label, t_setup, res.iterations, t_solve, true_rel, str(res.status)))
         histories[label] = (np.asarray(res.residuals) / b_norm, t_solve)
 
-    head = f"{'solver':<24} {'setup [s]':>9} {'iters':>6} {'solve [s]':>9} {'ms/iter':>8} {'rel. residual':>13}  status"
+    head = f"{'solver':<30} {'setup [s]':>9} {'iters':>6} {'solve [s]':>9} {'ms/iter':>8} {'rel. residual':>13}  status"
     print(head)
     print("-" * len(head))
     for label, ts, it, tsol, rel, status in rows:
         if it is None:
-            print(f"{label:<24} {'':>9} {'':>6} {'':>9} {'':>8} {'':>13}  {status}")
+            print(f"{label:<30} {'':>9} {'':>6} {'':>9} {'':>8} {'':>13}  {status}")
             continue
         per = 1e3 * tsol / max(it, 1)
-        print(f"{label:<24} {ts:9.3f} {it:6d} {tsol:9.3f} {per:8.2f} {rel:13.2e}  {status}")
+        print(f"{label:<30} {ts:9.3f} {it:6d} {tsol:9.3f} {per:8.2f} {rel:13.2e}  {status}")
 
     import matplotlib
 
