@@ -16,21 +16,12 @@ from ._lazy import install
 from .operators.base import LinearOperator
 from .operators.convert import aslinearoperator
 from .solvers.result import SolverError, SolverResult, SolverState, Status
+from .solvers.solve import METHODS
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    # Krylov
-    "cg": ("krylearn.solvers.cg", "cg"),
-    "minres": ("krylearn.solvers.minres", "minres"),
-    "gmres": ("krylearn.solvers.gmres", "gmres"),
-    "bicgstab": ("krylearn.solvers.bicgstab", "bicgstab"),
-    "fcg": ("krylearn.solvers.fcg", "fcg"),
-    # stationary
-    "jacobi": ("krylearn.solvers.jacobi", "jacobi"),
-    "gauss_seidel": ("krylearn.solvers.gauss_seidel", "gauss_seidel"),
-    "sor": ("krylearn.solvers.sor", "sor"),
-    "ssor": ("krylearn.solvers.ssor", "ssor"),
+    **METHODS,  # every iterative solver by name (one table, in krylearn/solvers/solve.py)
     # dispatch, least squares
     "solve": ("krylearn.solvers.solve", "solve"),
     "lstsq": ("krylearn.solvers.lstsq", "lstsq"),

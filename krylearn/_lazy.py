@@ -43,5 +43,9 @@ def install(package, table):
                 return  # the import system binding a same-named submodule: keep the function
             super().__setattr__(name, value)
 
+    # a same-named submodule imported before this call (e.g. to read its table) is unbound again
+    for name in functions:
+        if isinstance(module.__dict__.get(name), types.ModuleType):
+            del module.__dict__[name]
     module.__class__ = _LazyPackage
     module.__getattr__ = lazy_getattr(package, table)

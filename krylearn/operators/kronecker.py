@@ -65,6 +65,21 @@ def _apply_axis(T, op, axis, adjoint=False):
 
 
 class _KronBase(LinearOperator):
+    """Shared by Kronecker and KroneckerSum: every product goes through the subclass's
+    ``_apply(X, adjoint=False)`` on a block of columns."""
+
+    def _matvec(self, x):
+        return self._apply(x.reshape(-1, 1))[:, 0]
+
+    def _rmatvec(self, x):
+        return self._apply(x.reshape(-1, 1), adjoint=True)[:, 0]
+
+    def _matmat(self, X):
+        return self._apply(X)
+
+    def _rmatmat(self, X):
+        return self._apply(X, adjoint=True)
+
     def _factor_eigh(self):
         """``[(w_k, V_k)]`` of the Hermitian factors (cached)."""
         if self._eig is None:
@@ -141,18 +156,6 @@ class Kronecker(_KronBase):
         for a, f in enumerate(self.factors):
             T = _apply_axis(T, f, a, adjoint)
         return T.reshape(int(np.prod(shp_out)), k)
-
-    def _matvec(self, x):
-        return self._apply(x.reshape(-1, 1))[:, 0]
-
-    def _rmatvec(self, x):
-        return self._apply(x.reshape(-1, 1), adjoint=True)[:, 0]
-
-    def _matmat(self, X):
-        return self._apply(X)
-
-    def _rmatmat(self, X):
-        return self._apply(X, adjoint=True)
 
     def _diagonal(self):
         return reduce(np.kron, [np.asarray(f.diagonal()) for f in self.factors])
@@ -304,18 +307,6 @@ class KroneckerSum(_KronBase):
             Y = _apply_axis(T, f, a, adjoint)
             out = Y if out is None else out + Y
         return out.reshape(self.shape[0], k)
-
-    def _matvec(self, x):
-        return self._apply(x.reshape(-1, 1))[:, 0]
-
-    def _rmatvec(self, x):
-        return self._apply(x.reshape(-1, 1), adjoint=True)[:, 0]
-
-    def _matmat(self, X):
-        return self._apply(X)
-
-    def _rmatmat(self, X):
-        return self._apply(X, adjoint=True)
 
     def _outer_sum(self, vectors):
         d = len(vectors)

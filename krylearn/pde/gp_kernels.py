@@ -212,8 +212,8 @@ class SpectralMixture(Kernel1D):
         return mu[o], w[o], rho[o]
 
 
-class SquaredExponential(Kernel1D):
-    """``k(r) = σ² exp(−r²/(2ℓ²))`` (baseline). Parameters ``log_var``, ``log_ell``."""
+class _StationaryBaseline(Kernel1D):
+    """A baseline kernel with a variance and a lengthscale (parameters ``log_var``, ``log_ell``)."""
 
     names = ("log_var", "log_ell")
 
@@ -224,6 +224,10 @@ class SquaredExponential(Kernel1D):
             raise ValueError("lengthscale and variance must be positive")
         self.params = {"log_var": torch.tensor(math.log(variance), dtype=torch.float64),
                        "log_ell": torch.tensor(math.log(lengthscale), dtype=torch.float64)}
+
+
+class SquaredExponential(_StationaryBaseline):
+    """``k(r) = σ² exp(−r²/(2ℓ²))`` (baseline). Parameters ``log_var``, ``log_ell``."""
 
     def derivatives(self, r):
         var = self.params["log_var"].exp()
@@ -232,18 +236,8 @@ class SquaredExponential(Kernel1D):
         return var * e0, var * e1, var * e2
 
 
-class Matern52(Kernel1D):
+class Matern52(_StationaryBaseline):
     """Matérn-5/2 kernel ``σ² (1 + a|r| + a²r²/3) e^{−a|r|}``, ``a = √5/ℓ`` (baseline)."""
-
-    names = ("log_var", "log_ell")
-
-    def __init__(self, lengthscale=0.1, variance=1.0):
-        super().__init__()
-        torch = _torch()
-        if not lengthscale > 0 or not variance > 0:
-            raise ValueError("lengthscale and variance must be positive")
-        self.params = {"log_var": torch.tensor(math.log(variance), dtype=torch.float64),
-                       "log_ell": torch.tensor(math.log(lengthscale), dtype=torch.float64)}
 
     def derivatives(self, r):
         var = self.params["log_var"].exp()

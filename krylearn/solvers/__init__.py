@@ -4,17 +4,10 @@ All return :class:`krylearn.SolverResult` and stop on ``‖r‖ ≤ max(atol, rt
 
 from .._lazy import install
 from .result import SolverError, SolverResult, SolverState, Status
+from .solve import METHODS
 
 _LAZY = {
-    "cg": ("krylearn.solvers.cg", "cg"),
-    "minres": ("krylearn.solvers.minres", "minres"),
-    "gmres": ("krylearn.solvers.gmres", "gmres"),
-    "bicgstab": ("krylearn.solvers.bicgstab", "bicgstab"),
-    "fcg": ("krylearn.solvers.fcg", "fcg"),
-    "jacobi": ("krylearn.solvers.jacobi", "jacobi"),
-    "gauss_seidel": ("krylearn.solvers.gauss_seidel", "gauss_seidel"),
-    "sor": ("krylearn.solvers.sor", "sor"),
-    "ssor": ("krylearn.solvers.ssor", "ssor"),
+    **METHODS,
     "solve": ("krylearn.solvers.solve", "solve"),
     "precond": ("krylearn.solvers.precond", None),
     # Learning to Relax (issue 4)
