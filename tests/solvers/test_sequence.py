@@ -201,32 +201,32 @@ def test_reduced_shifted_laplacian_reproduction():
 
 
 def test_reduced_heat_reproduction(tmp_path):
-    """Heat equation at reduced size (nx = 25, 300 steps over t ∈ [0, 5]): ChebCB beats ω = 1.
+    """Heat equation at reduced size (nx = 200, 300 steps over t ∈ [0, 5]): ChebCB ≥ 2× fewer
+    iterations than ω = 1, the issue's qualitative result.
 
-    Not the issue's ≥ 2×: at this size no policy choosing one ω per step can reach it. The
-    setup matches the authors' public code (``h2d.m``/``Heat2D.m``: (nx−1)² interior nodes,
-    h = 1/nx, κ = max(0.1 sin, −10 sin), MATLAB ``pcg`` stopping at ‖r‖ ≤ 1e-8‖b‖ from the
-    warm start, ω grid [1, 1.95]); the per-step best ω over the grid gives only ≈ 1.5× fewer
-    iterations than ω = 1 here (1.50× with κ low = 0.1, 1.51× with the paper text's 0.01;
-    ≈ 1.4×, 1.75×, 2.4×, 3.3× at nx = 25, 50, 100, 200 with Δt = 1e-3, see
-    benchmarks/results/tuning.md §2c): the gain of ω grows with the grid. So the test asserts
-    ChebCB's ≈ 1.22× with margin (≥ 1.15×), and that its iterations stay within 25 % of the
-    per-step best ω's (sampled here on every 15th step, 20 grid ω; ≈ 1.46× fewer than ω = 1,
-    and below 2×: if a change of setup lifts it above 2×, raise the bound to the issue's 2×).
+    Same PDE, horizon and setup as the full experiment (the authors' public code: ``h2d.m`` /
+    ``Heat2D.m``, (nx−1)² interior nodes, h = 1/nx, κ = max(0.1 sin, −10 sin), MATLAB ``pcg``
+    stopping at ‖r‖ ≤ 1e-8‖b‖ from the warm start, ω grid [1, 1.95]), with 300 steps of
+    Δt = 5/300 instead of 5000 of 1e-3. The gain of a good ω grows with the stiffness κΔt/h² of
+    the stiff half of the period (benchmarks/results/tuning.md §2c), so a small grid cannot show
+    it: at nx = 25, 100, 200 with these 300 steps the per-step best ω gives 1.5×, 2.5×, 3.4×
+    fewer iterations than ω = 1 and ChebCB 1.2×, 1.8×, 2.2× (measured 2026-11-22). ≈ 30 s.
     """
     ex = _example("learning_to_relax_heat")
-    res = ex.run(nxs=(25,), steps=300, dt=5.0 / 300, trials=1, comparators=False, tuners=("ChebCB",),
+    res = ex.run(nxs=(200,), steps=300, dt=5.0 / 300, trials=1, comparators=False, tuners=("ChebCB",),
                  fixed=(1.0,), cg=False, verbose=False, out=str(tmp_path))
-    r = res[25]
+    r = res[200]
     assert r["SSOR-CG ω = 1"]["converged"] and r["ChebCB"]["converged"]
     gain = r["SSOR-CG ω = 1"]["total_iterations"] / r["ChebCB"]["total_iterations"]
-    assert gain >= 1.15
-    heat = kl.pde.heat.HeatEquation2D(nx=25, steps=300, dt=5.0 / 300)
-    gc = grid_costs(heat, np.linspace(1.0, 1.95, 20), "ssor_cg", warm_start=True, every=15)
-    ceiling = gc.table[:, 0].mean() / gc.instance_optimal.mean()      # grid[0] is ω = 1
-    assert 1.2 < ceiling < 2.0
-    assert gain >= ceiling / 1.25
-    assert os.path.exists(tmp_path / "learning_to_relax_heat_nx25.png")
+    assert gain >= 2.0
+    omegas = np.asarray(r["ChebCB"]["omega"])
+    assert np.all((omegas >= 1.0) & (omegas <= 1.95))
+    # it learned the context: larger ω in the stiff half (κ ≥ 1) than in the mild half
+    heat = kl.pde.heat.HeatEquation2D(nx=200, steps=300, dt=5.0 / 300)
+    kappa = np.array([heat.coefficient(heat.dt * t) for t in range(300)])
+    late = np.arange(300) >= 150
+    assert omegas[late & (kappa >= 1.0)].mean() > omegas[late & (kappa < 0.2)].mean() + 0.1
+    assert os.path.exists(tmp_path / "learning_to_relax_heat_nx200.png")
     assert "ChebCB" in ex.markdown(res)
 
 
