@@ -95,12 +95,13 @@ def part_heat(quick, cmd, nxs=None, trials=None, every=None):
         write_markdown()
 
 
-def part_heat_large(quick, cmd, nxs=None, policies=None, kappa_low=None):
+def part_heat_large(quick, cmd, nxs=None, policies=None, kappa_low=None, trials=None):
     """Larger grids (default nx = 200): a subset of policies, no CG or comparators by default.
 
     Policies run one at a time and the JSON is merged and saved after each, so a run stopped
     early keeps what it finished; separate invocations (e.g. one policy per process) merge too.
-    ``kappa_low`` other than 0.1 (e.g. the paper text's 0.01) stores part ``heat_variant``."""
+    ``kappa_low`` other than 0.1 (e.g. the paper text's 0.01) stores part ``heat_variant``.
+    ``trials``: seeds per tuner (the table shows their mean; the per-seed totals are kept)."""
     ex = _example("learning_to_relax_heat")
     variant = kappa_low is not None and kappa_low != 0.1
     part = "heat_variant" if variant else "heat_large"
@@ -123,8 +124,9 @@ def part_heat_large(quick, cmd, nxs=None, policies=None, kappa_low=None):
                 kw["tuners"] = (pol,)
             elif pol != "CG":
                 raise SystemExit(f"unknown policy {pol!r}")
-            r = ex.run_nx(nx, steps=steps, dt=dt, trials=1, kappa_low=kappa_low, **kw)
-            keep = ("total_iterations", "total_time", "total_cpu_time", "tuner_median_us")
+            r = ex.run_nx(nx, steps=steps, dt=dt, trials=trials or 1, kappa_low=kappa_low, **kw)
+            keep = ("total_iterations", "total_time", "total_cpu_time", "tuner_median_us",
+                    "trials_total_iterations")
             merged.setdefault(nx, {})[pol] = {k: r[pol][k] for k in keep if k in r[pol]}
             res = {n: dict(v) for n, v in sorted(merged.items())}
             _save(part, {"nxs": sorted(merged), "steps": steps, "dt": dt, "kappa_low": kappa_low, "results": merged,
@@ -303,6 +305,17 @@ def write_markdown():
         lines += [f"## 2b. Heat equation at nx = {hl['nxs']} (a subset of the policies; steps = {hl['steps']}, "
                   f"Δt = {hl['dt']:g})", "",
                   f"Command: `{hl['command']}` ({hl['date']}, {hl['wall_s']:.0f} s).", "", hl["markdown"], ""]
+        seeds = []
+        for nx, pols in sorted(hl["results"].items(), key=lambda kv: int(kv[0])):
+            base = pols.get("SSOR-CG ω = 1", {}).get("total_iterations")
+            for pol, r in pols.items():
+                per = r.get("trials_total_iterations") or []
+                if len(per) > 1:
+                    red = ", ".join(f"{base / v:.2f}×" for v in per) if base else "—"
+                    seeds.append(f"- nx = {nx}, {pol}: {len(per)} seeds, total iterations "
+                                 f"{', '.join(str(int(v)) for v in per)} (vs ω = 1: {red}); the table shows their mean")
+        if seeds:
+            lines += seeds + [""]
     hc = _load("heat_ceiling")
     if hc:
         lines += [f"## 2c. Heat equation: what one ω per step can reach (one period of κ, {hc['steps']} steps, "
@@ -389,7 +402,7 @@ def main(argv=None):
             nxs = tuple(int(v) for v in a.nx.split(",")) if a.nx else None
             pols = tuple(v.strip() for v in a.policies.split(",")) if a.policies else None
             part_heat_large(a.quick, cmd.strip(), nxs=nxs, policies=pols,
-                            kappa_low=float(a.kappa_low) if a.kappa_low else None)
+                            kappa_low=float(a.kappa_low) if a.kappa_low else None, trials=a.trials)
         elif part == "heat_ceiling":
             nxs = tuple(int(v) for v in a.nx.split(",")) if a.nx else None
             lows = tuple(float(v) for v in a.kappa_low.split(",")) if a.kappa_low else None

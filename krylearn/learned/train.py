@@ -95,7 +95,7 @@ def _atomic_save(torch, obj, path):
 def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3, lr_final=5e-5,
           seed=0, channels=16, levels=1, bias=True, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
           checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10,
-          stop_after=None, init=None):
+          stop_after=None, init=None, spectral_decay=0.0):
     """Train a :class:`DCDMNet`; returns ``(model, history)``.
 
     Parameters
@@ -123,6 +123,9 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         Continue from ``out/checkpoint.pt`` if it exists (the recipe must match).
     dataset : RitzDataset, optional
         Use this instead of building one (tests).
+    spectral_decay : float
+        Extra bias of the right-hand sides towards the lowest modes (see
+        :class:`~krylearn.learned.data.RitzDataset`); 0 is the paper's recipe.
     init : path, optional
         Warm start: initial weights from a run's ``model.pt`` (or a shipped ``<name>.pt``) whose
         network config matches; a fresh Adam state and a new learning-rate schedule (``steps``,
@@ -142,12 +145,16 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         torch.set_num_threads(int(threads))
     recipe = dict(dim=dim, n=n, domains=domains, lanczos=lanczos, steps=steps, batch=batch, lr=lr,
                   lr_final=lr_final, seed=seed, channels=channels, levels=levels, bias=bias)
+    if spectral_decay:
+        recipe["spectral_decay"] = float(spectral_decay)
     if init is not None:
         recipe["init"] = str(init)
     t_start = time.perf_counter()
     if dataset is None:
         dataset = build_dataset(dim, n, domains=domains, lanczos=lanczos, seed=seed, cache_dir=cache_dir,
                                 progress=progress)
+    if spectral_decay:
+        dataset.spectral_decay = float(spectral_decay)
     from .data import poisson_system
     ops = [TorchStencil.from_csr(poisson_system(m).tocsr(), m, device=device) for m in dataset.masks]
     op = TorchStencil.stack(ops)
@@ -285,7 +292,7 @@ def main(argv=None):
     p.add_argument("--dim", type=int, default=2, choices=(2, 3))
     p.add_argument("--n", type=int, default=None, help="grid side (default: 128 in 2D, 32 in 3D)")
     for key, typ in (("domains", int), ("lanczos", int), ("steps", int), ("batch", int), ("lr", float),
-                     ("lr-final", float), ("seed", int)):
+                     ("lr-final", float), ("seed", int), ("spectral-decay", float)):
         p.add_argument(f"--{key}", type=typ, default=None, help="default: the shipped recipe")
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--levels", type=int, default=None, help="poolings (1 = the paper's net); default: recipe")
@@ -307,7 +314,7 @@ def main(argv=None):
     rec = dict(DEFAULT_RECIPES[args.dim])
     if args.n is not None:
         rec["n"] = args.n
-    for key in ("domains", "lanczos", "steps", "batch", "lr", "lr_final", "seed", "levels"):
+    for key in ("domains", "lanczos", "steps", "batch", "lr", "lr_final", "seed", "levels", "spectral_decay"):
         v = getattr(args, key)
         if v is not None:
             rec[key] = v

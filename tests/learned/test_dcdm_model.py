@@ -61,6 +61,24 @@ def _tiny_dataset():
     return RitzDataset(masks, ritz)
 
 
+def test_spectral_decay_biases_samples_to_the_lowest_modes():
+    ds = _tiny_dataset()
+    theta, Y = ds.ritz[0]
+
+    def low_share(d, seed=0):
+        ds.spectral_decay = d
+        _, b = ds.sample(200, np.random.default_rng(seed))
+        coef = b.reshape(200, -1)[:, ds.masks[0].ravel()] @ Y        # open box: every cell is fluid
+        return float(np.mean(coef[:, :3] ** 2) * 3 / np.mean(np.sum(coef ** 2, axis=1)))
+
+    paper, decayed = low_share(0.0), low_share(2.0)
+    assert decayed > 2 * paper and decayed > 0.4     # the three lowest modes carry far more of ‖b‖²
+    _, b = ds.sample(4, np.random.default_rng(1))
+    np.testing.assert_allclose(np.linalg.norm(b.reshape(4, -1), axis=1), 1, rtol=1e-5)
+    with pytest.raises(ValueError, match="spectral_decay"):
+        RitzDataset(ds.masks, ds.ritz, spectral_decay=-1.0)
+
+
 def test_training_loss_decreases_and_resume(tmp_path):
     ds = _tiny_dataset()
     idx, b = ds.sample(5, np.random.default_rng(0))
