@@ -60,6 +60,16 @@ class DCDMNet(nn.Module):
         (|k| ≤ 2), the scale the paper's single pooling cannot see at this size; the shipped 2D
         model uses ``levels=4`` (the stall moves down and the residual left concentrates next to
         the solids). The shipped 3D model keeps the paper's ``levels=1``.
+    shared_levels : bool
+        Size-adaptive variant (not in the paper): ``levels`` is ignored and the number of
+        poolings is chosen per input so that the coarsest side is ≤ ``coarsest`` (4 on 128², 5 on
+        256²); all intermediate levels share one encoder and one decoder block. A grid twice as
+        large gets one more level with the same weights, as a multigrid V-cycle does, so the
+        receptive field keeps covering the domain at any size: with fixed ``levels`` the
+        coarsest level of a 128²-trained net covers half as much of a 256² domain, and DCDM
+        stalled there (benchmarks/results/dcdm.md).
+    coarsest : int
+        With ``shared_levels``: largest side of the coarsest level (default 8).
 
     Notes
     -----
@@ -103,7 +113,8 @@ class DCDMNet(nn.Module):
     Float32 by default; move with ``.to(device)`` (CPU or CUDA).
     """
 
-    def __init__(self, dim=2, channels=16, blocks=(2, 3, 2), mask_channel=True, levels=1, bias=True):
+    def __init__(self, dim=2, channels=16, blocks=(2, 3, 2), mask_channel=True, levels=1, bias=True,
+                 shared_levels=False, coarsest=8):
         super().__init__()
         if dim not in (2, 3):
             raise ValueError(f"dim must be 2 or 3, got {dim!r}")
@@ -120,16 +131,35 @@ class DCDMNet(nn.Module):
         self.inp = conv(2 if mask_channel else 1, c, 3, padding=1, bias=bias)
         self.pre = nn.Sequential(*[_ResBlock(conv, c, bias) for _ in range(self.blocks[0])])
         self.mid = nn.Sequential(*[_ResBlock(conv, c, bias) for _ in range(self.blocks[1])])
-        self.enc = nn.ModuleList([_ResBlock(conv, c, bias) for _ in range(self.levels - 1)])
-        self.dec = nn.ModuleList([_ResBlock(conv, c, bias) for _ in range(self.levels - 1)])
+        self.shared_levels = bool(shared_levels)
+        self.coarsest = int(coarsest)
+        if self.shared_levels and self.coarsest < 2:
+            raise ValueError(f"coarsest must be >= 2, got {coarsest!r}")
+        # shared: one encoder and one decoder block reused at every intermediate level
+        n_blocks = 1 if self.shared_levels else self.levels - 1
+        self.enc = nn.ModuleList([_ResBlock(conv, c, bias) for _ in range(n_blocks)])
+        self.dec = nn.ModuleList([_ResBlock(conv, c, bias) for _ in range(n_blocks)])
         self.post = nn.Sequential(*[_ResBlock(conv, c, bias) for _ in range(self.blocks[2])])
         self.out = conv(c, 1, 3, padding=1, bias=bias)
         self._pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
 
     def config(self):
         """Constructor arguments (stored with the weights)."""
-        return {"dim": self.dim, "channels": self.channels, "blocks": list(self.blocks),
-                "mask_channel": self.mask_channel, "levels": self.levels, "bias": self.bias}
+        cfg = {"dim": self.dim, "channels": self.channels, "blocks": list(self.blocks),
+               "mask_channel": self.mask_channel, "levels": self.levels, "bias": self.bias}
+        if self.shared_levels:
+            cfg.update(shared_levels=True, coarsest=self.coarsest)
+        return cfg
+
+    def levels_for(self, grid):
+        """Number of poolings used on a grid of this shape."""
+        if not self.shared_levels:
+            return self.levels
+        side, n = min(int(g) for g in grid), 0
+        while side > self.coarsest:          # pool (ceil) until the coarsest side is ≤ coarsest
+            side = (side + 1) // 2
+            n += 1
+        return max(1, n)
 
     def _down(self, x):
         return self._pool(x, 2, ceil_mode=True)
@@ -170,11 +200,16 @@ class DCDMNet(nn.Module):
         full = self.pre(x)
         skips = [full]
         h = full
-        for block in self.enc:
+        if self.shared_levels:
+            inner = self.levels_for(r.shape[2:]) - 1
+            enc, dec = [self.enc[0]] * inner, [self.dec[0]] * inner
+        else:
+            enc, dec = self.enc, self.dec
+        for block in enc:
             h = block(self._down(h))
             skips.append(h)
         h = self.mid(self._down(h))
-        for block, skip in zip(reversed(self.dec), reversed(skips[1:])):
+        for block, skip in zip(reversed(dec), reversed(skips[1:])):
             h = block(self._up(h, skip) + skip)
         h = self._up(h, full) + full
         q = self.out(self.post(h)) * m

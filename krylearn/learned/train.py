@@ -95,7 +95,7 @@ def _atomic_save(torch, obj, path):
 def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3, lr_final=5e-5,
           seed=0, channels=16, levels=1, bias=True, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
           checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10,
-          stop_after=None, init=None, spectral_decay=0.0):
+          stop_after=None, init=None, spectral_decay=0.0, shared_levels=False, coarsest=8):
     """Train a :class:`DCDMNet`; returns ``(model, history)``.
 
     Parameters
@@ -109,6 +109,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     steps, batch, lr, lr_final : training schedule (Adam, linear warm-up then cosine decay).
     channels, levels : int
         Network width and number of poolings (see :class:`DCDMNet`).
+    shared_levels, coarsest :
+        The size-adaptive network variant (see :class:`DCDMNet`); ``levels`` is then unused.
     seed : int
         Seeds the domains, Lanczos starts, data draws and the initial weights.
     out : path, optional
@@ -147,6 +149,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
                   lr_final=lr_final, seed=seed, channels=channels, levels=levels, bias=bias)
     if spectral_decay:
         recipe["spectral_decay"] = float(spectral_decay)
+    if shared_levels:
+        recipe.update(shared_levels=True, coarsest=int(coarsest))
     if init is not None:
         recipe["init"] = str(init)
     t_start = time.perf_counter()
@@ -161,7 +165,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     masks_t = op.mask
 
     torch.manual_seed(seed)
-    model = DCDMNet(dim, channels=channels, levels=levels, bias=bias).to(device)
+    model = DCDMNet(dim, channels=channels, levels=levels, bias=bias, shared_levels=shared_levels,
+                    coarsest=coarsest).to(device)
     init_info = None
     if init is not None:
         blob = torch.load(init, map_location=device, weights_only=False)
@@ -295,6 +300,9 @@ def main(argv=None):
                      ("lr-final", float), ("seed", int), ("spectral-decay", float)):
         p.add_argument(f"--{key}", type=typ, default=None, help="default: the shipped recipe")
     p.add_argument("--channels", type=int, default=16)
+    p.add_argument("--shared-levels", action="store_true",
+                   help="size-adaptive network: poolings down to --coarsest, one shared block pair per level")
+    p.add_argument("--coarsest", type=int, default=8)
     p.add_argument("--levels", type=int, default=None, help="poolings (1 = the paper's net); default: recipe")
     p.add_argument("--out", default=None, help="run directory (default runs/dcdm{dim}d)")
     p.add_argument("--cache-dir", default=None, help="Ritz-vector cache (default ~/.cache/krylearn/dcdm)")
@@ -318,6 +326,8 @@ def main(argv=None):
         v = getattr(args, key)
         if v is not None:
             rec[key] = v
+    if args.shared_levels:
+        rec.update(shared_levels=True, coarsest=args.coarsest)
     out = args.out or f"runs/dcdm{args.dim}d"
     model, history = train(args.dim, channels=args.channels, out=out, cache_dir=args.cache_dir,
                            device=args.device, threads=args.threads, max_minutes=args.max_minutes,

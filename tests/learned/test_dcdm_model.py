@@ -43,6 +43,32 @@ def test_model_fully_convolutional_and_param_count():
         net2(torch.randn(1, 1, 8, 8, 8))
 
 
+def test_shared_levels_adapt_to_the_grid_and_share_weights(tmp_path):
+    torch.manual_seed(0)
+    net = DCDMNet(2, bias=False, shared_levels=True, coarsest=8).eval()
+    fixed = DCDMNet(2, bias=False, levels=4)
+    assert [net.levels_for((n, n)) for n in (8, 16, 128, 256, 200)] == [1, 1, 4, 5, 5]
+    assert net.levels_for((64, 256)) == 3                      # the smaller side decides
+    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in fixed.parameters())
+    calls = []
+    net.enc[0].register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        for n in (128, 256):
+            calls.clear()
+            r = torch.randn(1, 1, n, n)
+            q = net(r)
+            assert q.shape == r.shape and len(calls) == net.levels_for((n, n)) - 1
+            torch.testing.assert_close(net(3.0 * r), q, rtol=1e-4, atol=1e-5)
+    cfg = net.config()
+    assert cfg["shared_levels"] is True and cfg["coarsest"] == 8 and "shared_levels" not in fixed.config()
+    clone = DCDMNet(**cfg)
+    clone.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(clone(r), net(r))
+    with pytest.raises(ValueError, match="coarsest"):
+        DCDMNet(2, shared_levels=True, coarsest=1)
+
+
 def test_lanczos_ritz_values_and_vectors():
     A = kl.pde.poisson((10, 10), mask=kl.pde.obstacles.random_domain((10, 10), seed=0)).tocsr()
     n = A.shape[0]
