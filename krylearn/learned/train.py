@@ -95,7 +95,7 @@ def _atomic_save(torch, obj, path):
 def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3, lr_final=5e-5,
           seed=0, channels=16, levels=1, bias=True, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
           checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10,
-          stop_after=None, init=None, spectral_decay=0.0, shared_levels=False, coarsest=8):
+          stop_after=None, init=None, spectral_decay=0.0, shared_levels=False, coarsest=8, extra_sizes=()):
     """Train a :class:`DCDMNet`; returns ``(model, history)``.
 
     Parameters
@@ -111,6 +111,10 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         Network width and number of poolings (see :class:`DCDMNet`).
     shared_levels, coarsest :
         The size-adaptive network variant (see :class:`DCDMNet`); ``levels`` is then unused.
+    extra_sizes : sequence of int
+        Further grid sides trained alongside ``n`` (each step adds one batch per size, its own
+        domains and Ritz data; the loss is the mean over sizes). With ``shared_levels`` a smaller
+        size (e.g. 64 next to 128) exercises the shared level blocks at another depth.
     seed : int
         Seeds the domains, Lanczos starts, data draws and the initial weights.
     out : path, optional
@@ -151,18 +155,25 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         recipe["spectral_decay"] = float(spectral_decay)
     if shared_levels:
         recipe.update(shared_levels=True, coarsest=int(coarsest))
+    extra_sizes = tuple(int(v) for v in extra_sizes)
+    if extra_sizes:
+        recipe["extra_sizes"] = list(extra_sizes)
     if init is not None:
         recipe["init"] = str(init)
     t_start = time.perf_counter()
     if dataset is None:
         dataset = build_dataset(dim, n, domains=domains, lanczos=lanczos, seed=seed, cache_dir=cache_dir,
                                 progress=progress)
-    if spectral_decay:
-        dataset.spectral_decay = float(spectral_decay)
+    datasets = [dataset] + [build_dataset(dim, m, domains=domains, lanczos=min(lanczos, m ** dim // 4), seed=seed,
+                                          cache_dir=cache_dir, progress=progress) for m in extra_sizes]
     from .data import poisson_system
-    ops = [TorchStencil.from_csr(poisson_system(m).tocsr(), m, device=device) for m in dataset.masks]
-    op = TorchStencil.stack(ops)
-    masks_t = op.mask
+    stacks = []
+    for ds in datasets:
+        if spectral_decay:
+            ds.spectral_decay = float(spectral_decay)
+        op = TorchStencil.stack([TorchStencil.from_csr(poisson_system(m).tocsr(), m, device=device)
+                                 for m in ds.masks])
+        stacks.append((ds, op, op.mask))
 
     torch.manual_seed(seed)
     model = DCDMNet(dim, channels=channels, levels=levels, bias=bias, shared_levels=shared_levels,
@@ -219,10 +230,12 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     while step < steps:
         for g in opt.param_groups:
             g["lr"] = _lr(step, steps, lr, lr_final)
-        index, b = dataset.sample(batch, rng)
-        index_t = torch.as_tensor(index, device=device)
-        b = torch.as_tensor(b, device=device)
-        loss = dcdm_loss(model, op, b, index_t, masks_t[index_t])
+        loss = 0.0
+        for ds, op, masks_t in stacks:
+            index, b = ds.sample(batch, rng)
+            index_t = torch.as_tensor(index, device=device)
+            b = torch.as_tensor(b, device=device)
+            loss = loss + dcdm_loss(model, op, b, index_t, masks_t[index_t]) / len(stacks)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -303,6 +316,8 @@ def main(argv=None):
     p.add_argument("--shared-levels", action="store_true",
                    help="size-adaptive network: poolings down to --coarsest, one shared block pair per level")
     p.add_argument("--coarsest", type=int, default=8)
+    p.add_argument("--extra-sizes", default=None,
+                   help="comma-separated further grid sides trained alongside --n (e.g. 64)")
     p.add_argument("--levels", type=int, default=None, help="poolings (1 = the paper's net); default: recipe")
     p.add_argument("--out", default=None, help="run directory (default runs/dcdm{dim}d)")
     p.add_argument("--cache-dir", default=None, help="Ritz-vector cache (default ~/.cache/krylearn/dcdm)")
@@ -328,6 +343,8 @@ def main(argv=None):
             rec[key] = v
     if args.shared_levels:
         rec.update(shared_levels=True, coarsest=args.coarsest)
+    if args.extra_sizes:
+        rec["extra_sizes"] = tuple(int(v) for v in args.extra_sizes.split(","))
     out = args.out or f"runs/dcdm{args.dim}d"
     model, history = train(args.dim, channels=args.channels, out=out, cache_dir=args.cache_dir,
                            device=args.device, threads=args.threads, max_minutes=args.max_minutes,

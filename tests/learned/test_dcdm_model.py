@@ -124,6 +124,18 @@ def test_training_loss_decreases_and_resume(tmp_path):
     assert (tmp_path / "b" / "loss.png").exists() and (tmp_path / "b" / "model.pt").exists()
 
 
+def test_training_with_shared_levels_on_two_sizes(tmp_path):
+    ds = _tiny_dataset()
+    model, hist = train(dim=2, n=16, domains=2, lanczos=40, steps=40, batch=4, lr=2e-3, lr_final=2e-4,
+                        progress=False, dataset=ds, threads=1, bias=False, shared_levels=True, coarsest=4,
+                        extra_sizes=(8,), spectral_decay=1.0, out=tmp_path / "run",
+                        cache_dir=tmp_path / "cache")
+    assert len(hist) == 40 and np.mean(hist[-10:]) < np.mean(hist[:5])
+    blob = torch.load(tmp_path / "run" / "model.pt", weights_only=False)
+    assert blob["config"]["shared_levels"] and blob["recipe"]["extra_sizes"] == [8]
+    assert blob["recipe"]["spectral_decay"] == 1.0
+
+
 def test_loss_is_zero_for_exact_inverse():
     m = kl.pde.obstacles.random_domain((8, 8), seed=2)
     A = kl.pde.poisson((8, 8), mask=m)
