@@ -129,11 +129,22 @@ def test_training_with_shared_levels_on_two_sizes(tmp_path):
     model, hist = train(dim=2, n=16, domains=2, lanczos=40, steps=40, batch=4, lr=2e-3, lr_final=2e-4,
                         progress=False, dataset=ds, threads=1, bias=False, shared_levels=True, coarsest=4,
                         extra_sizes=(8,), spectral_decay=1.0, out=tmp_path / "run",
-                        cache_dir=tmp_path / "cache")
+                        cache_dir=tmp_path / "cache", validate_every=15)
     assert len(hist) == 40 and np.mean(hist[-10:]) < np.mean(hist[:5])
     blob = torch.load(tmp_path / "run" / "model.pt", weights_only=False)
     assert blob["config"]["shared_levels"] and blob["recipe"]["extra_sizes"] == [8]
     assert blob["recipe"]["spectral_decay"] == 1.0
+    # validation at steps 15, 30 and the end (40); the best of them is kept and exported
+    import json
+    vals = json.loads((tmp_path / "run" / "history.json").read_text())["validation"]
+    assert [v["step"] for v in vals] == [15, 30, 40]
+    best = torch.load(tmp_path / "run" / "model_best.pt", weights_only=False)
+    assert best["validation"]["score"] == min(v["score"] for v in vals)
+    from krylearn.learned.train import export
+    man = export(tmp_path / "run", "tiny", tmp_path / "export", best=True)
+    assert man["validation"]["step"] == best["validation"]["step"]
+    model2 = kl.learned.load_pretrained("tiny", directory=tmp_path / "export")
+    assert model2.config() == model.config()
 
 
 def test_loss_is_zero_for_exact_inverse():
