@@ -35,7 +35,9 @@ __all__ = ["dcdm_loss", "train", "main", "DEFAULT_RECIPES"]
 #: 4-level U-Net variant (``levels=4``: the coarsest level of a 128² grid is 8², so the network sees
 #: the whole domain; the paper's single pooling stalled on 128²/256², see benchmarks/results/dcdm.md).
 #: 3D: stage 1 of the shipped model (≈ 13 min); stage 2 continues it with ``--init`` (the manifest
-#: ``data/dcdm/poisson3d.json`` gives both commands).
+#: ``data/dcdm/poisson3d.json`` gives both commands). The shipped 2D model continues the 2D recipe
+#: in two more stages (``--spectral-decay 2`` on 16 domains, then ``--validate-every`` with
+#: ``--export-best``); ``data/dcdm/poisson2d.json`` lists the three commands under ``stages``.
 DEFAULT_RECIPES = {
     2: dict(n=128, domains=6, lanczos=400, steps=1500, batch=8, lr=1e-3, lr_final=5e-5, seed=0, levels=4,
             bias=False),

@@ -12,7 +12,7 @@ from krylearn.learned.pretrained import data_dir  # noqa: E402
 
 # iteration bounds for rtol 1e-6 with the shipped models, keeping k = 32 directions A-orthogonal
 # (with the paper's k = 2 the 2D model stagnates; see kl.learned.dcdm and benchmarks/results/dcdm.md);
-# measured 2D (1500 steps, levels=4): 24 (seen family) / 24 (unseen), CG: ~200;
+# measured 2D (levels=4, 3 stages, validation-selected): 24 (seen family) / 24 (unseen), CG: ~200;
 # 3D (1600 steps): 16 / 14 (k = 2: 16 / 15), CG: ~57
 BOUND = {2: 50, 3: 30}
 
