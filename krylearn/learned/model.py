@@ -67,7 +67,8 @@ class DCDMNet(nn.Module):
         large gets one more level with the same weights, as a multigrid V-cycle does, so the
         receptive field keeps covering the domain at any size: with fixed ``levels`` the
         coarsest level of a 128²-trained net covers half as much of a 256² domain, and DCDM
-        stalled there (benchmarks/results/dcdm.md).
+        stalled there (benchmarks/results/dcdm.md). Not yet a fix: trained 3400 steps on 64² and
+        128² together (CPU), it converged neither at 128² nor at 256² (not shipped).
     coarsest : int
         With ``shared_levels``: largest side of the coarsest level (default 8).
 
