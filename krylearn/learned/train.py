@@ -170,6 +170,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     if extra_sizes:
         recipe["extra_sizes"] = list(extra_sizes)
     if validate_every:
+        if out is None:
+            raise ValueError("validate_every needs a run directory (out): it writes out/model_best.pt")
         recipe["validate_every"] = int(validate_every)
     if init is not None:
         recipe["init"] = str(init)
@@ -222,7 +224,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
             step = int(state["step"])
             best.update(state.get("best") or {})
 
-    validator = _Validator(dim, n, seed) if (validate_every and out is not None) else None
+    validator = _Validator(dim, n, seed) if validate_every else None
 
     def validate():
         model.eval()

@@ -145,6 +145,8 @@ def test_training_with_shared_levels_on_two_sizes(tmp_path):
     assert man["validation"]["step"] == best["validation"]["step"]
     model2 = kl.learned.load_pretrained("tiny", directory=tmp_path / "export")
     assert model2.config() == model.config()
+    with pytest.raises(ValueError, match="run directory"):
+        train(dim=2, n=16, steps=1, dataset=ds, progress=False, validate_every=1)
 
 
 def test_loss_is_zero_for_exact_inverse():
