@@ -348,7 +348,36 @@ def load_tuner(path):
 
 
 # ---------------------------------------------------------------------------------------------
-class TsallisINF(Tuner):
+class _ImportanceWeighted(Tuner):
+    """Cumulative importance-weighted losses ``L̂_i += c / p_i`` of the non-contextual bandits;
+    subclasses give the sampling distribution (``_probabilities``)."""
+
+    def __init__(self, grid=None, seed=None, scale="mean"):
+        super().__init__(grid, seed, scale)
+        self._L = np.zeros(self.d)
+        self._cost_sum = 0.0
+
+    def _scale(self):
+        if self.scale == "mean":
+            return self._cost_sum / self.t if self.t and self._cost_sum > 0 else 1.0
+        return self.scale
+
+    def _update(self, arm, prob, ctx, cost):
+        self._L[arm] += cost / prob
+        self._cost_sum += cost
+
+    def _state(self):
+        return {"L": self._L.tolist(), "cost_sum": self._cost_sum}
+
+    def _set_state(self, s):
+        L = np.asarray(s["L"], dtype=float)
+        if L.shape != (self.d,) or not np.all(np.isfinite(L)):
+            raise ValueError(f"loss vector has shape {L.shape}, expected ({self.d},)")
+        self._L = L
+        self._cost_sum = float(s["cost_sum"])
+
+
+class TsallisINF(_ImportanceWeighted):
     """Tsallis-INF bandit over a grid of parameter values (non-contextual).
 
     Each round the distribution minimises ``⟨L̂, p⟩ − (4/η_t) Σ √p_i`` over the simplex, i.e.
@@ -375,50 +404,16 @@ class TsallisINF(Tuner):
     >>> tuner.observe(42)                      # the iteration count of the solve with omega
     """
 
-    def __init__(self, grid=None, seed=None, scale="mean"):
-        super().__init__(grid, seed, scale)
-        self._L = np.zeros(self.d)
-        self._cost_sum = 0.0
-
-    def _scale(self):
-        if self.scale == "mean":
-            return self._cost_sum / self.t if self.t and self._cost_sum > 0 else 1.0
-        return self.scale
-
     def _probabilities(self, ctx):
         return tsallis_inf_distribution(self._L / self._scale(), 2.0 / math.sqrt(self.t + 1))
 
-    def _update(self, arm, prob, ctx, cost):
-        self._L[arm] += cost / prob
-        self._cost_sum += cost
 
-    def _state(self):
-        return {"L": self._L.tolist(), "cost_sum": self._cost_sum}
-
-    def _set_state(self, s):
-        L = np.asarray(s["L"], dtype=float)
-        if L.shape != (self.d,) or not np.all(np.isfinite(L)):
-            raise ValueError(f"loss vector has shape {L.shape}, expected ({self.d},)")
-        self._L = L
-        self._cost_sum = float(s["cost_sum"])
-
-
-class Exp3(Tuner):
+class Exp3(_ImportanceWeighted):
     """Exp3 (exponential weights with importance-weighted losses) over a grid, for comparison.
 
     ``p_i ∝ exp(−η_t L̂_i)``, ``L̂_i += c/(p_i · scale)``, anytime rate
     ``η_t = √(2 ln d / (d t))``. Same interface and parameters as :class:`TsallisINF`.
     """
-
-    def __init__(self, grid=None, seed=None, scale="mean"):
-        super().__init__(grid, seed, scale)
-        self._L = np.zeros(self.d)
-        self._cost_sum = 0.0
-
-    def _scale(self):
-        if self.scale == "mean":
-            return self._cost_sum / self.t if self.t and self._cost_sum > 0 else 1.0
-        return self.scale
 
     def _probabilities(self, ctx):
         d = self.d
@@ -428,13 +423,6 @@ class Exp3(Tuner):
         z = -eta * self._L / self._scale()
         w = np.exp(z - z.max())
         return w / w.sum()
-
-    def _update(self, arm, prob, ctx, cost):
-        self._L[arm] += cost / prob
-        self._cost_sum += cost
-
-    _state = TsallisINF._state
-    _set_state = TsallisINF._set_state
 
 
 class _Contextual(Tuner):
