@@ -188,13 +188,16 @@ def part_heat_ceiling(quick, cmd, nxs=None, lows=None, every=None):
                                    "commands": cmds, "date": _now()})
 
 
+def _large_by_nx(hl):
+    """``(nx, policies, ω = 1 total iterations or None)`` of part heat_large, by increasing nx."""
+    for nx, pols in sorted((hl or {}).get("results", {}).items(), key=lambda kv: int(kv[0])):
+        yield nx, pols, pols.get("SSOR-CG ω = 1", {}).get("total_iterations")
+
+
 def _large_summary(hl):
     """``: measured …`` — the tuners' reductions vs ω = 1 at the grids of part heat_large."""
-    if not hl:
-        return ""
     parts = []
-    for nx, pols in sorted(hl["results"].items(), key=lambda kv: int(kv[0])):
-        base = pols.get("SSOR-CG ω = 1", {}).get("total_iterations")
+    for nx, pols, base in _large_by_nx(hl):
         got = [f"{name} {base / pols[name]['total_iterations']:.2f}×" for name in ("Tsallis-INF", "ChebCB")
                if base and name in pols]
         if got:
@@ -286,9 +289,7 @@ def _target_summary():
         if young and cheb:
             rows.append(f"| ChebCB last-1000 mean / Young ω*, high variance | {cheb / young:.3f} | ≤ 1.15 | "
                         f"{'yes' if cheb <= 1.15 * young else 'no'} |")
-    hl = _load("heat_large")
-    for nx, pols in sorted((hl or {}).get("results", {}).items(), key=lambda kv: int(kv[0])):
-        base = pols.get("SSOR-CG ω = 1", {}).get("total_iterations")
+    for nx, pols, base in _large_by_nx(_load("heat_large")):
         for name, tgt in (("Tsallis-INF", 2.4), ("ChebCB", 3.5)):
             if base and name in pols:
                 red = base / pols[name]["total_iterations"]
@@ -365,8 +366,7 @@ def write_markdown():
                   f"Δt = {hl['dt']:g})", "",
                   f"Command: `{hl['command']}` ({hl['date']}, {hl['wall_s']:.0f} s).", "", hl["markdown"], ""]
         seeds = []
-        for nx, pols in sorted(hl["results"].items(), key=lambda kv: int(kv[0])):
-            base = pols.get("SSOR-CG ω = 1", {}).get("total_iterations")
+        for nx, pols, base in _large_by_nx(hl):
             for pol, r in pols.items():
                 per = r.get("trials_total_iterations") or []
                 if len(per) > 1:

@@ -226,6 +226,12 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
 
     validator = _Validator(dim, n, seed) if validate_every else None
 
+    def weights(**extra):
+        """The loadable weight file (float32 on CPU, config, recipe, provenance)."""
+        sd = {k: t.detach().cpu().float().clone() for k, t in model.state_dict().items()}
+        return {"state_dict": sd, "config": model.config(), "recipe": recipe, "step": step,
+                "loss": _recent(history), "init": init_info, **extra}
+
     def validate():
         model.eval()
         v = validator(model)
@@ -234,10 +240,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         best["history"].append(v)
         if v["score"] < best["score"]:
             best["score"] = v["score"]
-            sd = {k: t.detach().cpu().float().clone() for k, t in model.state_dict().items()}
-            _atomic_save(torch, {"state_dict": sd, "config": model.config(), "recipe": recipe, "step": step,
-                                 "loss": _recent(history), "init": init_info, "validation": v},
-                         out / "model_best.pt")
+            _atomic_save(torch, weights(validation=v), out / "model_best.pt")
         if bar is not None:
             bar.write(f"step {step}: validation {v['iterations']} iterations (residual {v['residual']:.2e}); "
                       f"best score {best['score']:.1f}")
@@ -248,9 +251,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         _atomic_save(torch, {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
                              "history": history, "recipe": recipe, "numpy_rng": rng.bit_generator.state,
                              "torch_rng": torch.get_rng_state(), "best": best}, ckpt)
-        sd = {k: v.detach().cpu().float().clone() for k, v in model.state_dict().items()}
-        _atomic_save(torch, {"state_dict": sd, "config": model.config(), "recipe": recipe, "step": step,
-                             "loss": _recent(history), "init": init_info}, out / "model.pt")
+        _atomic_save(torch, weights(), out / "model.pt")
         (out / "history.json").write_text(json.dumps({"recipe": recipe, "step": step, "history": history,
                                                       "final": final, "validation": best["history"]}))
         try:
