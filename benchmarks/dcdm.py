@@ -83,9 +83,12 @@ def run_methods(A, b, models, methods, repeats, time_limit):
                 continue
             fn = lambda cb, M=M: kl.cg(csr, b, rtol=1e-6, M=M, callback=cb, maxiter=20000)  # noqa: E731
             reps = repeats
-        elif name.startswith("DCDM"):     # "DCDM" (k = 2, the paper) or "DCDM-k32"
-            k = int(name.split("-k")[1]) if "-k" in name else 2
-            model = models[dim]
+        elif name.startswith("DCDM"):     # "DCDM" (k = 2, the paper) or "DCDM-k32"; "...@name": another model
+            base, _, other = name.partition("@")
+            k = int(base.split("-k")[1]) if "-k" in base else 2
+            model = models[other] if other else models[dim]
+            if getattr(model, "dim", dim) != dim:
+                continue
             fn = lambda cb, m=model, k=k: kl.learned.dcdm(A, b, m, rtol=1e-6, callback=cb, maxiter=5000, k=k)  # noqa: E731
             reps = 1
         elif name.startswith("FCG+DCDM"):  # "FCG+DCDM" (truncation 1) or "FCG+DCDM-m32"
@@ -121,8 +124,9 @@ def main(argv=None):
     p.add_argument("--sizes3d", default="32,64")
     p.add_argument("--families", default="spheres_boxes,ellipses_lshapes")
     p.add_argument("--methods", default="DCDM,DCDM-k32,FCG+DCDM-m32,CG,IC(0)-PCG,AMG-PCG",
-                   help="DCDM[-kK]: dcdm keeping K directions A-orthogonal (paper: 2); FCG+DCDM[-mM]: "
-                        "kl.fcg with the network preconditioner and truncation M")
+                   help="DCDM[-kK][@NAME]: dcdm keeping K directions A-orthogonal (paper: 2), with the shipped "
+                        "model NAME (default poisson2d/poisson3d by dimension); FCG+DCDM[-mM]: kl.fcg with the "
+                        "network preconditioner and truncation M")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--time-limit", type=float, default=240.0, help="seconds per solve before it is stopped")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -139,6 +143,8 @@ def main(argv=None):
     models, manifests = {}, {}
     for dim in sorted({len(s) for s in shapes}):
         models[dim], manifests[dim] = kl.learned.load_pretrained(f"poisson{dim}d", return_manifest=True)
+    for other in sorted({m.partition("@")[2] for m in methods if "@" in m}):
+        models[other], manifests[other] = kl.learned.load_pretrained(other, return_manifest=True)
     families = args.families.split(",")
     load0 = os.getloadavg()
     results = {}
@@ -158,8 +164,9 @@ def main(argv=None):
          f"{os.cpu_count()} cores shared with other jobs (load average {load0[0]:.1f} at start, "
          f"{load1[0]:.1f} at end; wall times are noisy, compare within a row); torch threads: "
          f"{args.threads}; total {elapsed / 60:.1f} min.  ",
-         "Models: " + ", ".join(f"poisson{d}d trained at {'x'.join(map(str, m['grid']))} ({m['steps_done']} steps, "
-                                f"final training loss {m['loss_final_mean100']:.3g})" for d, m in manifests.items()) + ".  ",
+         "Models: " + ", ".join(f"{m['name']} ({m['config'].get('arch', 'unet')} network) trained at "
+                                f"{'x'.join(map(str, m['grid']))} ({m['steps_done']} steps, final {m['recipe'].get('loss', 'residual')} "
+                                f"loss {m['loss_final_mean100']:.3g})" for m in manifests.values()) + ".  ",
          "Right-hand side: seeded N(0,1) per unknown; x0 = 0; stopping rule ||b - Ax|| <= rtol ||b||. "
          f"Times in seconds (classical: median of {args.repeats}; DCDM, FCG+DCDM: one run); setup "
          "(IC(0) factorisation, AMG hierarchy) excluded from the solve time and shown separately. "

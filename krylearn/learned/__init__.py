@@ -14,11 +14,12 @@ from .._optional import require
 require("torch", "the learned solvers (krylearn.learned)")
 
 from .dcdm import DCDMPreconditioner, NetworkApply, dcdm  # noqa: E402
-from .model import DCDMNet  # noqa: E402
+from .model import DCDMNet, build_model  # noqa: E402
+from .multilevel_net import MultilevelNet  # noqa: E402
 from .pretrained import available, load_pretrained, load_weights  # noqa: E402
 from .stencil_torch import TorchStencil  # noqa: E402
-from .train import dcdm_loss, train  # noqa: E402
+from .train import dcdm_energy_loss, dcdm_loss, train  # noqa: E402
 from .train import main as train_main  # noqa: E402
 
-__all__ = ["dcdm", "DCDMPreconditioner", "DCDMNet", "load_pretrained", "load_weights", "available",
-           "TorchStencil", "train", "train_main", "dcdm_loss", "NetworkApply"]
+__all__ = ["dcdm", "DCDMPreconditioner", "DCDMNet", "MultilevelNet", "build_model", "load_pretrained",
+           "load_weights", "available", "TorchStencil", "train", "train_main", "dcdm_loss", "dcdm_energy_loss", "NetworkApply"]

@@ -155,6 +155,24 @@ class RitzDataset:
             out[i][self.masks[k]] = b
         return index, out
 
+    def energy(self, index, b):
+        """``bᵢᵀ A⁻¹ bᵢ`` for grid right-hand sides ``b`` (as from :meth:`sample`), float64.
+
+        Exact, by a sparse LU factorisation of each domain's matrix made on first use (the
+        normaliser of the energy-norm loss, see :func:`krylearn.learned.train.dcdm_energy_loss`)."""
+        import scipy.sparse.linalg as spla
+
+        if not hasattr(self, "_solvers"):
+            self._solvers = {}
+        out = np.empty(len(index))
+        for i, k in enumerate(index):
+            k = int(k)
+            if k not in self._solvers:
+                self._solvers[k] = spla.factorized(poisson_system(self.masks[k]).tocsr().tocsc())
+            v = np.asarray(b[i], dtype=np.float64)[self.masks[k]]
+            out[i] = v @ self._solvers[k](v)
+        return out
+
 
 def _key(dim, n, count, m, seed, family):
     s = json.dumps({"dim": dim, "n": n, "count": count, "m": m, "seed": seed, "family": family,

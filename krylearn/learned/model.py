@@ -16,7 +16,7 @@ torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 nn = torch.nn
 F = torch.nn.functional
 
-__all__ = ["DCDMNet"]
+__all__ = ["DCDMNet", "build_model"]
 
 
 class _ResBlock(nn.Module):
@@ -67,8 +67,10 @@ class DCDMNet(nn.Module):
         large gets one more level with the same weights, as a multigrid V-cycle does, so the
         receptive field keeps covering the domain at any size: with fixed ``levels`` the
         coarsest level of a 128²-trained net covers half as much of a 256² domain, and DCDM
-        stalled there (benchmarks/results/dcdm.md). Not yet a fix: trained 3400 steps on 64² and
-        128² together (CPU), it converged neither at 128² nor at 256² (not shipped).
+        stalled there (benchmarks/results/dcdm.md). Not a fix: trained 3400 steps on 64² and
+        128² together (CPU), it converged neither at 128² nor at 256² (not shipped). What fixed 2D
+        is :class:`~krylearn.learned.multilevel_net.MultilevelNet`, which also fixes the ``4^ℓ``
+        scale between levels instead of leaving it to be learned.
     coarsest : int
         With ``shared_levels``: largest side of the coarsest level (default 8).
 
@@ -215,3 +217,16 @@ class DCDMNet(nn.Module):
         h = self._up(h, full) + full
         q = self.out(self.post(h)) * m
         return q[:, 0] if squeeze else q
+
+
+def build_model(config):
+    """The network a stored config describes: ``config["arch"]`` ``"multilevel"`` builds a
+    :class:`~krylearn.learned.multilevel_net.MultilevelNet`, absent or ``"unet"`` a :class:`DCDMNet`."""
+    config = dict(config)
+    arch = config.pop("arch", "unet")
+    if arch == "unet":
+        return DCDMNet(**config)
+    if arch == "multilevel":
+        from .multilevel_net import MultilevelNet
+        return MultilevelNet(**config)
+    raise ValueError(f"unknown DCDM network architecture {arch!r} (expected 'unet' or 'multilevel')")

@@ -44,10 +44,11 @@ def _sha256(path):
 
 
 def load_weights(weights, manifest=None, *, device=None):
-    """Build a :class:`DCDMNet` from a weight file, validated against an optional manifest dict.
+    """Build the network a weight file describes (:class:`DCDMNet` or :class:`MultilevelNet`),
+    validated against an optional manifest dict.
 
     Raises ``ValueError`` (checksum, dimension or parameter-shape mismatch, unreadable file)."""
-    from .model import DCDMNet
+    from .model import build_model
 
     weights = Path(weights)
     if manifest is not None:
@@ -72,7 +73,10 @@ def load_weights(weights, manifest=None, *, device=None):
         if manifest.get("dims") is not None and int(manifest["dims"]) != int(config["dim"]):
             raise ValueError(f"{weights}: the weights are for a {config['dim']}D model, the manifest says "
                              f"{manifest['dims']}D")
-    model = DCDMNet(**config)
+    try:
+        model = build_model(config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{weights}: cannot build a DCDM network from the config {config}: {exc}") from exc
     try:
         model.load_state_dict(blob["state_dict"], strict=True)
     except RuntimeError as exc:

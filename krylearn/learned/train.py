@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["dcdm_loss", "train", "main", "DEFAULT_RECIPES"]
+__all__ = ["dcdm_loss", "dcdm_energy_loss", "train", "main", "DEFAULT_RECIPES"]
 
 #: recipes of the shipped models (CPU, 1 thread on a shared 2-core machine). 2D: ≈ 25 min, a
 #: 4-level U-Net variant (``levels=4``: the coarsest level of a 128² grid is 8², so the network sees
@@ -59,6 +59,24 @@ def dcdm_loss(model, op, b, index=None, mask=None):
     return (res * res).sum(dims).mean()
 
 
+def dcdm_energy_loss(model, op, b, energy, index=None, mask=None):
+    """Mean over the batch of ``1 − (qᵀb)² / ((qᵀAq)(bᵀA⁻¹b))`` with ``q = model(b)``.
+
+    The A-norm error left by an exact line search along ``q`` from ``x = 0``, relative to the
+    error of ``x = 0``: ``‖A⁻¹b − αq‖²_A / ‖A⁻¹b‖²_A``, i.e. the squared sine of the A-angle between
+    ``q`` and the solution (0 when ``q ∥ A⁻¹b``, at most 1). This is the error reduction of one
+    DCDM step, and it weights the smooth modes by ``1/λ`` where the paper's residual loss weights
+    them by ``λ``: the residual loss barely sees the low modes that dominate the error CG-type
+    methods are left with. ``energy``: ``(B,)`` tensor of ``bᵀA⁻¹b`` (exact, from
+    :meth:`RitzDataset.energy`). Not in the paper (``loss="energy"`` in :func:`train`)."""
+    q = model(b, mask)
+    Aq = op.apply(q, index)
+    dims = tuple(range(1, b.dim()))
+    qb = (q * b).sum(dims)
+    qAq = (q * Aq).sum(dims).clamp_min(1e-30)
+    return (1.0 - qb * qb / (qAq * energy)).mean()
+
+
 def _lr(step, steps, lr, lr_final, warmup=50):
     if step < warmup:
         return lr * (step + 1) / warmup
@@ -79,7 +97,7 @@ def _save_plot(history, path, title):
         sm = np.convolve(h, np.ones(w) / w, mode="valid")
         ax.semilogy(np.arange(w - 1, len(h)), sm, lw=1.5, label=f"moving mean ({w})")
     ax.set_xlabel("step")
-    ax.set_ylabel("‖b − A q (qᵀb)/(qᵀAq)‖²")
+    ax.set_ylabel("training loss")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
@@ -98,8 +116,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
           seed=0, channels=16, levels=1, bias=True, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
           checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10,
           stop_after=None, init=None, spectral_decay=0.0, shared_levels=False, coarsest=8, extra_sizes=(),
-          validate_every=0):
-    """Train a :class:`DCDMNet`; returns ``(model, history)``.
+          validate_every=0, arch="unet", loss="residual", blocks=None):
+    """Train a DCDM network; returns ``(model, history)``.
 
     Parameters
     ----------
@@ -110,6 +128,15 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     lanczos : int
         Lanczos steps per domain (Ritz vectors of the training data).
     steps, batch, lr, lr_final : training schedule (Adam, linear warm-up then cosine decay).
+    arch : {"unet", "multilevel"}
+        ``"unet"``: :class:`DCDMNet` (``levels=1`` is the paper's network); ``"multilevel"``:
+        :class:`~krylearn.learned.multilevel_net.MultilevelNet` (BPX skeleton, learned level
+        blocks; ``levels``, ``shared_levels`` and ``bias`` are then unused).
+    loss : {"residual", "energy"}
+        ``"residual"``: the paper's ``‖b − A q (qᵀb)/(qᵀAq)‖²`` (:func:`dcdm_loss`); ``"energy"``: the
+        relative A-norm error of the line-search step (:func:`dcdm_energy_loss`).
+    blocks : tuple of int, optional
+        The network's block counts (default: its class's default).
     channels, levels : int
         Network width and number of poolings (see :class:`DCDMNet`).
     shared_levels, coarsest :
@@ -156,12 +183,23 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
 
     from .data import build_dataset
     from .model import DCDMNet
+    from .multilevel_net import MultilevelNet
     from .stencil_torch import TorchStencil
 
     if threads:
         torch.set_num_threads(int(threads))
+    if arch not in ("unet", "multilevel"):
+        raise ValueError(f"arch must be 'unet' or 'multilevel', got {arch!r}")
+    if loss not in ("residual", "energy"):
+        raise ValueError(f"loss must be 'residual' or 'energy', got {loss!r}")
     recipe = dict(dim=dim, n=n, domains=domains, lanczos=lanczos, steps=steps, batch=batch, lr=lr,
                   lr_final=lr_final, seed=seed, channels=channels, levels=levels, bias=bias)
+    if arch != "unet":
+        recipe["arch"] = arch
+    if loss != "residual":
+        recipe["loss"] = loss
+    if blocks is not None:
+        recipe["blocks"] = [int(v) for v in blocks]
     if spectral_decay:
         recipe["spectral_decay"] = float(spectral_decay)
     if shared_levels:
@@ -191,8 +229,12 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         stacks.append((ds, op, op.mask))
 
     torch.manual_seed(seed)
-    model = DCDMNet(dim, channels=channels, levels=levels, bias=bias, shared_levels=shared_levels,
-                    coarsest=coarsest).to(device)
+    extra = {} if blocks is None else {"blocks": tuple(int(v) for v in blocks)}
+    if arch == "multilevel":
+        model = MultilevelNet(dim, channels=channels, **extra).to(device)
+    else:
+        model = DCDMNet(dim, channels=channels, levels=levels, bias=bias, shared_levels=shared_levels,
+                        coarsest=coarsest, **extra).to(device)
     init_info = None
     if init is not None:
         blob = torch.load(init, map_location=device, weights_only=False)
@@ -225,6 +267,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
             best.update(state.get("best") or {})
 
     validator = _Validator(dim, n, seed) if validate_every else None
+    loss_kind = loss
 
     def weights(**extra):
         """The loadable weight file (float32 on CPU, config, recipe, provenance)."""
@@ -255,13 +298,15 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         (out / "history.json").write_text(json.dumps({"recipe": recipe, "step": step, "history": history,
                                                       "final": final, "validation": best["history"]}))
         try:
-            _save_plot(history, out / "loss.png", f"DCDM {dim}D {n}^{dim}: step {step}/{steps}")
+            _save_plot(history, out / "loss.png", f"DCDM {dim}D {n}^{dim}, {loss_kind} loss: step {step}/{steps}")
         except Exception:  # a plot must never kill a training run
             pass
 
     model.train()
     last_save = time.perf_counter()
     bar = tqdm(total=steps, initial=step, desc=f"train DCDM {dim}D n={n}", disable=not progress)
+    if validator is not None and step == 0:
+        validate()              # the starting point (for MultilevelNet: plain BPX) is a candidate too
     stopped_early = False
     while step < steps:
         for g in opt.param_groups:
@@ -270,8 +315,13 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         for ds, op, masks_t in stacks:
             index, b = ds.sample(batch, rng)
             index_t = torch.as_tensor(index, device=device)
-            b = torch.as_tensor(b, device=device)
-            loss = loss + dcdm_loss(model, op, b, index_t, masks_t[index_t]) / len(stacks)
+            b_t = torch.as_tensor(b, device=device)
+            if loss_kind == "energy":
+                energy = torch.as_tensor(ds.energy(index, b), dtype=b_t.dtype, device=device)
+                term = dcdm_energy_loss(model, op, b_t, energy, index_t, masks_t[index_t])
+            else:
+                term = dcdm_loss(model, op, b_t, index_t, masks_t[index_t])
+            loss = loss + term / len(stacks)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -390,6 +440,11 @@ def main(argv=None):
     p.add_argument("--extra-sizes", default=None,
                    help="comma-separated further grid sides trained alongside --n (e.g. 64)")
     p.add_argument("--levels", type=int, default=None, help="poolings (1 = the paper's net); default: recipe")
+    p.add_argument("--arch", choices=("unet", "multilevel"), default=None,
+                   help="network: 'unet' (DCDMNet; levels=1 is the paper's) or 'multilevel' (BPX skeleton)")
+    p.add_argument("--loss", choices=("residual", "energy"), default=None,
+                   help="training loss: the paper's residual norm, or the relative A-norm error")
+    p.add_argument("--blocks", default=None, help="comma-separated block counts of the network")
     p.add_argument("--out", default=None, help="run directory (default runs/dcdm{dim}d)")
     p.add_argument("--cache-dir", default=None, help="Ritz-vector cache (default ~/.cache/krylearn/dcdm)")
     p.add_argument("--device", default="cpu")
@@ -419,6 +474,11 @@ def main(argv=None):
         rec.update(shared_levels=True, coarsest=args.coarsest)
     if args.validate_every:
         rec["validate_every"] = args.validate_every
+    for key in ("arch", "loss"):
+        if getattr(args, key) is not None:
+            rec[key] = getattr(args, key)
+    if args.blocks:
+        rec["blocks"] = tuple(int(v) for v in args.blocks.split(","))
     if args.extra_sizes:
         rec["extra_sizes"] = tuple(int(v) for v in args.extra_sizes.split(","))
     out = args.out or f"runs/dcdm{args.dim}d"

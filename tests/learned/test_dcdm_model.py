@@ -134,10 +134,10 @@ def test_training_with_shared_levels_on_two_sizes(tmp_path):
     blob = torch.load(tmp_path / "run" / "model.pt", weights_only=False)
     assert blob["config"]["shared_levels"] and blob["recipe"]["extra_sizes"] == [8]
     assert blob["recipe"]["spectral_decay"] == 1.0
-    # validation at steps 15, 30 and the end (40); the best of them is kept and exported
+    # validation at the start, steps 15, 30 and the end (40); the best of them is kept and exported
     import json
     vals = json.loads((tmp_path / "run" / "history.json").read_text())["validation"]
-    assert [v["step"] for v in vals] == [15, 30, 40]
+    assert [v["step"] for v in vals] == [0, 15, 30, 40]
     best = torch.load(tmp_path / "run" / "model_best.pt", weights_only=False)
     assert best["validation"]["score"] == min(v["score"] for v in vals)
     from krylearn.learned.train import export

@@ -1,0 +1,168 @@
+"""A DCDM network on a BPX multilevel skeleton: learned level blocks, fixed grid transfers.
+
+The network approximates ``A⁻¹`` up to a scale, as the DCDM network of Kaneda et al. (ICML 2023,
+arXiv 2205.10763) does, but its coarse-to-fine structure is that of the additive multilevel
+preconditioner of Bramble, Pasciak and Xu ("Parallel multilevel preconditioners", Math. Comp. 55,
+1990): restrict the residual to every level of a grid hierarchy, treat each level locally, scale
+it by the level's mesh size squared, interpolate back and add,
+
+    q = Σ_ℓ 4^ℓ · P^ℓ g(R^ℓ r),
+
+with ``R`` the cell-centred full-weighting restriction (an average, the adjoint of ``P`` over
+``2^dim``) and ``P`` bilinear (trilinear) interpolation. ``g`` is learned: a small bias-free
+residual convolutional net, one set of weights shared by every level, plus a second shared block
+``h`` applied after each level's coarse contribution has been added (so the levels also act
+multiplicatively, as in a U-Net decoder). Both start as zero maps (their last convolution is
+zero-initialised), so the untrained network *is* the BPX preconditioner, and training improves it.
+
+Why this skeleton (measured; benchmarks/results/dcdm.md). The paper's network and our U-Net
+variants of :class:`~krylearn.learned.model.DCDMNet` have a fixed number of poolings; trained on
+2D 128² obstacle problems they reach DCDM's tolerance there but stall at 256² and 512², because a
+2D Green's function decays only logarithmically and a fixed-depth network sees a smaller share of a
+larger domain, and because the ``4^ℓ`` growth of ``A⁻¹`` with the scale is something it has to
+learn per level from one grid size. Here the number of levels follows the grid (down to a coarsest
+side ≤ ``coarsest``) and the ``4^ℓ`` factor is fixed, so weights trained at 128² act on a 256² grid
+exactly as on a 128² grid plus one more coarse level: the iteration counts of BPX itself grow only
+slowly with the grid (2D obstacle problems, DCDM to 1e-4: 16, 18, 21 iterations at 64², 128², 256²).
+
+The same input conventions as :class:`DCDMNet`: ``forward(r, mask)`` with ``r`` of shape
+``(B, 1, *grid)`` or ``(B, *grid)``; the residual is zeroed at solid cells and normalised to unit
+RMS over the fluid; the geometry enters every level as ``r · s`` with ``s`` the share of solid
+cells around each (coarse) cell, which keeps the map positively homogeneous (``f(c r) = c f(r)``
+for ``c > 0``); the output is multiplied by the mask. Any grid size works (odd sides are padded
+by the transfers' ceil rule; sides divisible by ``2^levels`` coarsen exactly).
+"""
+
+from __future__ import annotations
+
+from .._optional import require
+
+torch = require("torch", "the DCDM learned solver (krylearn.learned)")
+nn = torch.nn
+F = torch.nn.functional
+
+__all__ = ["MultilevelNet"]
+
+
+class _LevelBlock(nn.Module):
+    """``x ↦ out(blocks(inp([x, x·s])))``: 2 input channels, ``channels`` features, 1 output, no biases.
+
+    The output convolution starts at zero, so the block starts as the zero map."""
+
+    def __init__(self, conv, channels, blocks):
+        super().__init__()
+        from .model import _ResBlock
+        self.inp = conv(2, channels, 3, padding=1, bias=False)
+        self.body = nn.Sequential(*[_ResBlock(conv, channels, bias=False) for _ in range(blocks)])
+        self.out = conv(channels, 1, 3, padding=1, bias=False)
+        nn.init.zeros_(self.out.weight)
+
+    def forward(self, x, solid_share):
+        return self.out(self.body(self.inp(torch.cat([x, x * solid_share], dim=1))))
+
+
+class MultilevelNet(nn.Module):
+    """``r ↦ q ≈ c·A⁻¹ r``: BPX multilevel skeleton with shared learned level blocks (see module doc).
+
+    Parameters
+    ----------
+    dim : {2, 3}
+    channels : int
+        Feature channels of the level blocks (16, as the paper's network).
+    blocks : (int, int)
+        Residual blocks in the pre-block ``g`` (applied to each level's restricted residual) and the
+        post-block ``h`` (applied after a level's coarse contribution is added).
+    coarsest : int
+        Coarsen while the smallest side exceeds this (4: a 128² grid has 6 levels, 256² has 7).
+    level_factor : float
+        Scale between consecutive levels: 4 = (2h)²/h², the growth of ``A⁻¹`` with the mesh size for
+        the unscaled 5-/7-point stencil of :func:`krylearn.pde.poisson`.
+    """
+
+    arch = "multilevel"
+
+    def __init__(self, dim=2, channels=16, blocks=(1, 1), coarsest=4, level_factor=4.0):
+        super().__init__()
+        if dim not in (2, 3):
+            raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+        if int(coarsest) < 2:
+            raise ValueError(f"coarsest must be >= 2, got {coarsest!r}")
+        self.dim = int(dim)
+        self.channels = int(channels)
+        self.blocks = tuple(int(b) for b in blocks)
+        if len(self.blocks) != 2 or min(self.blocks) < 0:
+            raise ValueError(f"blocks must be two non-negative counts (pre, post), got {blocks!r}")
+        self.coarsest = int(coarsest)
+        self.level_factor = float(level_factor)
+        conv = nn.Conv2d if dim == 2 else nn.Conv3d
+        self.pre = _LevelBlock(conv, self.channels, self.blocks[0])
+        self.post = _LevelBlock(conv, self.channels, self.blocks[1])
+        w = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 4.0      # 1D bilinear weights; sums to 2
+        kernel = w
+        for _ in range(dim - 1):
+            kernel = kernel[..., None] * w
+        self.register_buffer("_kernel", kernel.view(1, 1, *kernel.shape), persistent=False)
+        self._conv = F.conv2d if dim == 2 else F.conv3d
+        self._convT = F.conv_transpose2d if dim == 2 else F.conv_transpose3d
+        self._pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
+
+    def config(self):
+        """Constructor arguments (stored with the weights); ``arch`` picks this class on loading."""
+        return {"arch": self.arch, "dim": self.dim, "channels": self.channels, "blocks": list(self.blocks),
+                "coarsest": self.coarsest, "level_factor": self.level_factor}
+
+    def levels_for(self, grid):
+        """Number of coarsenings used on a grid of this shape."""
+        side, n = min(int(g) for g in grid), 0
+        while side > self.coarsest:
+            side = (side + 1) // 2
+            n += 1
+        return n
+
+    def _restrict(self, x):
+        # full weighting: the adjoint of bilinear interpolation divided by 2^dim (an average)
+        pad = [p for s in reversed(x.shape[2:]) for p in (0, s % 2)]
+        if any(pad):
+            x = F.pad(x, pad)
+        k = self._kernel.to(x.dtype)
+        return self._conv(x, k, stride=2, padding=1) / float(2 ** self.dim)
+
+    def _prolong(self, x, like):
+        k = self._kernel.to(x.dtype)
+        y = self._convT(x, k, stride=2, padding=1)
+        return y[(...,) + tuple(slice(0, s) for s in like.shape[2:])]
+
+    def _solid_share(self, fluid):
+        return 1.0 - self._pool(fluid, 3, stride=1, padding=1, count_include_pad=False)
+
+    def forward(self, r, mask=None):
+        squeeze = r.dim() == self.dim + 1
+        if squeeze:
+            r = r.unsqueeze(1)
+        if r.dim() != self.dim + 2 or r.shape[1] != 1:
+            raise ValueError(f"expected input of shape (B, 1, *grid) with a {self.dim}D grid, "
+                             f"got {tuple(r.shape)}")
+        if mask is None:
+            m = torch.ones_like(r)
+        else:
+            m = mask.to(r.dtype)
+            while m.dim() < self.dim + 2:
+                m = m.unsqueeze(0) if m.dim() == self.dim else m.unsqueeze(1)
+            m = m.expand_as(r)
+        r = r * m
+        count = m.flatten(1).sum(1).clamp_min(1.0)
+        rms = torch.sqrt((r * r).flatten(1).sum(1) / count).clamp_min(1e-30)
+        r = r / rms.view(-1, *([1] * (self.dim + 1)))
+        residuals, fluids = [r], [m]
+        for _ in range(self.levels_for(r.shape[2:])):
+            residuals.append(self._restrict(residuals[-1]))
+            fluids.append(self._restrict(fluids[-1]))
+        shares = [self._solid_share(f) for f in fluids]
+        q = None
+        for level in range(len(residuals) - 1, -1, -1):
+            x, s = residuals[level], shares[level]
+            y = x + self.pre(x, s)                  # BPX: the level's residual; learned: + g
+            if q is not None:
+                y = y + self.level_factor * self._prolong(q, x)
+            q = y + self.post(y, s)
+        return (q * m)[:, 0] if squeeze else q * m
