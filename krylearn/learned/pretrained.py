@@ -18,7 +18,7 @@ torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 
 __all__ = ["load_pretrained", "available", "data_dir", "load_weights"]
 
-_NAMES = {"poisson2d": 2, "poisson3d": 3}
+_NAMES = {"poisson2d": 2, "poisson3d": 3, "poisson3d_paper": 3}
 
 
 def data_dir():
@@ -92,11 +92,13 @@ def load_pretrained(name="poisson2d", *, device=None, directory=None, return_man
 
     Parameters
     ----------
-    name : {"poisson2d", "poisson3d"}
-        ``poisson2d``: trained on 128² grids (``levels=4``, the U-Net variant of
-        :class:`DCDMNet`); ``poisson3d``: trained on 32³ grids (``levels=1``, the paper's network).
-        Obstacle domains, Dirichlet box, Neumann at solids. Both run on any even grid size of their
-        dimension. The manifest records the steps, loss, recipe and the command that reproduces them.
+    name : {"poisson2d", "poisson3d", "poisson3d_paper"}
+        ``poisson2d`` (trained on 128² grids) and ``poisson3d`` (32³): the BPX-skeleton
+        :class:`~krylearn.learned.multilevel_net.MultilevelNet` trained with the energy-norm loss;
+        ``poisson3d_paper`` (32³): the paper's network (:class:`DCDMNet`, ``levels=1``) and loss,
+        kept for comparison. Obstacle domains, Dirichlet box, Neumann at solids; all run on any grid
+        size of their dimension. The manifest records the steps, loss, recipe and the command that
+        reproduces them.
     device : str or torch.device, optional
     directory : path, optional
         Where ``<name>.json`` and the weights live (default :func:`data_dir`).

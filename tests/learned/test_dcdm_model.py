@@ -164,3 +164,14 @@ def test_loss_is_zero_for_exact_inverse():
 
     b = torch.tensor(A.to_grid(np.random.default_rng(0).standard_normal(A.shape[0])))[None]
     assert float(dcdm_loss(Exact(), op, b)) < 1e-20
+
+
+def test_fractional_iterations_breaks_ties():
+    from krylearn.learned.train import fractional_iterations
+    assert fractional_iterations([1.0, 1e-2, 1e-5], 1e-4) == pytest.approx(1 + 2 / 3)
+    assert fractional_iterations([1.0, 1e-2, 1e-4], 1e-4) == pytest.approx(2.0)
+    assert fractional_iterations([1.0, 1e-4], 1e-4) == pytest.approx(1.0)
+    assert fractional_iterations([1e-5], 1e-4) == 0.0
+    assert fractional_iterations([1.0, 1e-2, 1e-3], 1e-4) == float("inf")
+    # the same whole count, different overshoot: the deeper last step ranks first
+    assert fractional_iterations([1, 1e-3, 1e-6], 1e-4) < fractional_iterations([1, 1e-3, 5e-5], 1e-4)
