@@ -57,9 +57,11 @@ class DCDMNet(nn.Module):
         discrete Green's function needs, at little cost (each level has 1/4 (2D) or 1/8 (3D) of
         the cells of the one above). Measured on 128² obstacle problems: with ``levels=1`` DCDM
         stalls near ‖r‖/‖b‖ ≈ 2e-2 with 73% of the residual's energy in the lowest Fourier modes
-        (|k| ≤ 2), the scale the paper's single pooling cannot see at this size; the shipped 2D
-        model uses ``levels=4`` (the stall moves down and the residual left concentrates next to
-        the solids). The shipped 3D model keeps the paper's ``levels=1``.
+        (|k| ≤ 2), the scale the paper's single pooling cannot see at this size; with
+        ``levels=4`` the stall moves down and the residual left concentrates next to the solids,
+        but the network still stalls at 256². The model shipped as ``poisson3d_paper`` uses the
+        paper's ``levels=1``; the shipped ``poisson2d``/``poisson3d`` are
+        :class:`~krylearn.learned.multilevel_net.MultilevelNet`.
     shared_levels : bool
         Size-adaptive variant (not in the paper): ``levels`` is ignored and the number of
         poolings is chosen per input so that the coarsest side is ≤ ``coarsest`` (4 on 128², 5 on

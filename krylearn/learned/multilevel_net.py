@@ -23,7 +23,13 @@ larger domain, and because the ``4^ℓ`` growth of ``A⁻¹`` with the scale is 
 learn per level from one grid size. Here the number of levels follows the grid (down to a coarsest
 side ≤ ``coarsest``) and the ``4^ℓ`` factor is fixed, so weights trained at 128² act on a 256² grid
 exactly as on a 128² grid plus one more coarse level: the iteration counts of BPX itself grow only
-slowly with the grid (2D obstacle problems, DCDM to 1e-4: 16, 18, 21 iterations at 64², 128², 256²).
+slowly with the grid (2D obstacle problems, DCDM to 1e-4: 18, 21, 24 iterations at 128², 256², 512²),
+and the trained network (shipped ``poisson2d``, 128², energy loss) needs 10 at all three sizes, with the
+paper's ``k = 2``; in 3D 7–8 at 32³ and 64³ against BPX's 13–17 and the paper's network's 10
+(benchmarks/results/dcdm.md).
+
+Training uses :func:`~krylearn.learned.train.dcdm_energy_loss` (``--loss energy``): with the
+paper's residual loss the same network converged only with ``k = 32`` and stalled with ``k = 2``.
 
 The same input conventions as :class:`DCDMNet`: ``forward(r, mask)`` with ``r`` of shape
 ``(B, 1, *grid)`` or ``(B, *grid)``; the residual is zeroed at solid cells and normalised to unit
