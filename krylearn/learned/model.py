@@ -174,25 +174,7 @@ class DCDMNet(nn.Module):
         return F.interpolate(x, size=like.shape[2:], mode="nearest")
 
     def forward(self, r, mask=None):
-        squeeze = r.dim() == self.dim + 1
-        if squeeze:
-            r = r.unsqueeze(1)
-        if r.dim() != self.dim + 2 or r.shape[1] != 1:
-            raise ValueError(f"expected input of shape (B, 1, *grid) with a {self.dim}D grid, "
-                             f"got {tuple(r.shape)}")
-        if mask is None:
-            m = torch.ones_like(r)
-        else:
-            m = mask.to(r.dtype)
-            if m.dim() == self.dim:
-                m = m.unsqueeze(0)
-            if m.dim() == self.dim + 1:
-                m = m.unsqueeze(1)
-            m = m.expand_as(r)
-        r = r * m
-        count = m.flatten(1).sum(1).clamp_min(1.0)
-        rms = torch.sqrt((r * r).flatten(1).sum(1) / count).clamp_min(1e-30)
-        x = r / rms.view(-1, *([1] * (self.dim + 1)))
+        x, m, squeeze = normalized_input(r, mask, self.dim)
         if self.mask_channel and self.bias:
             x = torch.cat([x, m], dim=1)
         elif self.mask_channel:
@@ -206,7 +188,7 @@ class DCDMNet(nn.Module):
         skips = [full]
         h = full
         if self.shared_levels:
-            inner = self.levels_for(r.shape[2:]) - 1
+            inner = self.levels_for(x.shape[2:]) - 1
             enc, dec = [self.enc[0]] * inner, [self.dec[0]] * inner
         else:
             enc, dec = self.enc, self.dec
@@ -219,6 +201,34 @@ class DCDMNet(nn.Module):
         h = self._up(h, full) + full
         q = self.out(self.post(h)) * m
         return q[:, 0] if squeeze else q
+
+
+def normalized_input(r, mask, dim):
+    """Shared input handling of the DCDM networks: ``(x, m, squeeze)``.
+
+    ``r``: ``(B, 1, *grid)`` or ``(B, *grid)`` (``squeeze`` says which); ``mask``: fluid cells, any of
+    ``grid``, ``(B, *grid)``, ``(B, 1, *grid)``, or None (all fluid). ``m`` is the mask as a float
+    tensor shaped like ``r``; ``x`` is ``r`` zeroed at solid cells and scaled to unit root-mean-square
+    over the fluid cells of each batch entry (the scale of a residual carries no information for a
+    method with a line search)."""
+    squeeze = r.dim() == dim + 1
+    if squeeze:
+        r = r.unsqueeze(1)
+    if r.dim() != dim + 2 or r.shape[1] != 1:
+        raise ValueError(f"expected input of shape (B, 1, *grid) with a {dim}D grid, got {tuple(r.shape)}")
+    if mask is None:
+        m = torch.ones_like(r)
+    else:
+        m = mask.to(r.dtype)
+        if m.dim() == dim:
+            m = m.unsqueeze(0)
+        if m.dim() == dim + 1:
+            m = m.unsqueeze(1)
+        m = m.expand_as(r)
+    r = r * m
+    count = m.flatten(1).sum(1).clamp_min(1.0)
+    rms = torch.sqrt((r * r).flatten(1).sum(1) / count).clamp_min(1e-30)
+    return r / rms.view(-1, *([1] * (dim + 1))), m, squeeze
 
 
 def build_model(config):

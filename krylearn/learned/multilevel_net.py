@@ -142,23 +142,8 @@ class MultilevelNet(nn.Module):
         return 1.0 - self._pool(fluid, 3, stride=1, padding=1, count_include_pad=False)
 
     def forward(self, r, mask=None):
-        squeeze = r.dim() == self.dim + 1
-        if squeeze:
-            r = r.unsqueeze(1)
-        if r.dim() != self.dim + 2 or r.shape[1] != 1:
-            raise ValueError(f"expected input of shape (B, 1, *grid) with a {self.dim}D grid, "
-                             f"got {tuple(r.shape)}")
-        if mask is None:
-            m = torch.ones_like(r)
-        else:
-            m = mask.to(r.dtype)
-            while m.dim() < self.dim + 2:
-                m = m.unsqueeze(0) if m.dim() == self.dim else m.unsqueeze(1)
-            m = m.expand_as(r)
-        r = r * m
-        count = m.flatten(1).sum(1).clamp_min(1.0)
-        rms = torch.sqrt((r * r).flatten(1).sum(1) / count).clamp_min(1e-30)
-        r = r / rms.view(-1, *([1] * (self.dim + 1)))
+        from .model import normalized_input
+        r, m, squeeze = normalized_input(r, mask, self.dim)
         residuals, fluids = [r], [m]
         for _ in range(self.levels_for(r.shape[2:])):
             residuals.append(self._restrict(residuals[-1]))
