@@ -168,7 +168,8 @@ def main(argv=None):
     p.add_argument("--sizes2d", default="128,256,512")
     p.add_argument("--sizes3d", default="32,64")
     p.add_argument("--families", default="spheres_boxes,ellipses_lshapes")
-    p.add_argument("--methods", default="DCDM,DCDM-k32,FCG+DCDM-m32,CG,IC(0)-PCG,AMG-PCG",
+    p.add_argument("--methods", default="DCDM,DCDM-k32,FCG+DCDM-m32,DCDM@bpx,DCDM@poisson3d_paper,CG,IC(0)-PCG,"
+                                        "AMG-PCG",
                    help="DCDM[-kK][@NAME]: dcdm keeping K directions A-orthogonal (paper: 2), with the shipped "
                         "model NAME (default poisson2d/poisson3d by dimension; NAME = bpx: the untrained MultilevelNet, i.e. "
                         "BPX); FCG+DCDM[-mM]: kl.fcg with the "
@@ -207,19 +208,52 @@ def main(argv=None):
     elapsed = time.perf_counter() - t_all
 
     cmd = "python benchmarks/dcdm.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    L = [f"## DCDM benchmark ({', '.join('x'.join(map(str, s)) for s in shapes)})", "",
-         f"Command: `{cmd.strip()}`  ",
-         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; machine: {platform.machine()}, "
-         f"{os.cpu_count()} cores shared with other jobs (load average {load0[0]:.1f} at start, "
-         f"{load1[0]:.1f} at end; wall times are noisy, compare within a row); torch threads: "
-         f"{args.threads}; total {elapsed / 60:.1f} min.  ",
-         "Models: " + ", ".join(f"{m['name']} ({m['config'].get('arch', 'unet')} network) trained at "
-                                f"{'x'.join(map(str, m['grid']))} ({m['steps_done']} steps, final {m['recipe'].get('loss', 'residual')} "
-                                f"loss {m['loss_final_mean100']:.3g})" for m in manifests.values()) + ".  ",
-         "Right-hand side: seeded N(0,1) per unknown; x0 = 0; stopping rule ||b - Ax|| <= rtol ||b||. "
-         f"Times in seconds (classical: median of {args.repeats}; DCDM, FCG+DCDM: one run); setup "
-         "(IC(0) factorisation, AMG hierarchy) excluded from the solve time and shown separately. "
-         f"`>k`: stopped at iteration k by the {args.time_limit:.0f} s limit or maxiter.", ""]
+    run_info = [
+        f"Command: `{cmd.strip()}`  ",
+        f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; machine: {platform.machine()}, "
+        f"{os.cpu_count()} cores shared with other jobs (load average {load0[0]:.1f} at start, "
+        f"{load1[0]:.1f} at end; wall times are noisy, compare within a row); torch threads: "
+        f"{args.threads}; total {elapsed / 60:.1f} min.  ",
+        "Models: " + ", ".join(f"{m['name']} ({m['config'].get('arch', 'unet')} network) trained at "
+                               f"{'x'.join(map(str, m['grid']))} ({m['steps_done']} steps, final "
+                               f"{m['recipe'].get('loss', 'residual')} loss {m['loss_final_mean100']:.3g})"
+                               for m in manifests.values()) + ".  ",
+        "Right-hand side: seeded N(0,1) per unknown; x0 = 0; stopping rule ||b - Ax|| <= rtol ||b||. "
+        f"Times in seconds (classical: median of {args.repeats}; DCDM, FCG+DCDM: one run after a warm-up); "
+        "setup (IC(0) factorisation, AMG hierarchy) excluded from the solve time and shown separately. "
+        f"`>k`: stopped at iteration k by the {args.time_limit:.0f} s limit or maxiter.", ""]
+
+    def it(shape, fam, name, key="it4"):
+        r = results.get((shape, fam), (0, {}))[1].get(name)
+        return None if r is None or r[key] is None else r[key]
+
+    L = ["# DCDM benchmark results", "", *run_info]
+    notes = Path(__file__).with_name("dcdm_notes.md")
+    if notes.exists() and not args.quick:
+        L += [notes.read_text().strip(), ""]
+    L += ["## Targets", "", "| check | family | value | target | met |", "|---|---|---:|---:|---|"]
+    dnames = [m for m in methods if m.startswith("DCDM")]
+    for i, dname in enumerate(dnames):
+        L += target_rows(dname, families, results, it, with_cg=(i == 0))
+    L += ["", "## Wall time to 1e-6 (seconds)", "",
+          "| grid | family | DCDM | IC(0)-PCG (+ setup) | AMG-PCG (+ setup) | DCDM / (IC(0)-PCG + setup) | "
+          "DCDM / (AMG-PCG + setup) |",
+          "|---|---|---:|---:|---:|---:|---:|"]
+    for (shape, fam), (n, rows) in results.items():
+        d, ic, amg = (rows.get(k) for k in ("DCDM", "IC(0)-PCG", "AMG-PCG"))
+        if d is None or d["t6"] is None:
+            continue
+
+        def total(r):
+            return None if r is None or r["t6"] is None else r["t6"] + r["setup"]
+
+        def cell(r):
+            return "—" if total(r) is None else f"{r['t6']:.3g} (+ {r['setup']:.2g})"
+
+        ratio = lambda r: "—" if total(r) is None else f"{d['t6'] / total(r):.1f}×"  # noqa: E731
+        L.append(f"| {'x'.join(map(str, shape))} | {fam} | {d['t6']:.3g} | {cell(ic)} | {cell(amg)} | "
+                 f"{ratio(ic)} | {ratio(amg)} |")
+    L += ["", "## Per problem", ""]
     for (shape, fam), (n, rows) in results.items():
         seen = "seen family" if fam == "spheres_boxes" else "unseen family"
         L += [f"### {'x'.join(map(str, shape))} — {fam} ({seen}), n = {n}", "",
@@ -229,17 +263,6 @@ def main(argv=None):
             L.append(f"| {name} | {fmt_it(row, 'it4')} | {fmt_t(row, 't4')} | {fmt_it(row, 'it6')} | "
                      f"{fmt_t(row, 't6')} | {row['setup']:.3g} | {row['status']} |")
         L.append("")
-
-    def it(shape, fam, name, key="it4"):
-        r = results.get((shape, fam), (0, {}))[1].get(name)
-        return None if r is None or r[key] is None else r[key]
-
-    L += ["### Targets", "",
-          "| check | family | value | target | met |", "|---|---|---:|---:|---|"]
-    dnames = [m for m in methods if m.startswith("DCDM")]
-    for i, dname in enumerate(dnames):
-        L += target_rows(dname, families, results, it, with_cg=(i == 0))
-    L.append("")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(L) + "\n")
     print("\n".join(L))

@@ -22,20 +22,15 @@ are held to one thread (``--threads`` to change). Writes ``benchmarks/results/kr
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 import time
 
-ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-ap.add_argument("--quick", action="store_true", help="small grids (64²) and 2 repeats")
-ap.add_argument("--repeats", type=int, default=None, help="repeats per method (default 5; 2 with --quick)")
-ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/numba threads (default 1)")
-ap.add_argument("--output", default=None, help="markdown output (default benchmarks/results/krylov.md)")
-args = ap.parse_args()
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
+from _common import pin_threads, standard_parser  # noqa: E402
+
+args = standard_parser(__doc__, "small grids (64²) and 2 repeats", "krylov").parse_args()
+pin_threads(args.threads)
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402

@@ -61,8 +61,9 @@ if args.extra and "dense1e12lownoise" not in PROBLEMS:
 for _p in PROBLEMS:
     if _p not in _ALL + ["dense1e12lownoise"]:
         ap.error(f"unknown problem {_p!r}; choose from {_ALL + ['dense1e12lownoise']}")
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
+from _common import pin_threads  # noqa: E402
+
+pin_threads(args.threads)
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
@@ -266,6 +267,26 @@ OURS = [("kl sketch_precondition", dict(method="sketch_precondition")),
         ("kl sketch_and_solve", dict(method="sketch_and_solve"))]
 
 
+def measure(peers, A, b, ref, r_star_norm, Vsig, repeats, problem):
+    """Add our ``kl.lstsq`` methods to the peers, time all of them interleaved, and return one row
+    per solver (time, forward/subspace/backward errors, and the solver's status for ours)."""
+    peers = peers + [(name, (lambda o: (lambda: kl.lstsq(A, b, seed=0, **o)))(opts), repeats) for name, opts in OURS]
+    timing = timed_interleaved(peers)
+    block = []
+    for name, fn, reps in peers:
+        t, ts, out = timing[name]
+        res = None
+        if isinstance(out, kl.SolverResult):
+            res, out = out, out.x
+        fwd, sub, be = metrics(A, b, out, ref, r_star_norm, Vsig)
+        extra = ""
+        if res is not None:
+            extra = f"{res.status}, {res.iterations} it, {res.info.get('passes', '')} passes, m={res.info['sketch_size']}"
+        block.append(dict(problem=problem, solver=name, time=t, times=ts, fwd=fwd, sub=sub, be=be, note=extra))
+        log(f"  {name:40s} {t:8.3f}s fwd {fwd:.2e} sub {sub:.2e} be {be:.2e} {extra}")
+    return block
+
+
 def dense_problem(n, d, kappa, noise, U, rng):
     V = np.linalg.qr(rng.standard_normal((d, d)))[0]
     sig = np.logspace(0, -np.log10(kappa), d)
@@ -303,22 +324,8 @@ def run_dense(rows, n, d, kappa, noise, rng, U):
         (f"scipy lsqr (no precond, ≤{args.lsqr_iters} it)",
          lambda: spla.lsqr(A, b, atol=1e-15, btol=1e-15, conlim=1e20, iter_lim=args.lsqr_iters)[0], 1),
     ]
-    block = []
-    for name, opts in OURS:
-        peers.append((name, (lambda o: (lambda: kl.lstsq(A, b, seed=0, **o)))(opts), args.repeats))
-    timing = timed_interleaved(peers)
-    for name, fn, reps in peers:
-        t, ts, out = timing[name]
-        res = None
-        if isinstance(out, kl.SolverResult):
-            res, out = out, out.x
-        fwd, sub, be = metrics(A, b, out, ref, r_star_norm, (V, sig))
-        extra = ""
-        if res is not None:
-            extra = f"{res.status}, {res.iterations} it, {res.info.get('passes', '')} passes, m={res.info['sketch_size']}"
-        block.append(dict(problem=f"dense {n}x{d} κ={kappa:.0e} noise={noise:.0e}", solver=name, time=t,
-                          times=ts, fwd=fwd, sub=sub, be=be, note=extra))
-        log(f"  {name:40s} {t:8.3f}s fwd {fwd:.2e} sub {sub:.2e} be {be:.2e} {extra}")
+    block = measure(peers, A, b, ref, r_star_norm, (V, sig), args.repeats,
+                    f"dense {n}x{d} κ={kappa:.0e} noise={noise:.0e}")
     base = {r["solver"]: r for r in block}
     lap_t = base["scipy lstsq gelsd"]["time"]
     lap_f = base["scipy lstsq gelsd"]["fwd"]
@@ -363,22 +370,8 @@ def run_sparse(rows, n, d, nnz_row, rng):
              (f"scipy lsmr (no precond, ≤{args.lsqr_iters * 4} it)",
               lambda: spla.lsmr(A, b, atol=1e-15, btol=1e-15, conlim=1e20, maxiter=args.lsqr_iters * 4)[0],
               1)]
-    for name, opts in OURS:
-        peers.append((name, (lambda o: (lambda: kl.lstsq(A, b, seed=0, **o)))(opts), args.sparse_repeats))
-    block = []
-    timing = timed_interleaved(peers)
-    for name, fn, reps in peers:
-        t, ts, out = timing[name]
-        res = None
-        if isinstance(out, kl.SolverResult):
-            res, out = out, out.x
-        fwd, sub, be = metrics(A, b, out, ref, r_star_norm, (V, sig))
-        extra = ""
-        if res is not None:
-            extra = f"{res.status}, {res.iterations} it, {res.info.get('passes', '')} passes, m={res.info['sketch_size']}"
-        block.append(dict(problem=f"sparse {n}x{d} ({nnz_row} nnz/row)", solver=name, time=t, times=ts,
-                          fwd=fwd, sub=sub, be=be, note=extra))
-        log(f"  {name:40s} {t:8.3f}s fwd {fwd:.2e} sub {sub:.2e} be {be:.2e} {extra}")
+    block = measure(peers, A, b, ref, r_star_norm, (V, sig), args.sparse_repeats,
+                    f"sparse {n}x{d} ({nnz_row} nnz/row)")
     base = block[0]
     for r in block:
         r["speedup"] = base["time"] / r["time"]

@@ -36,8 +36,9 @@ ap.add_argument("--repeats", type=int, default=None, help="repeats (default 7; 3
 ap.add_argument("--output", default=None, help="markdown output (default benchmarks/results/petsc.md)")
 ap.add_argument("--no-mpi", action="store_true", help="skip the strong-scaling part")
 args = ap.parse_args()
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = "1"
+from _common import pin_threads  # noqa: E402
+
+pin_threads(1)
 
 import numpy as np  # noqa: E402
 

@@ -32,8 +32,9 @@ ap.add_argument("--quick", action="store_true", help="small grids (64², 128²) 
 ap.add_argument("--repeats", type=int, default=None, help="repeats (default 5; 2 with --quick)")
 ap.add_argument("--output", default=None, help="markdown output (default benchmarks/results/precond.md)")
 args = ap.parse_args()
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = "1"
+from _common import pin_threads  # noqa: E402
+
+pin_threads(1)
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402

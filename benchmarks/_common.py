@@ -1,0 +1,27 @@
+"""What the benchmark scripts share: the standard command line and thread pinning.
+
+Thread counts must be fixed in the environment *before* numpy, scipy or numba are imported (their
+thread pools read it once), so a script parses its arguments and calls :func:`pin_threads` first,
+then imports the numerical stack. Every contestant in a comparison runs with the same count.
+"""
+
+import argparse
+import os
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def pin_threads(n):
+    """Hold BLAS, OpenMP, MKL and numba to ``n`` threads (call before importing numpy)."""
+    for var in THREAD_VARIABLES:
+        os.environ[var] = str(int(n))
+
+
+def standard_parser(doc, quick_help, name):
+    """The options common to the solver benchmarks: --quick, --repeats, --threads, --output."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--repeats", type=int, default=None, help="repeats per method (default 5; 2 with --quick)")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/numba threads (default 1)")
+    ap.add_argument("--output", default=None, help=f"markdown output (default benchmarks/results/{name}.md)")
+    return ap
