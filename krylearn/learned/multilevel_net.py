@@ -100,7 +100,8 @@ class MultilevelNet(nn.Module):
             raise ValueError(f"blocks must be two non-negative counts (pre, post), got {blocks!r}")
         self.coarsest = int(coarsest)
         self.level_factor = float(level_factor)
-        conv = nn.Conv2d if dim == 2 else nn.Conv3d
+        from .model import Conv2d, Conv3d
+        conv = Conv2d if dim == 2 else Conv3d
         self.pre = _LevelBlock(conv, self.channels, self.blocks[0])
         self.post = _LevelBlock(conv, self.channels, self.blocks[1])
         w = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 4.0      # 1D bilinear weights; sums to 2

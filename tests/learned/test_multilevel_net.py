@@ -184,3 +184,26 @@ def test_training_multilevel_with_energy_loss(tmp_path):
         train(dim=2, n=16, steps=1, dataset=ds, progress=False, loss="l1")
     with pytest.raises(ValueError, match="arch"):
         train(dim=2, n=16, steps=1, dataset=ds, progress=False, arch="mlp")
+
+
+@pytest.mark.parametrize("arch", ["multilevel", "unet"])
+@pytest.mark.parametrize("dim,n", [(2, 24), (3, 12)])
+def test_onednn_inference_path_matches_pytorch_dispatch(arch, dim, n):
+    """Inference (no autograd, CPU float32) calls oneDNN directly; it must agree with PyTorch's own
+    convolution dispatch (used with autograd on) to float32 rounding, and leave float64 alone."""
+    torch.manual_seed(0)
+    net = build_model({"arch": arch, "dim": dim} if arch == "multilevel" else {"dim": dim, "bias": False})
+    if arch == "multilevel":
+        _perturbed(net, scale=0.3)
+    net.eval()
+    from krylearn.learned.model import _use_onednn
+    x = torch.randn((2, 1) + (n,) * dim)
+    with torch.no_grad():
+        assert _use_onednn(x) == torch.backends.mkldnn.is_available()
+        fast = net(x)
+    with torch.enable_grad():
+        assert not _use_onednn(x)
+        ref = net(x).detach()
+    np.testing.assert_allclose(fast.numpy(), ref.numpy(), rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+    with torch.no_grad():
+        assert not _use_onednn(x.double())
