@@ -171,8 +171,8 @@ def main(argv=None):
     p.add_argument("--methods", default="DCDM,DCDM-k32,FCG+DCDM-m32,DCDM@bpx,DCDM@poisson3d_paper,CG,IC(0)-PCG,"
                                         "AMG-PCG",
                    help="DCDM[-kK][@NAME]: dcdm keeping K directions A-orthogonal (paper: 2), with the shipped "
-                        "model NAME (default poisson2d/poisson3d by dimension; NAME = bpx: the untrained MultilevelNet, i.e. "
-                        "BPX); FCG+DCDM[-mM]: kl.fcg with the "
+                        "model NAME (default poisson2d/poisson3d by dimension; NAME = bpx: the untrained "
+                        "MultilevelNet, i.e. BPX); FCG+DCDM[-mM]: kl.fcg with the "
                         "network preconditioner and truncation M")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--time-limit", type=float, default=240.0, help="seconds per solve before it is stopped")

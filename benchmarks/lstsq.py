@@ -281,7 +281,8 @@ def measure(peers, A, b, ref, r_star_norm, Vsig, repeats, problem):
         fwd, sub, be = metrics(A, b, out, ref, r_star_norm, Vsig)
         extra = ""
         if res is not None:
-            extra = f"{res.status}, {res.iterations} it, {res.info.get('passes', '')} passes, m={res.info['sketch_size']}"
+            extra = (f"{res.status}, {res.iterations} it, {res.info.get('passes', '')} passes, "
+                     f"m={res.info['sketch_size']}")
         block.append(dict(problem=problem, solver=name, time=t, times=ts, fwd=fwd, sub=sub, be=be, note=extra))
         log(f"  {name:40s} {t:8.3f}s fwd {fwd:.2e} sub {sub:.2e} be {be:.2e} {extra}")
     return block

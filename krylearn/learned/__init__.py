@@ -22,4 +22,5 @@ from .train import dcdm_energy_loss, dcdm_loss, train  # noqa: E402
 from .train import main as train_main  # noqa: E402
 
 __all__ = ["dcdm", "DCDMPreconditioner", "DCDMNet", "MultilevelNet", "build_model", "load_pretrained",
-           "load_weights", "available", "TorchStencil", "train", "train_main", "dcdm_loss", "dcdm_energy_loss", "NetworkApply"]
+           "load_weights", "available", "TorchStencil", "train", "train_main", "dcdm_loss", "dcdm_energy_loss",
+           "NetworkApply"]

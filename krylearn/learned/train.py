@@ -147,8 +147,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         iterations) on a held-out obstacle problem at the training size (a ``spheres_boxes``
         domain with a seed no training domain uses) and keep the weights with the fewest
         iterations as ``model_best.pt`` (ties broken by :func:`fractional_iterations`; the score of a
-        run that does not converge grows with its final residual). The one-step training loss is a poor proxy for how well DCDM
-        converges with the network, and the latter swings between checkpoints (2D 128²,
+        run that does not converge grows with its final residual). The one-step training loss is a
+        poor proxy for how well DCDM converges with the network, and the latter swings between checkpoints (2D 128²,
         measured: 40 → >250 iterations between steps 566 and 1833 of one run).
     extra_sizes : sequence of int
         Further grid sides trained alongside ``n`` (each step adds one batch per size, its own
