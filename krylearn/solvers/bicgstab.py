@@ -11,7 +11,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, stopping_tolerance,
+                      zero_rhs_result)
 from ._kernels import NB_PLAIN, NB_REDUCE, dot
 from .result import Status
 
@@ -139,7 +140,7 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
         return done
 
     it = 0
-    restarts = 0
+    confirm = TrueResidualCheck(matvec, b, tol, mon)
     status = Status.MAX_ITERATIONS
 
     def breakdown(why):
@@ -243,17 +244,10 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
             mon.record(it, rnorm, x=x)
             status = Status.CONVERGED
             break
-        r = b - matvec(x)
-        true_norm = float(np.linalg.norm(r))
-        mon.record(it, true_norm, x=x)
-        rnorm = true_norm
-        if true_norm <= tol:
-            status = Status.CONVERGED
-            break
-        restarts += 1
-        mon.info["restarts"] = restarts
-        if restarts > 5:
-            status = Status.STAGNATION
+        r, rnorm, verdict = confirm(x)
+        mon.record(it, rnorm, x=x)
+        if verdict is not None:
+            status = verdict
             break
         if it >= maxiter:
             status = Status.MAX_ITERATIONS

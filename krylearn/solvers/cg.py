@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, stopping_tolerance,
+                      zero_rhs_result)
 from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .result import SolverError, Status
 
@@ -92,7 +93,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     # (PoissonStencil.matvec_dot, float64 CSR matrices); otherwise matvec then dot.
     matvec_dot = fused_matvec_dot(A, p)
     q = np.empty_like(p) if matvec_dot is not None else None
-    true_checks = 0
+    confirm = TrueResidualCheck(A.matvec, b, tol, mon)
     stagnant = 0
     it = 0
     status = Status.MAX_ITERATIONS
@@ -120,19 +121,11 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
                 mon.record(it, rnorm, x=x)
                 status = Status.CONVERGED
                 break
-            r_true = b - A.matvec(x)
-            true_norm = float(np.linalg.norm(r_true))
-            if true_norm <= tol:
-                mon.record(it, true_norm, x=x)
-                status = Status.CONVERGED
-                break
-            # the recursive residual drifted: restart from the true one
-            true_checks += 1
-            r = r_true
-            rnorm = true_norm
-            if true_checks > 5:
+            # the recursive residual may have drifted: confirm, or restart from the true one
+            r, rnorm, verdict = confirm(x)
+            if verdict is not None:
                 mon.record(it, rnorm, x=x)
-                status = Status.STAGNATION
+                status = verdict
                 break
         if it % 16 == 0:
             # stagnation guard: the step no longer changes x at this precision

@@ -12,7 +12,8 @@ from collections import deque
 
 import numpy as np
 
-from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, stopping_tolerance,
+                      zero_rhs_result)
 from ._kernels import dot, update_xr
 from .result import SolverError, Status
 
@@ -104,7 +105,7 @@ def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
 
     dirs = deque(maxlen=int(truncation))   # (p_j, A p_j, (p_j, A p_j))
     it = 0
-    true_checks = 0
+    confirm = TrueResidualCheck(matvec, b, tol, mon)
     status = Status.MAX_ITERATIONS
     while it < maxiter:
         if M is None:
@@ -151,18 +152,10 @@ def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
                 mon.record(it, rnorm, x=x)
                 status = Status.CONVERGED
                 break
-            r = b - matvec(x)
-            true_norm = float(np.linalg.norm(r))
-            rnorm = true_norm
-            if true_norm <= tol:
-                mon.record(it, true_norm, x=x)
-                status = Status.CONVERGED
-                break
-            true_checks += 1
-            mon.info["restarts"] = true_checks
-            if true_checks > 5:
+            r, rnorm, verdict = confirm(x)
+            if verdict is not None:
                 mon.record(it, rnorm, x=x)
-                status = Status.STAGNATION
+                status = verdict
                 break
         if mon.record(it, rnorm, x=x):
             status = Status.USER_STOP

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, stopping_tolerance,
+                      zero_rhs_result)
 from ._kernels import NB_PLAIN, NB_REDUCE, dot
 from .result import Status
 
@@ -153,22 +154,16 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
         return done
 
     it = 0
-    restarts = 0
+    confirm = TrueResidualCheck(op, b, tol, mon)
     status = Status.MAX_ITERATIONS
     while True:
         status, it, rnorm = _minres_cycle(op, M, b, x, r, rnorm, tol, it, maxiter, mon)
         if status is not Status.CONVERGED or not check_true_residual:
             break
-        r = b - op(x)
-        true_norm = float(np.linalg.norm(r))
-        mon.history[-1] = true_norm
-        rnorm = true_norm
-        if true_norm <= tol:
-            break
-        restarts += 1
-        mon.info["restarts"] = restarts
-        if restarts > 5:
-            status = Status.STAGNATION
+        r, rnorm, verdict = confirm(x)
+        mon.history[-1] = rnorm
+        if verdict is not None:
+            status = verdict
             break
         if it >= maxiter:
             status = Status.MAX_ITERATIONS
