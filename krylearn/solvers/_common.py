@@ -159,20 +159,21 @@ class TrueResidualCheck:
 
     Krylov recurrences update ``r`` without forming ``b − A x``; in floating point the two drift
     apart, so a recursive norm below the tolerance need not be a true one. ``check(x)`` forms
-    ``r = b − A x`` and returns ``(r, ‖r‖₂, status)``: ``Status.CONVERGED`` when it meets ``tol``;
-    ``Status.STAGNATION`` after more than ``limit`` misses (the solver keeps restarting from a
-    residual it cannot reduce further); otherwise ``None``, and the caller restarts from ``r``.
+    ``r = b − A x`` and returns ``(r, ‖r‖₂, status)``: ``Status.CONVERGED`` when it meets the
+    monitor's tolerance ``mon.tol``; ``Status.STAGNATION`` after more than ``limit`` misses (the
+    solver keeps restarting from a residual it cannot reduce further); otherwise ``None``, and the
+    caller restarts from ``r``.
     Misses are counted in ``mon.info["restarts"]``. How the confirmed norm enters the residual
     history stays with each solver."""
 
-    def __init__(self, matvec, b, tol, mon, limit=5):
-        self.matvec, self.b, self.tol, self.mon, self.limit = matvec, b, tol, mon, int(limit)
+    def __init__(self, matvec, b, mon, limit=5):
+        self.matvec, self.b, self.mon, self.limit = matvec, b, mon, int(limit)
         self.misses = 0
 
     def __call__(self, x):
         r = self.b - self.matvec(x)
         norm = float(np.linalg.norm(r))
-        if norm <= self.tol:
+        if norm <= self.mon.tol:
             return r, norm, Status.CONVERGED
         self.misses += 1
         self.mon.info["restarts"] = self.misses

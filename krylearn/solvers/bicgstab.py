@@ -140,7 +140,7 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
         return done
 
     it = 0
-    confirm = TrueResidualCheck(matvec, b, tol, mon)
+    confirm = TrueResidualCheck(matvec, b, mon)
     status = Status.MAX_ITERATIONS
 
     def breakdown(why):

@@ -93,7 +93,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     # (PoissonStencil.matvec_dot, float64 CSR matrices); otherwise matvec then dot.
     matvec_dot = fused_matvec_dot(A, p)
     q = np.empty_like(p) if matvec_dot is not None else None
-    confirm = TrueResidualCheck(A.matvec, b, tol, mon)
+    confirm = TrueResidualCheck(A.matvec, b, mon)
     stagnant = 0
     it = 0
     status = Status.MAX_ITERATIONS

@@ -105,7 +105,7 @@ def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
 
     dirs = deque(maxlen=int(truncation))   # (p_j, A p_j, (p_j, A p_j))
     it = 0
-    confirm = TrueResidualCheck(matvec, b, tol, mon)
+    confirm = TrueResidualCheck(matvec, b, mon)
     status = Status.MAX_ITERATIONS
     while it < maxiter:
         if M is None:

@@ -154,7 +154,7 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
         return done
 
     it = 0
-    confirm = TrueResidualCheck(op, b, tol, mon)
+    confirm = TrueResidualCheck(op, b, mon)
     status = Status.MAX_ITERATIONS
     while True:
         status, it, rnorm = _minres_cycle(op, M, b, x, r, rnorm, tol, it, maxiter, mon)

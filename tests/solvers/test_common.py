@@ -10,7 +10,7 @@ def test_true_residual_check_confirms_restarts_and_gives_up():
     b = A @ x_star
     tol = 1e-8 * np.linalg.norm(b)
     mon = Monitor("test", np.linalg.norm(b), tol)
-    check = TrueResidualCheck(lambda v: A @ v, b, tol, mon, limit=2)
+    check = TrueResidualCheck(lambda v: A @ v, b, mon, limit=2)
     r, norm, verdict = check(x_star)
     assert verdict is kl.Status.CONVERGED and norm <= tol and "restarts" not in mon.info
     np.testing.assert_allclose(r, b - A @ x_star)
