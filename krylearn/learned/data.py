@@ -133,6 +133,7 @@ class RitzDataset:
         self.low_factor = float(low_factor)
         self.low_fraction = float(low_fraction)
         self.spectral_decay = float(spectral_decay)
+        self._solvers = {}          # domain index -> sparse LU solve, made on first use by energy()
 
     def sample(self, batch, rng):
         """``(index, B)``: domain indices and right-hand sides on the grid, float32, ``‖b‖ = 1``."""
@@ -162,8 +163,6 @@ class RitzDataset:
         normaliser of the energy-norm loss, see :func:`krylearn.learned.train.dcdm_energy_loss`)."""
         import scipy.sparse.linalg as spla
 
-        if not hasattr(self, "_solvers"):
-            self._solvers = {}
         out = np.empty(len(index))
         for i, k in enumerate(index):
             k = int(k)

@@ -189,11 +189,7 @@ class DCDMNet(nn.Module):
         """Number of poolings used on a grid of this shape."""
         if not self.shared_levels:
             return self.levels
-        side, n = min(int(g) for g in grid), 0
-        while side > self.coarsest:          # pool (ceil) until the coarsest side is ≤ coarsest
-            side = (side + 1) // 2
-            n += 1
-        return max(1, n)
+        return max(1, coarsenings(grid, self.coarsest))
 
     def _down(self, x):
         return self._pool(x, 2, ceil_mode=True)
@@ -209,9 +205,7 @@ class DCDMNet(nn.Module):
         elif self.mask_channel:
             # bias-free (homogeneous) variant: the geometry enters as r times the share of solid
             # neighbours of each cell, so the whole map stays positively homogeneous in r
-            pool = F.avg_pool2d if self.dim == 2 else F.avg_pool3d
-            solid_share = 1.0 - pool(m, 3, stride=1, padding=1, count_include_pad=False)
-            x = torch.cat([x, x * solid_share], dim=1)
+            x = torch.cat([x, x * solid_share(m, self.dim)], dim=1)
         x = self.inp(x)
         full = self.pre(x)
         skips = [full]
@@ -258,6 +252,22 @@ def normalized_input(r, mask, dim):
     count = m.flatten(1).sum(1).clamp_min(1.0)
     rms = torch.sqrt((r * r).flatten(1).sum(1) / count).clamp_min(1e-30)
     return r / rms.view(-1, *([1] * (dim + 1))), m, squeeze
+
+
+def coarsenings(grid, coarsest):
+    """How many 2× coarsenings (ceil) take the smallest side of ``grid`` to ``coarsest`` or below."""
+    side, n = min(int(g) for g in grid), 0
+    while side > coarsest:
+        side = (side + 1) // 2
+        n += 1
+    return n
+
+
+def solid_share(fluid, dim):
+    """Share of solid cells in each cell's 3×3(×3) neighbourhood, from a fluid fraction ``(B, 1, *grid)``
+    (cells outside the grid do not count)."""
+    pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
+    return 1.0 - pool(fluid, 3, stride=1, padding=1, count_include_pad=False)
 
 
 def build_model(config):

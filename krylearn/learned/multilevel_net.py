@@ -47,6 +47,8 @@ torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 nn = torch.nn
 F = torch.nn.functional
 
+from .model import Conv2d, Conv3d, _ResBlock, coarsenings, normalized_input, solid_share  # noqa: E402
+
 __all__ = ["MultilevelNet"]
 
 
@@ -57,7 +59,6 @@ class _LevelBlock(nn.Module):
 
     def __init__(self, conv, channels, blocks):
         super().__init__()
-        from .model import _ResBlock
         self.inp = conv(2, channels, 3, padding=1, bias=False)
         self.body = nn.Sequential(*[_ResBlock(conv, channels, bias=False) for _ in range(blocks)])
         self.out = conv(channels, 1, 3, padding=1, bias=False)
@@ -100,7 +101,6 @@ class MultilevelNet(nn.Module):
             raise ValueError(f"blocks must be two non-negative counts (pre, post), got {blocks!r}")
         self.coarsest = int(coarsest)
         self.level_factor = float(level_factor)
-        from .model import Conv2d, Conv3d
         conv = Conv2d if dim == 2 else Conv3d
         self.pre = _LevelBlock(conv, self.channels, self.blocks[0])
         self.post = _LevelBlock(conv, self.channels, self.blocks[1])
@@ -111,7 +111,6 @@ class MultilevelNet(nn.Module):
         self.register_buffer("_kernel", kernel.view(1, 1, *kernel.shape), persistent=False)
         self._conv = F.conv2d if dim == 2 else F.conv3d
         self._convT = F.conv_transpose2d if dim == 2 else F.conv_transpose3d
-        self._pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
 
     def config(self):
         """Constructor arguments (stored with the weights); ``arch`` picks this class on loading."""
@@ -120,11 +119,7 @@ class MultilevelNet(nn.Module):
 
     def levels_for(self, grid):
         """Number of coarsenings used on a grid of this shape."""
-        side, n = min(int(g) for g in grid), 0
-        while side > self.coarsest:
-            side = (side + 1) // 2
-            n += 1
-        return n
+        return coarsenings(grid, self.coarsest)
 
     def _restrict(self, x):
         # full weighting: the adjoint of bilinear interpolation divided by 2^dim (an average)
@@ -139,17 +134,13 @@ class MultilevelNet(nn.Module):
         y = self._convT(x, k, stride=2, padding=1)
         return y[(...,) + tuple(slice(0, s) for s in like.shape[2:])]
 
-    def _solid_share(self, fluid):
-        return 1.0 - self._pool(fluid, 3, stride=1, padding=1, count_include_pad=False)
-
     def forward(self, r, mask=None):
-        from .model import normalized_input
         r, m, squeeze = normalized_input(r, mask, self.dim)
         residuals, fluids = [r], [m]
         for _ in range(self.levels_for(r.shape[2:])):
             residuals.append(self._restrict(residuals[-1]))
             fluids.append(self._restrict(fluids[-1]))
-        shares = [self._solid_share(f) for f in fluids]
+        shares = [solid_share(f, self.dim) for f in fluids]
         q = None
         for level in range(len(residuals) - 1, -1, -1):
             x, s = residuals[level], shares[level]

@@ -183,14 +183,11 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     from tqdm.auto import tqdm
 
     from .data import build_dataset
-    from .model import DCDMNet
-    from .multilevel_net import MultilevelNet
+    from .model import build_model
     from .stencil_torch import TorchStencil
 
     if threads:
         torch.set_num_threads(int(threads))
-    if arch not in ("unet", "multilevel"):
-        raise ValueError(f"arch must be 'unet' or 'multilevel', got {arch!r}")
     if loss not in ("residual", "energy"):
         raise ValueError(f"loss must be 'residual' or 'energy', got {loss!r}")
     recipe = dict(dim=dim, n=n, domains=domains, lanczos=lanczos, steps=steps, batch=batch, lr=lr,
@@ -214,6 +211,13 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         recipe["validate_every"] = int(validate_every)
     if init is not None:
         recipe["init"] = str(init)
+    config = {"arch": arch, "dim": dim, "channels": channels}
+    if arch == "unet":
+        config.update(levels=levels, bias=bias, shared_levels=shared_levels, coarsest=coarsest)
+    if blocks is not None:
+        config["blocks"] = tuple(int(v) for v in blocks)
+    torch.manual_seed(seed)
+    model = build_model(config).to(device)     # before the (possibly long) data generation: bad arch fails at once
     t_start = time.perf_counter()
     if dataset is None:
         dataset = build_dataset(dim, n, domains=domains, lanczos=lanczos, seed=seed, cache_dir=cache_dir,
@@ -229,13 +233,6 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
                                  for m in ds.masks])
         stacks.append((ds, op, op.mask))
 
-    torch.manual_seed(seed)
-    extra = {} if blocks is None else {"blocks": tuple(int(v) for v in blocks)}
-    if arch == "multilevel":
-        model = MultilevelNet(dim, channels=channels, **extra).to(device)
-    else:
-        model = DCDMNet(dim, channels=channels, levels=levels, bias=bias, shared_levels=shared_levels,
-                        coarsest=coarsest, **extra).to(device)
     init_info = None
     if init is not None:
         blob = torch.load(init, map_location=device, weights_only=False)
@@ -268,7 +265,6 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
             best.update(state.get("best") or {})
 
     validator = _Validator(dim, n, seed) if validate_every else None
-    loss_kind = loss
 
     def weights(**extra):
         """The loadable weight file (float32 on CPU, config, recipe, provenance)."""
@@ -299,7 +295,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         (out / "history.json").write_text(json.dumps({"recipe": recipe, "step": step, "history": history,
                                                       "final": final, "validation": best["history"]}))
         try:
-            _save_plot(history, out / "loss.png", f"DCDM {dim}D {n}^{dim}, {loss_kind} loss: step {step}/{steps}")
+            _save_plot(history, out / "loss.png", f"DCDM {dim}D {n}^{dim}, {loss} loss: step {step}/{steps}")
         except Exception:  # a plot must never kill a training run
             pass
 
@@ -312,22 +308,22 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     while step < steps:
         for g in opt.param_groups:
             g["lr"] = _lr(step, steps, lr, lr_final)
-        loss = 0.0
+        total = 0.0
         for ds, op, masks_t in stacks:
             index, b = ds.sample(batch, rng)
             index_t = torch.as_tensor(index, device=device)
             b_t = torch.as_tensor(b, device=device)
-            if loss_kind == "energy":
+            if loss == "energy":
                 energy = torch.as_tensor(ds.energy(index, b), dtype=b_t.dtype, device=device)
                 term = dcdm_energy_loss(model, op, b_t, energy, index_t, masks_t[index_t])
             else:
                 term = dcdm_loss(model, op, b_t, index_t, masks_t[index_t])
-            loss = loss + term / len(stacks)
+            total = total + term / len(stacks)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         opt.step()
         step += 1
-        history.append(float(loss.detach()))
+        history.append(float(total.detach()))
         bar.update(1)
         if step % log_every == 0:
             bar.set_postfix(loss=f"{_recent(history):.4g}", lr=f"{opt.param_groups[0]['lr']:.2g}")
