@@ -22,6 +22,7 @@ METHODS = {
     "gauss_seidel": ("krylearn.solvers.gauss_seidel", "gauss_seidel"),
     "sor": ("krylearn.solvers.sor", "sor"),
     "ssor": ("krylearn.solvers.ssor", "ssor"),
+    "multigrid": ("krylearn.solvers.multigrid", "multigrid"),
 }
 
 _ALIASES = {"gs": "gauss_seidel", "gauss-seidel": "gauss_seidel", "bicg-stab": "bicgstab",
@@ -31,7 +32,8 @@ _ALIASES = {"gs": "gauss_seidel", "gauss-seidel": "gauss_seidel", "bicg-stab": "
 def choose_method(A):
     """The method ``method="auto"`` picks from ``A``'s structure tags.
 
-    Positive definite → ``"cg"``; Hermitian (or real symmetric) → ``"minres"``; otherwise
+    A grid Poisson operator (:func:`krylearn.pde.poisson`) → ``"cg"`` with the geometric multigrid
+    preconditioner (see :func:`solve`); positive definite → ``"cg"``; Hermitian (or real symmetric) → ``"minres"``; otherwise
     ``"gmres"``. Untagged operators (e.g. a plain SciPy matrix) get ``"gmres"``: krylearn does
     not run an O(n²) structure test behind your back; tag the operator
     (``kl.aslinearoperator(A, positive_definite=True)``) to get CG.
@@ -54,8 +56,10 @@ def solve(A, b, method="cg", **options):
     b : array_like, shape (n,)
     method : str
         One of ``"cg"``, ``"minres"``, ``"gmres"``, ``"bicgstab"``, ``"fcg"``, ``"jacobi"``,
-        ``"gauss_seidel"``, ``"sor"``, ``"ssor"`` (case-insensitive), or ``"auto"``: choose
-        from the structure tags (positive definite → CG, Hermitian → MINRES, otherwise GMRES;
+        ``"gauss_seidel"``, ``"sor"``, ``"ssor"``, ``"multigrid"`` (case-insensitive), or
+        ``"auto"``: a grid Poisson operator gets CG preconditioned by one geometric multigrid
+        V-cycle (:func:`krylearn.precond.multigrid`, unless ``M`` is given); otherwise the choice
+        follows the structure tags (positive definite → CG, Hermitian → MINRES, otherwise GMRES;
         see :func:`choose_method`).
     **options
         Passed to the solver unchanged (``x0``, ``rtol``, ``atol``, ``maxiter``, ``M``,
@@ -66,7 +70,8 @@ def solve(A, b, method="cg", **options):
     -------
     SolverResult
         As returned by the chosen solver (``result.method`` names it); for ``"auto"``,
-        ``result.info["auto_method"]`` records the choice.
+        ``result.info["auto_method"]`` records the choice (and ``info["auto_preconditioner"]``
+        the multigrid preconditioner it built, if any).
 
     Notes
     -----
@@ -85,9 +90,20 @@ def solve(A, b, method="cg", **options):
     name = method.strip().lower()
     name = _ALIASES.get(name, name)
     auto = name == "auto"
+    auto_M = None
     if auto:
-        A = aslinearoperator(A)
-        name = choose_method(A)
+        from ..operators.stencil import PoissonStencil
+
+        if isinstance(A, PoissonStencil) and options.get("M") is None:
+            from .precond.multigrid import multigrid
+
+            # CG needs a consistent right-hand side on a singular (all-Neumann) grid operator;
+            # the multigrid cycle projects out the null space, so it applies there too
+            options["M"] = auto_M = multigrid(A)
+            name = "cg"
+        else:
+            A = aslinearoperator(A)
+            name = choose_method(A)
     if name not in METHODS:
         valid = ", ".join(repr(k) for k in [*METHODS, "auto"])
         raise ValueError(f"unknown method {method!r}; valid methods are {valid}")
@@ -101,4 +117,7 @@ def solve(A, b, method="cg", **options):
     res = fn(A, b, **options)
     if auto:
         res.info["auto_method"] = name
+        if auto_M is not None:
+            res.info["auto_preconditioner"] = "multigrid"
+            res.info["setup_time"] = auto_M.info["setup_time"]
     return res

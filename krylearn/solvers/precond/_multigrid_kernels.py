@@ -1,0 +1,617 @@
+"""numba kernels of the geometric multigrid cycle on padded cell grids (2D and 3D).
+
+Layout shared by every kernel (see :mod:`krylearn.solvers.precond.grid_hierarchy`): a level with
+``N_a`` cells along axis ``a`` stores grid arrays of the *padded* shape ``P_a = 2·ceil(N_a/2) + 2``;
+cell ``i`` (0-based) sits at padded index ``i + 1``, and every entry outside ``1..N_a`` is a ghost
+that stays zero. ``E_a[p]`` is the weight of the face between padded cells ``p`` and ``p + e_a``
+(zero across solid cells, Neumann faces, box faces and ghosts: a Dirichlet box face enters the
+diagonal only). ``d`` is the diagonal: the face weights of the cell plus its Dirichlet sink; it is 1
+in solid cells, where ``b`` and ``x`` stay zero, so the kernels need no mask test (a solid cell's
+row reads ``x = b/d = 0``).
+
+Transfer operators (cell-centred): prolongation is bilinear/trilinear interpolation (weights
+3/4 and 1/4 per axis) except that it does not reach across a coarse face that carries no flux —
+``flags`` bit ``a`` of a fine cell says whether its far coarse neighbour along axis ``a`` is
+connected to its parent; when not, the parent takes the whole weight (constant extrapolation), so
+a correction never leaks through a wall. Bit 7 marks fluid cells. Restriction is exactly
+``Pᵀ / 2^dim`` (full weighting (1, 3, 3, 1)/8 per axis away from walls), so the V-cycle with
+adjoint pre/post smoothing is a symmetric operator.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_KW = dict(cache=True, nogil=True)
+_KR = dict(cache=True, nogil=True, fastmath={"reassoc"})
+FLUID = np.uint8(128)
+
+
+# ------------------------------------------------------------------------------------------
+# residual r = b - A x
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def residual2d(x, b, r, d, E0, E1, N0, N1):
+    for i in nb.prange(1, N0 + 1):
+        for j in range(1, N1 + 1):
+            r[i, j] = b[i, j] - (d[i, j] * x[i, j] - E0[i, j] * x[i + 1, j] - E0[i - 1, j] * x[i - 1, j]
+                                 - E1[i, j] * x[i, j + 1] - E1[i, j - 1] * x[i, j - 1])
+
+
+@nb.njit(**_KW)
+def residual3d(x, b, r, d, E0, E1, E2, N0, N1, N2):
+    for i in nb.prange(1, N0 + 1):
+        for j in range(1, N1 + 1):
+            for k in range(1, N2 + 1):
+                r[i, j, k] = b[i, j, k] - (
+                    d[i, j, k] * x[i, j, k]
+                    - E0[i, j, k] * x[i + 1, j, k] - E0[i - 1, j, k] * x[i - 1, j, k]
+                    - E1[i, j, k] * x[i, j + 1, k] - E1[i, j - 1, k] * x[i, j - 1, k]
+                    - E2[i, j, k] * x[i, j, k + 1] - E2[i, j, k - 1] * x[i, j, k - 1])
+
+
+@nb.njit(**_KR)
+def residual_norm2_2d(x, b, d, E0, E1, N0, N1):
+    s = 0.0
+    for i in nb.prange(1, N0 + 1):
+        acc = 0.0
+        for j in range(1, N1 + 1):
+            v = b[i, j] - (d[i, j] * x[i, j] - E0[i, j] * x[i + 1, j] - E0[i - 1, j] * x[i - 1, j]
+                           - E1[i, j] * x[i, j + 1] - E1[i, j - 1] * x[i, j - 1])
+            acc += v * v
+        s += acc
+    return s
+
+
+# ------------------------------------------------------------------------------------------
+# red-black Gauss-Seidel: one colour per call; ``from_zero`` treats x as zero on entry (it writes
+# b/d on the colour and 0 on the other colour, so no separate zeroing pass is needed)
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def rbgs2d(x, b, d, E0, E1, N0, N1, color, from_zero):
+    for i in nb.prange(1, N0 + 1):
+        j0 = 1 + (color + i + 1) % 2  # first j with (i + j) % 2 == color
+        if from_zero:
+            for j in range(1, N1 + 1):
+                x[i, j] = 0.0
+            for j in range(j0, N1 + 1, 2):
+                x[i, j] = b[i, j] / d[i, j]
+        else:
+            for j in range(j0, N1 + 1, 2):
+                x[i, j] = (b[i, j] + E0[i, j] * x[i + 1, j] + E0[i - 1, j] * x[i - 1, j]
+                           + E1[i, j] * x[i, j + 1] + E1[i, j - 1] * x[i, j - 1]) / d[i, j]
+
+
+@nb.njit(**_KW)
+def rbgs3d(x, b, d, E0, E1, E2, N0, N1, N2, color, from_zero):
+    for i in nb.prange(1, N0 + 1):
+        for j in range(1, N1 + 1):
+            k0 = 1 + (color + i + j + 1) % 2
+            if from_zero:
+                for k in range(1, N2 + 1):
+                    x[i, j, k] = 0.0
+                for k in range(k0, N2 + 1, 2):
+                    x[i, j, k] = b[i, j, k] / d[i, j, k]
+            else:
+                for k in range(k0, N2 + 1, 2):
+                    x[i, j, k] = (b[i, j, k]
+                                  + E0[i, j, k] * x[i + 1, j, k] + E0[i - 1, j, k] * x[i - 1, j, k]
+                                  + E1[i, j, k] * x[i, j + 1, k] + E1[i, j - 1, k] * x[i, j - 1, k]
+                                  + E2[i, j, k] * x[i, j, k + 1] + E2[i, j, k - 1] * x[i, j, k - 1]
+                                  ) / d[i, j, k]
+
+
+@nb.njit(**_KW)
+def _rb_row2d(x, b, d, E0, E1, N1, i, color):
+    j0 = 1 + (color + i + 1) % 2
+    for j in range(j0, N1 + 1, 2):
+        x[i, j] = (b[i, j] + E0[i, j] * x[i + 1, j] + E0[i - 1, j] * x[i - 1, j]
+                   + E1[i, j] * x[i, j + 1] + E1[i, j - 1] * x[i, j - 1]) / d[i, j]
+
+
+@nb.njit(**_KW)
+def rbgs_pair2d(x, b, d, E0, E1, N0, N1, first, from_zero):
+    """One full red-black sweep (colour ``first``, then the other) in a single pass over memory:
+    row i gets colour ``first`` while row i−1 gets the other colour, which sees exactly the values
+    the two-pass order gives it. Serial (a wavefront)."""
+    second = 1 - first
+    for i in range(1, N0 + 2):
+        if i <= N0:
+            if from_zero:
+                j0 = 1 + (first + i + 1) % 2
+                for j in range(1, N1 + 1):
+                    x[i, j] = 0.0
+                for j in range(j0, N1 + 1, 2):
+                    x[i, j] = b[i, j] / d[i, j]
+            else:
+                _rb_row2d(x, b, d, E0, E1, N1, i, first)
+        if i >= 2:
+            _rb_row2d(x, b, d, E0, E1, N1, i - 1, second)
+
+
+@nb.njit(**_KW)
+def _rb_plane3d(x, b, d, E0, E1, E2, N1, N2, i, color):
+    for j in range(1, N1 + 1):
+        k0 = 1 + (color + i + j + 1) % 2
+        for k in range(k0, N2 + 1, 2):
+            x[i, j, k] = (b[i, j, k]
+                          + E0[i, j, k] * x[i + 1, j, k] + E0[i - 1, j, k] * x[i - 1, j, k]
+                          + E1[i, j, k] * x[i, j + 1, k] + E1[i, j - 1, k] * x[i, j - 1, k]
+                          + E2[i, j, k] * x[i, j, k + 1] + E2[i, j, k - 1] * x[i, j, k - 1]) / d[i, j, k]
+
+
+@nb.njit(**_KW)
+def rbgs_pair3d(x, b, d, E0, E1, E2, N0, N1, N2, first, from_zero):
+    second = 1 - first
+    for i in range(1, N0 + 2):
+        if i <= N0:
+            if from_zero:
+                for j in range(1, N1 + 1):
+                    k0 = 1 + (first + i + j + 1) % 2
+                    for k in range(1, N2 + 1):
+                        x[i, j, k] = 0.0
+                    for k in range(k0, N2 + 1, 2):
+                        x[i, j, k] = b[i, j, k] / d[i, j, k]
+            else:
+                _rb_plane3d(x, b, d, E0, E1, E2, N1, N2, i, first)
+        if i >= 2:
+            _rb_plane3d(x, b, d, E0, E1, E2, N1, N2, i - 1, second)
+
+
+# ------------------------------------------------------------------------------------------
+# damped Jacobi: x += omega * (b - A x)/d, through the work array t (t = new x)
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def jacobi2d(x, b, t, d, E0, E1, N0, N1, omega, from_zero):
+    for i in nb.prange(1, N0 + 1):
+        for j in range(1, N1 + 1):
+            if from_zero:
+                t[i, j] = omega * b[i, j] / d[i, j]
+            else:
+                ax = (d[i, j] * x[i, j] - E0[i, j] * x[i + 1, j] - E0[i - 1, j] * x[i - 1, j]
+                      - E1[i, j] * x[i, j + 1] - E1[i, j - 1] * x[i, j - 1])
+                t[i, j] = x[i, j] + omega * (b[i, j] - ax) / d[i, j]
+
+
+@nb.njit(**_KW)
+def jacobi3d(x, b, t, d, E0, E1, E2, N0, N1, N2, omega, from_zero):
+    for i in nb.prange(1, N0 + 1):
+        for j in range(1, N1 + 1):
+            for k in range(1, N2 + 1):
+                if from_zero:
+                    t[i, j, k] = omega * b[i, j, k] / d[i, j, k]
+                else:
+                    ax = (d[i, j, k] * x[i, j, k]
+                          - E0[i, j, k] * x[i + 1, j, k] - E0[i - 1, j, k] * x[i - 1, j, k]
+                          - E1[i, j, k] * x[i, j + 1, k] - E1[i, j - 1, k] * x[i, j - 1, k]
+                          - E2[i, j, k] * x[i, j, k + 1] - E2[i, j, k - 1] * x[i, j, k - 1])
+                    t[i, j, k] = x[i, j, k] + omega * (b[i, j, k] - ax) / d[i, j, k]
+
+
+# ------------------------------------------------------------------------------------------
+# transfers
+# ------------------------------------------------------------------------------------------
+@nb.njit(inline="always")
+def _w_child(f, bit):
+    """Weight of a fine cell's parent along axis ``bit``: 3/4 if the far neighbour is open, 1/2 if it is
+    a Dirichlet ghost (linear to zero at the box face), else 1 (constant: a wall or Neumann face).
+    Branch-free so that the loops vectorise (bits a and a+3 are never both set)."""
+    return 1.0 - 0.25 * ((f >> bit) & 1) - 0.5 * ((f >> (bit + 3)) & 1)
+
+
+@nb.njit(inline="always")
+def _w_far(f, bit):
+    return 0.25 * ((f >> bit) & 1)
+
+
+@nb.njit(**_KW)
+def restrict2d(r, flags, bc, Nc0, Nc1):
+    """bc = Pᵀ r / 4 on the coarse interior. Coarse row I sums the four fine rows that interpolate
+    from it into two column arrays (weights toward the parent and toward the far coarse column),
+    then gathers the four fine columns of each coarse column; rows are independent (parallel)."""
+    N1 = 2 * Nc1
+    for I in nb.prange(1, Nc0 + 1):
+        uc = np.zeros(N1 + 2)
+        uf = np.zeros(N1 + 2)
+        for fi in range(2 * I - 2, 2 * I + 2):
+            child_i = fi == 2 * I - 1 or fi == 2 * I
+            for fj in range(1, N1 + 1):
+                f = flags[fi, fj]
+                wi = (_w_child(f, 0) if child_i else _w_far(f, 0)) * r[fi, fj]
+                uc[fj] += wi * _w_child(f, 1)
+                uf[fj] += wi * _w_far(f, 1)
+        for J in range(1, Nc1 + 1):
+            bc[I, J] = 0.25 * (uc[2 * J - 1] + uc[2 * J] + uf[2 * J - 2] + uf[2 * J + 1])
+
+
+@nb.njit(**_KW)
+def restrict3d(r, flags, bc, Nc0, Nc1, Nc2):
+    N1, N2 = 2 * Nc1, 2 * Nc2
+    for I in nb.prange(1, Nc0 + 1):
+        # per coarse (I, J): sums over the fine (fi, fj) window, split by the weight toward the
+        # parent / far coarse cell along the last axis, then gathered along it
+        for J in range(1, Nc1 + 1):
+            uc = np.zeros(N2 + 2)
+            uf = np.zeros(N2 + 2)
+            for fi in range(2 * I - 2, 2 * I + 2):
+                child_i = fi == 2 * I - 1 or fi == 2 * I
+                for fj in range(2 * J - 2, 2 * J + 2):
+                    child_j = fj == 2 * J - 1 or fj == 2 * J
+                    for fk in range(1, N2 + 1):
+                        f = flags[fi, fj, fk]
+                        w = ((_w_child(f, 0) if child_i else _w_far(f, 0))
+                             * (_w_child(f, 1) if child_j else _w_far(f, 1)) * r[fi, fj, fk])
+                        uc[fk] += w * _w_child(f, 2)
+                        uf[fk] += w * _w_far(f, 2)
+            for Kc in range(1, Nc2 + 1):
+                bc[I, J, Kc] = 0.125 * (uc[2 * Kc - 1] + uc[2 * Kc] + uf[2 * Kc - 2] + uf[2 * Kc + 1])
+
+
+@nb.njit(**_KW)
+def prolong_add2d(xc, flags, x, N0, N1):
+    """x += P xc on the fluid cells of the fine interior. Fine columns are taken in pairs (the two
+    children of coarse column J, whose far columns are J−1 and J+1): no integer division, no
+    branch (solid and ghost cells have flags 0 and get weight 0), so the loop vectorises."""
+    Nc1 = (N1 + 1) >> 1
+    for i in nb.prange(1, N0 + 1):
+        I = (i + 1) >> 1
+        If = I - 1 if i & 1 else I + 1
+        for J in range(1, Nc1 + 1):
+            c, cm, cp = xc[I, J], xc[I, J - 1], xc[I, J + 1]
+            g, gm, gp = xc[If, J], xc[If, J - 1], xc[If, J + 1]
+            j = 2 * J - 1
+            f = flags[i, j]
+            m = (f >> 7) & 1
+            bn, bf = _w_child(f, 1), _w_far(f, 1)
+            x[i, j] += m * (_w_child(f, 0) * (bn * c + bf * cm) + _w_far(f, 0) * (bn * g + bf * gm))
+            j += 1
+            f = flags[i, j]
+            m = (f >> 7) & 1
+            bn, bf = _w_child(f, 1), _w_far(f, 1)
+            x[i, j] += m * (_w_child(f, 0) * (bn * c + bf * cp) + _w_far(f, 0) * (bn * g + bf * gp))
+
+
+@nb.njit(**_KW)
+def prolong_add3d(xc, flags, x, N0, N1, N2):
+    Nc2 = (N2 + 1) >> 1
+    for i in nb.prange(1, N0 + 1):
+        I = (i + 1) >> 1
+        If = I - 1 if i & 1 else I + 1
+        for j in range(1, N1 + 1):
+            J = (j + 1) >> 1
+            Jf = J - 1 if j & 1 else J + 1
+            for Kc in range(1, Nc2 + 1):
+                for side in range(2):
+                    k = 2 * Kc - 1 + side
+                    Kf = Kc - 1 if side == 0 else Kc + 1
+                    f = flags[i, j, k]
+                    m = (f >> 7) & 1
+                    an, af = _w_child(f, 0), _w_far(f, 0)
+                    bn, bf = _w_child(f, 1), _w_far(f, 1)
+                    cn, cf = _w_child(f, 2), _w_far(f, 2)
+                    x[i, j, k] += m * (an * (bn * (cn * xc[I, J, Kc] + cf * xc[I, J, Kf])
+                                             + bf * (cn * xc[I, Jf, Kc] + cf * xc[I, Jf, Kf]))
+                                       + af * (bn * (cn * xc[If, J, Kc] + cf * xc[If, J, Kf])
+                                               + bf * (cn * xc[If, Jf, Kc] + cf * xc[If, Jf, Kf])))
+
+
+# ------------------------------------------------------------------------------------------
+# compressed <-> padded grid (masked operators number only the fluid cells)
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def scatter(v, flat, out):
+    """out.flat[flat[k]] = v[k]"""
+    o = out.reshape(-1)
+    for k in range(v.shape[0]):
+        o[flat[k]] = v[k]
+
+
+@nb.njit(**_KW)
+def gather(u, flat, out):
+    """out[k] = u.flat[flat[k]]"""
+    uu = u.reshape(-1)
+    for k in range(out.shape[0]):
+        out[k] = uu[flat[k]]
+
+
+# ------------------------------------------------------------------------------------------
+# set-up: coarsening by rediscretisation (sums of fine face fluxes) and the fine transfer flags
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def coarsen2d(E0, E1, s, fluid, N0, N1, cE0, cE1, cs, cfluid, cd, flags, Nc0, Nc1, dirichlet, mode):
+    """Coarse face weights = Σ fine faces on the coarse face / 2^(dim+1); sink likewise; coarse
+    cell fluid if any child is; then the fine flags (fluid bit, open far-neighbour bits)."""
+    q = 1.0 / 8.0
+    full = np.zeros(cfluid.shape, dtype=np.bool_)
+    for I in range(1, Nc0 + 1):
+        for J in range(1, Nc1 + 1):
+            i0, j0 = 2 * I - 1, 2 * J - 1
+            cE0[I, J] = (E0[i0 + 1, j0] + E0[i0 + 1, j0 + 1]) * q
+            cE1[I, J] = (E1[i0, j0 + 1] + E1[i0 + 1, j0 + 1]) * q
+            cs[I, J] = (s[i0, j0] + s[i0, j0 + 1] + s[i0 + 1, j0] + s[i0 + 1, j0 + 1]) * q
+            cfluid[I, J] = fluid[i0, j0] | fluid[i0, j0 + 1] | fluid[i0 + 1, j0] | fluid[i0 + 1, j0 + 1]
+            full[I, J] = fluid[i0, j0] & fluid[i0, j0 + 1] & fluid[i0 + 1, j0] & fluid[i0 + 1, j0 + 1]
+    for I in range(1, Nc0 + 1):
+        for J in range(1, Nc1 + 1):
+            if cfluid[I, J]:
+                cd[I, J] = cs[I, J] + cE0[I, J] + cE0[I - 1, J] + cE1[I, J] + cE1[I, J - 1]
+            else:
+                cd[I, J] = 1.0
+    for i in range(1, N0 + 1):
+        I = (i + 1) // 2
+        for j in range(1, N1 + 1):
+            if not fluid[i, j]:
+                flags[i, j] = 0
+                continue
+            J = (j + 1) // 2
+            f = 128
+            If = I - 1 if i % 2 == 1 else I + 1
+            Jf = J - 1 if j % 2 == 1 else J + 1
+            w0 = cE0[I - 1, J] if i % 2 == 1 else cE0[I, J]
+            w1 = cE1[I, J - 1] if j % 2 == 1 else cE1[I, J]
+            if mode == 0 or (mode == 2 and not (full[I, J] and full[If, J])):
+                w0 = 0.0
+            if mode == 0 or (mode == 2 and not (full[I, J] and full[I, Jf])):
+                w1 = 0.0
+            if w0 > 0.0:
+                f |= 1
+            elif (i == 1 and dirichlet[0, 0]) or (i == N0 and i % 2 == 0 and dirichlet[0, 1]):
+                f |= 8
+            if w1 > 0.0:
+                f |= 2
+            elif (j == 1 and dirichlet[1, 0]) or (j == N1 and j % 2 == 0 and dirichlet[1, 1]):
+                f |= 16
+            flags[i, j] = f
+
+
+@nb.njit(**_KW)
+def coarsen3d(E0, E1, E2, s, fluid, N0, N1, N2, cE0, cE1, cE2, cs, cfluid, cd, flags, Nc0, Nc1, Nc2,
+              dirichlet, mode):
+    q = 1.0 / 16.0
+    full = np.zeros(cfluid.shape, dtype=np.bool_)
+    for I in range(1, Nc0 + 1):
+        for J in range(1, Nc1 + 1):
+            for K in range(1, Nc2 + 1):
+                i0, j0, k0 = 2 * I - 1, 2 * J - 1, 2 * K - 1
+                a0 = 0.0
+                a1 = 0.0
+                a2 = 0.0
+                ss = 0.0
+                fl = False
+                fu = True
+                for u in range(2):
+                    for v in range(2):
+                        a0 += E0[i0 + 1, j0 + u, k0 + v]
+                        a1 += E1[i0 + u, j0 + 1, k0 + v]
+                        a2 += E2[i0 + u, j0 + v, k0 + 1]
+                        for w in range(2):
+                            ss += s[i0 + u, j0 + v, k0 + w]
+                            fl = fl | fluid[i0 + u, j0 + v, k0 + w]
+                            fu = fu & fluid[i0 + u, j0 + v, k0 + w]
+                cE0[I, J, K] = a0 * q
+                cE1[I, J, K] = a1 * q
+                cE2[I, J, K] = a2 * q
+                cs[I, J, K] = ss * q
+                cfluid[I, J, K] = fl
+                full[I, J, K] = fu
+    for I in range(1, Nc0 + 1):
+        for J in range(1, Nc1 + 1):
+            for K in range(1, Nc2 + 1):
+                if cfluid[I, J, K]:
+                    cd[I, J, K] = (cs[I, J, K] + cE0[I, J, K] + cE0[I - 1, J, K] + cE1[I, J, K]
+                                   + cE1[I, J - 1, K] + cE2[I, J, K] + cE2[I, J, K - 1])
+                else:
+                    cd[I, J, K] = 1.0
+    for i in range(1, N0 + 1):
+        I = (i + 1) // 2
+        for j in range(1, N1 + 1):
+            J = (j + 1) // 2
+            for k in range(1, N2 + 1):
+                if not fluid[i, j, k]:
+                    flags[i, j, k] = 0
+                    continue
+                K = (k + 1) // 2
+                f = 128
+                w0 = cE0[I - 1, J, K] if i % 2 == 1 else cE0[I, J, K]
+                w1 = cE1[I, J - 1, K] if j % 2 == 1 else cE1[I, J, K]
+                w2 = cE2[I, J, K - 1] if k % 2 == 1 else cE2[I, J, K]
+                If = I - 1 if i % 2 == 1 else I + 1
+                Jf = J - 1 if j % 2 == 1 else J + 1
+                Kf = K - 1 if k % 2 == 1 else K + 1
+                if mode == 0 or (mode == 2 and not (full[I, J, K] and full[If, J, K])):
+                    w0 = 0.0
+                if mode == 0 or (mode == 2 and not (full[I, J, K] and full[I, Jf, K])):
+                    w1 = 0.0
+                if mode == 0 or (mode == 2 and not (full[I, J, K] and full[I, J, Kf])):
+                    w2 = 0.0
+                if w0 > 0.0:
+                    f |= 1
+                elif (i == 1 and dirichlet[0, 0]) or (i == N0 and i % 2 == 0 and dirichlet[0, 1]):
+                    f |= 8
+                if w1 > 0.0:
+                    f |= 2
+                elif (j == 1 and dirichlet[1, 0]) or (j == N1 and j % 2 == 0 and dirichlet[1, 1]):
+                    f |= 16
+                if w2 > 0.0:
+                    f |= 4
+                elif (k == 1 and dirichlet[2, 0]) or (k == N2 and k % 2 == 0 and dirichlet[2, 1]):
+                    f |= 32
+                flags[i, j, k] = f
+
+
+# ------------------------------------------------------------------------------------------
+# set-up: does a coarsening step merge fluid regions that a wall keeps apart?
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def _window_connected2d(E0, E1, fluid, lo0, hi0, lo1, hi1, si, sj, ti, tj):
+    """Is fine cell (ti, tj) reachable from (si, sj) through open faces inside the window?"""
+    n0, n1 = hi0 - lo0, hi1 - lo1
+    seen = np.zeros((n0, n1), dtype=np.bool_)
+    stack = np.empty((n0 * n1, 2), dtype=np.int64)
+    top = 0
+    stack[0, 0], stack[0, 1] = si, sj
+    seen[si - lo0, sj - lo1] = True
+    top = 1
+    while top > 0:
+        top -= 1
+        i, j = stack[top, 0], stack[top, 1]
+        if i == ti and j == tj:
+            return True
+        for di, dj, w in ((1, 0, E0[i, j]), (-1, 0, E0[i - 1, j]), (0, 1, E1[i, j]), (0, -1, E1[i, j - 1])):
+            a, c = i + di, j + dj
+            if w > 0.0 and lo0 <= a < hi0 and lo1 <= c < hi1 and not seen[a - lo0, c - lo1]:
+                seen[a - lo0, c - lo1] = True
+                stack[top, 0], stack[top, 1] = a, c
+                top += 1
+    return False
+
+
+@nb.njit(**_KW)
+def merged_cells2d(E0, E1, fluid, Nc0, Nc1, reach):
+    """Count coarse cells whose fluid children are not connected to each other within the fine window
+    of the cell widened by ``reach`` coarse cells on every side: coarsening would merge two regions
+    that a wall separates there (a thin wall or a narrow channel), and a geometric correction on that
+    cell would be wrong on one side."""
+    count = 0
+    P0, P1 = fluid.shape
+    for I in range(1, Nc0 + 1):
+        for J in range(1, Nc1 + 1):
+            i0, j0 = 2 * I - 1, 2 * J - 1
+            first_i, first_j = -1, -1
+            for u in range(2):
+                for v in range(2):
+                    if fluid[i0 + u, j0 + v] and first_i < 0:
+                        first_i, first_j = i0 + u, j0 + v
+            if first_i < 0:
+                continue
+            lo0, hi0 = max(1, i0 - 2 * reach), min(P0 - 1, i0 + 2 + 2 * reach)
+            lo1, hi1 = max(1, j0 - 2 * reach), min(P1 - 1, j0 + 2 + 2 * reach)
+            # children joined by open faces inside the block are connected: the usual case
+            nfl = fluid[i0, j0] + fluid[i0, j0 + 1] + fluid[i0 + 1, j0] + fluid[i0 + 1, j0 + 1]
+            links = ((E1[i0, j0] > 0) + (E1[i0 + 1, j0] > 0) + (E0[i0, j0] > 0) + (E0[i0, j0 + 1] > 0))
+            if nfl <= 1 or links >= nfl - 1:  # (a 2x2 block with nfl − 1 open faces is connected)
+                continue
+            merged = False
+            for u in range(2):
+                for v in range(2):
+                    a, c = i0 + u, j0 + v
+                    if merged or (a == first_i and c == first_j) or not fluid[a, c]:
+                        continue
+                    if not _window_connected2d(E0, E1, fluid, lo0, hi0, lo1, hi1, first_i, first_j, a, c):
+                        merged = True
+            count += merged
+    return count
+
+
+@nb.njit(**_KW)
+def _window_connected3d(E0, E1, E2, lo, hi, s, t):
+    n0, n1, n2 = hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]
+    seen = np.zeros((n0, n1, n2), dtype=np.bool_)
+    stack = np.empty((n0 * n1 * n2, 3), dtype=np.int64)
+    stack[0, 0], stack[0, 1], stack[0, 2] = s[0], s[1], s[2]
+    seen[s[0] - lo[0], s[1] - lo[1], s[2] - lo[2]] = True
+    top = 1
+    while top > 0:
+        top -= 1
+        i, j, k = stack[top, 0], stack[top, 1], stack[top, 2]
+        if i == t[0] and j == t[1] and k == t[2]:
+            return True
+        for q in range(6):
+            a, c, e = i, j, k
+            if q == 0:
+                w = E0[i, j, k]
+                a += 1
+            elif q == 1:
+                w = E0[i - 1, j, k]
+                a -= 1
+            elif q == 2:
+                w = E1[i, j, k]
+                c += 1
+            elif q == 3:
+                w = E1[i, j - 1, k]
+                c -= 1
+            elif q == 4:
+                w = E2[i, j, k]
+                e += 1
+            else:
+                w = E2[i, j, k - 1]
+                e -= 1
+            if (w > 0.0 and lo[0] <= a < hi[0] and lo[1] <= c < hi[1] and lo[2] <= e < hi[2]
+                    and not seen[a - lo[0], c - lo[1], e - lo[2]]):
+                seen[a - lo[0], c - lo[1], e - lo[2]] = True
+                stack[top, 0], stack[top, 1], stack[top, 2] = a, c, e
+                top += 1
+    return False
+
+
+@nb.njit(**_KW)
+def _block_connected3d(E0, E1, E2, fluid, i0, j0, k0):
+    """Are the fluid children of a 2x2x2 block connected through the block's internal faces?"""
+    parent = np.arange(8)
+    for u in range(8):
+        a, b_, c = u >> 2, (u >> 1) & 1, u & 1
+        i, j, k = i0 + a, j0 + b_, k0 + c
+        if not fluid[i, j, k]:
+            continue
+        for q in range(3):
+            if q == 0 and a == 0 and E0[i, j, k] > 0:
+                v = u + 4
+            elif q == 1 and b_ == 0 and E1[i, j, k] > 0:
+                v = u + 2
+            elif q == 2 and c == 0 and E2[i, j, k] > 0:
+                v = u + 1
+            else:
+                continue
+            ru, rv = u, v
+            while parent[ru] != ru:
+                ru = parent[ru]
+            while parent[rv] != rv:
+                rv = parent[rv]
+            parent[ru] = rv
+    root = -1
+    for u in range(8):
+        if fluid[i0 + (u >> 2), j0 + ((u >> 1) & 1), k0 + (u & 1)]:
+            r = u
+            while parent[r] != r:
+                r = parent[r]
+            if root < 0:
+                root = r
+            elif r != root:
+                return False
+    return True
+
+
+@nb.njit(**_KW)
+def merged_cells3d(E0, E1, E2, fluid, Nc0, Nc1, Nc2, reach):
+    count = 0
+    P = fluid.shape
+    lo = np.empty(3, np.int64)
+    hi = np.empty(3, np.int64)
+    s = np.empty(3, np.int64)
+    t = np.empty(3, np.int64)
+    for I in range(1, Nc0 + 1):
+        for J in range(1, Nc1 + 1):
+            for Kc in range(1, Nc2 + 1):
+                base = (2 * I - 1, 2 * J - 1, 2 * Kc - 1)
+                nfl = 0
+                for u in range(8):
+                    if fluid[base[0] + (u >> 2), base[1] + ((u >> 1) & 1), base[2] + (u & 1)]:
+                        if nfl == 0:
+                            s[0], s[1], s[2] = base[0] + (u >> 2), base[1] + ((u >> 1) & 1), base[2] + (u & 1)
+                        nfl += 1
+                if nfl < 2 or nfl == 8:  # one cell, or a full block (fluid neighbours always share a face)
+                    continue
+                if _block_connected3d(E0, E1, E2, fluid, base[0], base[1], base[2]):
+                    continue
+                for a in range(3):
+                    lo[a] = max(1, base[a] - 2 * reach)
+                    hi[a] = min(P[a] - 1, base[a] + 2 + 2 * reach)
+                for u in range(8):
+                    t[0], t[1], t[2] = base[0] + (u >> 2), base[1] + ((u >> 1) & 1), base[2] + (u & 1)
+                    if not fluid[t[0], t[1], t[2]] or (t[0] == s[0] and t[1] == s[1] and t[2] == s[2]):
+                        continue
+                    if not _window_connected3d(E0, E1, E2, lo, hi, s, t):
+                        count += 1
+                        break
+    return count

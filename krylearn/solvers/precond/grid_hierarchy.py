@@ -1,0 +1,363 @@
+"""The multigrid hierarchy of a grid Poisson operator: levels, masks, coefficients, transfers.
+
+:class:`GridHierarchy` is built from a :func:`krylearn.pde.poisson` operator (a
+:class:`~krylearn.operators.stencil.PoissonStencil`) by coarsening by two along every axis, with
+coarse operators by **rediscretisation**: the coarse level is again a 5-/7-point finite-volume
+operator, whose face weights are the fine fluxes through each coarse face and whose Dirichlet
+sinks are the fine sinks, summed and scaled by ``1/2^(dim+1)`` (so that a constant coefficient
+``c/h²`` becomes ``c/(2h)²``). A coarse cell is fluid when any of its children is. Because a
+coarse face only carries the flux of fine faces that lie on it, a wall of any thickness that
+separates two coarse cells survives coarsening.
+
+It is the geometric skeleton of :func:`krylearn.precond.multigrid` and is meant to be reused by
+other preconditioners on the same grids (e.g. a learned correction in torch): every level exposes
+its arrays (``fluid``, ``face_weights``, ``diagonal``, ``sink``) on the unpadded grid, and the
+transfer operators as :meth:`GridHierarchy.restrict` / :meth:`GridHierarchy.prolong` on grid arrays.
+
+References
+----------
+A. McAdams, E. Sifakis, J. Teran, "A parallel multigrid Poisson solver for fluids simulation on
+large grids", Proc. ACM SIGGRAPH/Eurographics SCA 2010 (geometric coarsening of voxelized domains,
+fluid-if-any-child coarse cells, multigrid-preconditioned CG).
+U. Trottenberg, C. W. Oosterlee, A. Schüller, "Multigrid", Academic Press 2001, §2.8 and §5.3
+(cell-centred transfers; rediscretised coarse operators).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.sparse.csgraph import connected_components
+
+from ...operators.stencil import PoissonStencil
+from . import _multigrid_kernels as K
+
+__all__ = ["GridHierarchy", "GridLevel"]
+
+#: coarsest levels up to this many unknowns are factored densely (Cholesky); larger ones by SuperLU
+_DENSE_MAX = 300
+
+
+def _padded(shape):
+    return tuple(2 * ((n + 1) // 2) + 2 for n in shape)
+
+
+def _interior(shape):
+    return tuple(slice(1, n + 1) for n in shape)
+
+
+class GridLevel:
+    """One level of a :class:`GridHierarchy` (arrays on the padded grid; see the kernels module).
+
+    Attributes
+    ----------
+    grid_shape : tuple of int
+        Cells per axis on this level.
+    spacing : tuple of float
+        Cell size per axis (twice the finer level's).
+    fluid : ndarray of bool, grid shape
+        Cells in the domain.
+    face_weights : tuple of ndarray
+        ``face_weights[a][i]`` (grid shape) weights the face between cell ``i`` and ``i + e_a``
+        (0 across walls, box faces and the last cell).
+    sink : ndarray, grid shape
+        Dirichlet box-face weight of each cell (the diagonal minus the face weights).
+    diagonal : ndarray, grid shape
+        The operator's diagonal (1 in solid cells, where the level's vectors stay 0).
+    n : int
+        Number of fluid cells.
+    """
+
+    def __init__(self, grid_shape, spacing, E, d, s, fluid):
+        self.grid_shape = tuple(grid_shape)
+        self.spacing = tuple(spacing)
+        self.padded_shape = d.shape
+        self.E = tuple(E)
+        self.d = d
+        self.s = s
+        self.fluid_p = fluid
+        self.flags = None  # transfer flags to the next coarser level (set by GridHierarchy)
+        self.x = np.zeros(d.shape)
+        self.b = np.zeros(d.shape)
+        self.r = np.zeros(d.shape)
+        self.n = int(np.count_nonzero(fluid))
+
+    @property
+    def interior(self):
+        return _interior(self.grid_shape)
+
+    @property
+    def fluid(self):
+        return self.fluid_p[self.interior]
+
+    @property
+    def face_weights(self):
+        return tuple(E[self.interior] for E in self.E)
+
+    @property
+    def diagonal(self):
+        return self.d[self.interior]
+
+    @property
+    def sink(self):
+        return self.s[self.interior]
+
+    @property
+    def N(self):
+        return self.grid_shape
+
+    def tocsr(self):
+        """The level operator on its fluid cells (C order) as a SciPy CSR matrix."""
+        fl = self.fluid_p
+        idx = np.full(fl.shape, -1, dtype=np.int64)
+        cells = np.flatnonzero(fl)
+        idx.reshape(-1)[cells] = np.arange(cells.size)
+        rows, cols, vals = [np.arange(cells.size)], [np.arange(cells.size)], [self.d.reshape(-1)[cells]]
+        nd = len(self.grid_shape)
+        for a in range(nd):
+            E = self.E[a]
+            lo = [slice(0, -1)] * nd
+            hi = [slice(0, -1)] * nd
+            hi[a] = slice(1, None)
+            lo, hi = tuple(lo), tuple(hi)
+            w = E[lo]
+            keep = w > 0
+            i1, i2, w = idx[lo][keep], idx[hi][keep], w[keep]
+            rows += [i1, i2]
+            cols += [i2, i1]
+            vals += [-w, -w]
+        A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(cells.size, cells.size))
+        A.sum_duplicates()
+        return A, cells
+
+
+class _CoarseSolver:
+    """Solve on the coarsest level: exact (dense Cholesky or SuperLU) up to ``direct_max`` unknowns,
+    otherwise one symmetric PyAMG smoothed-aggregation V-cycle (a coarsest level that large only
+    arises when geometric coarsening stopped early to keep walls apart). Each singular (sink-free)
+    connected component is grounded at one cell, with the right-hand side and solution projected to
+    mean zero on it, which makes the exact map the pseudo-inverse on those components (symmetric)."""
+
+    def __init__(self, level, direct_max):
+        A, cells = level.tocsr()
+        self.cells = cells
+        n = A.shape[0]
+        sink = level.s.reshape(-1)[cells]
+        ncomp, labels = connected_components(A, directed=False)
+        has_sink = np.bincount(labels, weights=sink, minlength=ncomp) > 0
+        self.singular = [np.flatnonzero(labels == c) for c in np.flatnonzero(~has_sink)]
+        self.n = n
+        if n > direct_max:
+            try:
+                import pyamg
+            except ImportError:
+                pyamg = None
+            if pyamg is not None:
+                self.kind = "PyAMG smoothed aggregation V-cycle"
+                # the singular components stay singular for AMG (it handles semidefinite systems);
+                # the projections below keep the cycle symmetric
+                self._ml = pyamg.smoothed_aggregation_solver(A, symmetry="symmetric")
+                self._prec = self._ml.aspreconditioner(cycle="V")
+                self._solve = self._prec.matvec
+                self._buf = np.empty(n)
+                return
+        if self.singular:
+            ground = np.array([c[0] for c in self.singular])
+            keep = np.ones(n, bool)
+            keep[ground] = False
+            D = sp.diags(keep.astype(float))
+            A = (D @ A @ D + sp.diags((~keep).astype(float))).tocsr()
+        if n <= _DENSE_MAX:
+            self.kind = "dense Cholesky"
+            self._chol = sla.cho_factor(A.toarray(), lower=True, check_finite=False)
+            self._solve = lambda v: sla.cho_solve(self._chol, v, check_finite=False)
+        else:
+            self.kind = "SuperLU"
+            lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+            self._solve = lu.solve
+        self._buf = np.empty(n)
+
+    def _project(self, v):
+        for comp in self.singular:
+            v[comp] -= v[comp].mean()
+
+    def __call__(self, level):
+        v = self._buf
+        K.gather(level.b, self.cells, v)
+        self._project(v)
+        x = np.asarray(self._solve(v)).reshape(-1)
+        self._project(x)
+        level.x.fill(0.0)
+        K.scatter(x, self.cells, level.x)
+
+
+class GridHierarchy:
+    """Geometric multigrid levels of a grid Poisson operator (see the module docstring).
+
+    Parameters
+    ----------
+    A : PoissonStencil
+        The fine operator, from :func:`krylearn.pde.poisson` (2D or 3D; masks, variable
+        coefficients, Dirichlet/Neumann box faces).
+    levels : int, optional
+        Number of levels including the finest. Default: coarsen until the coarsest level has at
+        most ``coarse_size`` fluid cells (or a side shorter than 4). A request for more levels than
+        the grid allows gives fewer (``.info["levels_requested"]`` records it).
+    coarse_size : int
+        Target size of the coarsest level, solved exactly (default 2000 fluid cells).
+
+    Attributes
+    ----------
+    levels : list of GridLevel
+        Finest first.
+    info : dict
+        Levels, grid shapes, unknowns per level, the coarse solver, the set-up time.
+    """
+
+    def __init__(self, A, *, levels=None, coarse_size=2000, merge_tolerance=0.01, direct_max=None,
+                 interp_mode=2):
+        self.interp_mode = interp_mode
+        if not isinstance(A, PoissonStencil):
+            raise ValueError("geometric multigrid needs a krylearn grid operator from kl.pde.poisson "
+                             f"(PoissonStencil), got {type(A).__name__}; for a general sparse matrix use "
+                             "kl.precond.amg (algebraic multigrid)")
+        if levels is not None and (not isinstance(levels, (int, np.integer)) or levels < 1):
+            raise ValueError(f"levels must be a positive integer or None, got {levels!r}")
+        if not isinstance(coarse_size, (int, np.integer)) or coarse_size < 1:
+            raise ValueError(f"coarse_size must be a positive integer, got {coarse_size!r}")
+        self.ndim = A.ndim_grid
+        self.operator_shape = A.shape
+        self.dirichlet = np.array([[side == "dirichlet" for side in pair] for pair in A.bc], dtype=np.bool_)
+        self.levels = [self._finest(A)]
+        self.masked = A.masked
+        self.fine_flat = None
+        if A.masked:
+            pidx = np.zeros(A.grid_shape, dtype=np.int64)
+            pidx[...] = np.arange(int(np.prod(self.levels[0].padded_shape))).reshape(
+                self.levels[0].padded_shape)[_interior(A.grid_shape)]
+            self.fine_flat = np.ascontiguousarray(pidx[A.mask])
+        if direct_max is None:
+            direct_max = 100_000 if A.ndim_grid == 2 else 20_000
+        self.merged = []
+        stop = ""
+        while True:
+            lv = self.levels[-1]
+            if levels is not None and len(self.levels) >= levels:
+                break
+            if levels is None and lv.n <= coarse_size:
+                break
+            if min(lv.grid_shape) < 4:
+                stop = "a side shorter than 4 cells"
+                break
+            coarse = self._coarsen(lv)
+            if A.masked and merge_tolerance is not None:
+                merged = self._merged_cells(lv, coarse)
+                self.merged.append(merged)
+                if merged > merge_tolerance * coarse.n:
+                    # this coarsening would join regions that walls keep apart in many cells (a maze,
+                    # thin walls, narrow channels): a geometric correction there would be wrong on one
+                    # side of each wall. Stop, and solve this level algebraically instead.
+                    lv.flags = None
+                    stop = (f"coarsening {lv.grid_shape} would merge fluid regions separated by walls in "
+                            f"{merged} of {coarse.n} coarse cells")
+                    break
+            self.levels.append(coarse)
+        self.coarse_solver = _CoarseSolver(self.levels[-1], direct_max)
+        self.info = {"levels": len(self.levels), "grid_shapes": [lv.grid_shape for lv in self.levels],
+                     "unknowns": [lv.n for lv in self.levels], "coarse_solver": self.coarse_solver.kind}
+        if stop:
+            self.info["coarsening_stopped"] = stop
+        if levels is not None and len(self.levels) < levels:
+            self.info["levels_requested"] = int(levels)
+
+    def _merged_cells(self, fine, coarse):
+        """Coarse cells whose fluid children are only connected around a wall (see the kernels)."""
+        if self.ndim == 2:
+            return int(K.merged_cells2d(*fine.E, fine.fluid_p, *coarse.grid_shape, 1))
+        return int(K.merged_cells3d(*fine.E, fine.fluid_p, *coarse.grid_shape, 1))
+
+    # ---- construction ---------------------------------------------------------------------
+    def _finest(self, A):
+        nd, N = A.ndim_grid, A.grid_shape
+        P = _padded(N)
+        inner = _interior(N)
+        W = A.face_weights
+        E = []
+        s = np.zeros(P)
+        for a in range(nd):
+            Ea = np.zeros(P)
+            dst = list(inner)
+            dst[a] = slice(1, N[a])          # faces between cells p and p+1, p = 1..N-1 (padded)
+            src = [slice(None)] * nd
+            src[a] = slice(1, N[a])
+            Ea[tuple(dst)] = W[a][tuple(src)]
+            E.append(Ea)
+            lo = list(inner)
+            lo[a] = 1
+            hi = list(inner)
+            hi[a] = N[a]
+            first = [slice(None)] * nd
+            first[a] = 0
+            last = [slice(None)] * nd
+            last[a] = N[a]
+            s[tuple(lo)] += W[a][tuple(first)]
+            s[tuple(hi)] += W[a][tuple(last)]
+        fluid = np.zeros(P, dtype=bool)
+        fluid[inner] = A.mask
+        d = np.ones(P)
+        d[inner] = np.where(A.mask, A._diag_grid, 1.0)
+        return GridLevel(N, A.spacing, E, d, s, fluid)
+
+    def _coarsen(self, lv):
+        nd = self.ndim
+        Nc = tuple((n + 1) // 2 for n in lv.grid_shape)
+        Pc = _padded(Nc)
+        cE = [np.zeros(Pc) for _ in range(nd)]
+        cs, cd = np.zeros(Pc), np.ones(Pc)
+        cfluid = np.zeros(Pc, dtype=bool)
+        flags = np.zeros(lv.padded_shape, dtype=np.uint8)
+        if nd == 2:
+            K.coarsen2d(*lv.E, lv.s, lv.fluid_p, *lv.grid_shape, *cE, cs, cfluid, cd, flags, *Nc, self.dirichlet, self.interp_mode)
+        else:
+            K.coarsen3d(*lv.E, lv.s, lv.fluid_p, *lv.grid_shape, *cE, cs, cfluid, cd, flags, *Nc, self.dirichlet, self.interp_mode)
+        lv.flags = flags
+        return GridLevel(Nc, tuple(2 * h for h in lv.spacing), cE, cd, cs, cfluid)
+
+    # ---- transfers on grid arrays (for other users of the hierarchy) ---------------------------
+    def restrict(self, level, r):
+        """Restrict a grid array of level ``level`` to level ``level + 1`` (``Pᵀ r / 2^dim``)."""
+        fine, coarse = self.levels[level], self.levels[level + 1]
+        rp = np.zeros(fine.padded_shape)
+        rp[fine.interior] = r
+        out = np.zeros(coarse.padded_shape)
+        if self.ndim == 2:
+            K.restrict2d(rp, fine.flags, out, *coarse.grid_shape)
+        else:
+            K.restrict3d(rp, fine.flags, out, *coarse.grid_shape)
+        return out[coarse.interior].copy()
+
+    def prolong(self, level, xc):
+        """Interpolate a grid array of level ``level + 1`` to level ``level`` (``P xc``)."""
+        fine, coarse = self.levels[level], self.levels[level + 1]
+        xp = np.zeros(coarse.padded_shape)
+        xp[coarse.interior] = xc
+        out = np.zeros(fine.padded_shape)
+        if self.ndim == 2:
+            K.prolong_add2d(xp, fine.flags, out, *fine.grid_shape)
+        else:
+            K.prolong_add3d(xp, fine.flags, out, *fine.grid_shape)
+        return out[fine.interior].copy()
+
+    @property
+    def nbytes(self):
+        """Bytes held by all levels (operators, flags and work vectors)."""
+        total = 0
+        for lv in self.levels:
+            arrays = [*lv.E, lv.d, lv.s, lv.fluid_p, lv.x, lv.b, lv.r]
+            if lv.flags is not None:
+                arrays.append(lv.flags)
+            total += sum(a.nbytes for a in arrays)
+        return total
