@@ -319,11 +319,11 @@ def gather(u, flat, out):
 # set-up: coarsening by rediscretisation (sums of fine face fluxes) and the fine transfer flags
 # ------------------------------------------------------------------------------------------
 @nb.njit(**_KW)
-def coarsen2d(E0, E1, s, fluid, N0, N1, cE0, cE1, cs, cfluid, cd, flags, Nc0, Nc1, dirichlet, mode):
+def coarsen2d(E0, E1, s, fluid, ffull, N0, N1, cE0, cE1, cs, cfluid, full, cd, flags, Nc0, Nc1, dirichlet, mode):
     """Coarse face weights = Σ fine faces on the coarse face / 2^(dim+1); sink likewise; coarse
-    cell fluid if any child is; then the fine flags (fluid bit, open far-neighbour bits)."""
+    cell fluid if any child is, *full* if every child is full (no wall anywhere below it); then the
+    fine flags (fluid bit, far-neighbour bits)."""
     q = 1.0 / 8.0
-    full = np.zeros(cfluid.shape, dtype=np.bool_)
     for I in range(1, Nc0 + 1):
         for J in range(1, Nc1 + 1):
             i0, j0 = 2 * I - 1, 2 * J - 1
@@ -331,7 +331,7 @@ def coarsen2d(E0, E1, s, fluid, N0, N1, cE0, cE1, cs, cfluid, cd, flags, Nc0, Nc
             cE1[I, J] = (E1[i0, j0 + 1] + E1[i0 + 1, j0 + 1]) * q
             cs[I, J] = (s[i0, j0] + s[i0, j0 + 1] + s[i0 + 1, j0] + s[i0 + 1, j0 + 1]) * q
             cfluid[I, J] = fluid[i0, j0] | fluid[i0, j0 + 1] | fluid[i0 + 1, j0] | fluid[i0 + 1, j0 + 1]
-            full[I, J] = fluid[i0, j0] & fluid[i0, j0 + 1] & fluid[i0 + 1, j0] & fluid[i0 + 1, j0 + 1]
+            full[I, J] = ffull[i0, j0] & ffull[i0, j0 + 1] & ffull[i0 + 1, j0] & ffull[i0 + 1, j0 + 1]
     for I in range(1, Nc0 + 1):
         for J in range(1, Nc1 + 1):
             if cfluid[I, J]:
@@ -350,10 +350,17 @@ def coarsen2d(E0, E1, s, fluid, N0, N1, cE0, cE1, cs, cfluid, cd, flags, Nc0, Nc
             Jf = J - 1 if j % 2 == 1 else J + 1
             w0 = cE0[I - 1, J] if i % 2 == 1 else cE0[I, J]
             w1 = cE1[I, J - 1] if j % 2 == 1 else cE1[I, J]
-            if mode == 0 or (mode == 2 and not (full[I, J] and full[If, J])):
-                w0 = 0.0
-            if mode == 0 or (mode == 2 and not (full[I, J] and full[I, Jf])):
-                w1 = 0.0
+            if mode == 0:
+                w0 = w1 = 0.0
+            elif mode == 2:
+                # interpolate only among full coarse cells (corner included): a cell cut by a wall
+                # has a coarse equation that over-corrects when spread to its neighbours' children
+                if not (full[I, J] and full[If, J]):
+                    w0 = 0.0
+                if not (full[I, J] and full[I, Jf]):
+                    w1 = 0.0
+                if w0 > 0.0 and w1 > 0.0 and not full[If, Jf]:
+                    w0 = w1 = 0.0
             if w0 > 0.0:
                 f |= 1
             elif (i == 1 and dirichlet[0, 0]) or (i == N0 and i % 2 == 0 and dirichlet[0, 1]):
@@ -366,10 +373,9 @@ def coarsen2d(E0, E1, s, fluid, N0, N1, cE0, cE1, cs, cfluid, cd, flags, Nc0, Nc
 
 
 @nb.njit(**_KW)
-def coarsen3d(E0, E1, E2, s, fluid, N0, N1, N2, cE0, cE1, cE2, cs, cfluid, cd, flags, Nc0, Nc1, Nc2,
-              dirichlet, mode):
+def coarsen3d(E0, E1, E2, s, fluid, ffull, N0, N1, N2, cE0, cE1, cE2, cs, cfluid, full, cd, flags,
+              Nc0, Nc1, Nc2, dirichlet, mode):
     q = 1.0 / 16.0
-    full = np.zeros(cfluid.shape, dtype=np.bool_)
     for I in range(1, Nc0 + 1):
         for J in range(1, Nc1 + 1):
             for K in range(1, Nc2 + 1):
@@ -388,7 +394,7 @@ def coarsen3d(E0, E1, E2, s, fluid, N0, N1, N2, cE0, cE1, cE2, cs, cfluid, cd, f
                         for w in range(2):
                             ss += s[i0 + u, j0 + v, k0 + w]
                             fl = fl | fluid[i0 + u, j0 + v, k0 + w]
-                            fu = fu & fluid[i0 + u, j0 + v, k0 + w]
+                            fu = fu & ffull[i0 + u, j0 + v, k0 + w]
                 cE0[I, J, K] = a0 * q
                 cE1[I, J, K] = a1 * q
                 cE2[I, J, K] = a2 * q
@@ -419,12 +425,20 @@ def coarsen3d(E0, E1, E2, s, fluid, N0, N1, N2, cE0, cE1, cE2, cs, cfluid, cd, f
                 If = I - 1 if i % 2 == 1 else I + 1
                 Jf = J - 1 if j % 2 == 1 else J + 1
                 Kf = K - 1 if k % 2 == 1 else K + 1
-                if mode == 0 or (mode == 2 and not (full[I, J, K] and full[If, J, K])):
-                    w0 = 0.0
-                if mode == 0 or (mode == 2 and not (full[I, J, K] and full[I, Jf, K])):
-                    w1 = 0.0
-                if mode == 0 or (mode == 2 and not (full[I, J, K] and full[I, J, Kf])):
-                    w2 = 0.0
+                if mode == 0:
+                    w0 = w1 = w2 = 0.0
+                elif mode == 2:
+                    c = full[I, J, K]
+                    if not (c and full[If, J, K]):
+                        w0 = 0.0
+                    if not (c and full[I, Jf, K]):
+                        w1 = 0.0
+                    if not (c and full[I, J, Kf]):
+                        w2 = 0.0
+                    o0, o1, o2 = w0 > 0.0, w1 > 0.0, w2 > 0.0
+                    if ((o0 and o1 and not full[If, Jf, K]) or (o0 and o2 and not full[If, J, Kf])
+                            or (o1 and o2 and not full[I, Jf, Kf]) or (o0 and o1 and o2 and not full[If, Jf, Kf])):
+                        w0 = w1 = w2 = 0.0
                 if w0 > 0.0:
                     f |= 1
                 elif (i == 1 and dirichlet[0, 0]) or (i == N0 and i % 2 == 0 and dirichlet[0, 1]):
@@ -615,3 +629,26 @@ def merged_cells3d(E0, E1, E2, fluid, Nc0, Nc1, Nc2, reach):
                         count += 1
                         break
     return count
+
+
+# ------------------------------------------------------------------------------------------
+# boundary smoothing (MGPCG): Gauss-Seidel on the cells near walls, forward or backward
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def band_gs(x, b, d, E, strides, cells, sweeps, forward):
+    """``sweeps`` lexicographic Gauss–Seidel passes over the flat padded indices ``cells`` (sorted);
+    ``forward=False`` runs them in reverse order, the adjoint of the forward pass. ``E`` holds the
+    per-axis face-weight arrays (flattened) and ``strides`` the flat offset of one step per axis."""
+    xf = x.reshape(-1)
+    bf = b.reshape(-1)
+    df = d.reshape(-1)
+    nd = strides.shape[0]
+    m = cells.shape[0]
+    for _ in range(sweeps):
+        for q in range(m):
+            p = cells[q] if forward else cells[m - 1 - q]
+            acc = bf[p]
+            for a in range(nd):
+                s = strides[a]
+                acc += E[a, p] * xf[p + s] + E[a, p - s] * xf[p - s]
+            xf[p] = acc / df[p]

@@ -70,14 +70,17 @@ class GridLevel:
         Number of fluid cells.
     """
 
-    def __init__(self, grid_shape, spacing, E, d, s, fluid):
+    def __init__(self, grid_shape, spacing, E, d, s, fluid, full=None):
         self.grid_shape = tuple(grid_shape)
         self.spacing = tuple(spacing)
         self.padded_shape = d.shape
-        self.E = tuple(E)
+        self.E_stack = E  # (dim, *padded_shape): one array, so kernels can take all axes at once
+        self.E = tuple(E[a] for a in range(E.shape[0]))
+        self.band = None  # flat padded indices of the cells near walls (boundary smoothing)
         self.d = d
         self.s = s
         self.fluid_p = fluid
+        self.full_p = fluid if full is None else full  # no wall anywhere below this cell
         self.flags = None  # transfer flags to the next coarser level (set by GridHierarchy)
         self.x = np.zeros(d.shape)
         self.b = np.zeros(d.shape)
@@ -273,6 +276,15 @@ class GridHierarchy:
         if levels is not None and len(self.levels) < levels:
             self.info["levels_requested"] = int(levels)
 
+    def set_boundary_band(self, width):
+        """Mark on every level the fluid cells within ``width`` cells (max-norm) of a solid cell or
+        the box boundary: the cells that boundary smoothing visits (``level.band``)."""
+        from scipy.ndimage import maximum_filter
+
+        for lv in self.levels:
+            near = maximum_filter(~lv.fluid_p, size=2 * width + 1, mode="constant", cval=True)
+            lv.band = np.flatnonzero(near & lv.fluid_p).astype(np.int64)
+
     def _merged_cells(self, fine, coarse):
         """Coarse cells whose fluid children are only connected around a wall (see the kernels)."""
         if self.ndim == 2:
@@ -285,16 +297,15 @@ class GridHierarchy:
         P = _padded(N)
         inner = _interior(N)
         W = A.face_weights
-        E = []
+        E = np.zeros((nd,) + P)
         s = np.zeros(P)
         for a in range(nd):
-            Ea = np.zeros(P)
+            Ea = E[a]
             dst = list(inner)
             dst[a] = slice(1, N[a])          # faces between cells p and p+1, p = 1..N-1 (padded)
             src = [slice(None)] * nd
             src[a] = slice(1, N[a])
             Ea[tuple(dst)] = W[a][tuple(src)]
-            E.append(Ea)
             lo = list(inner)
             lo[a] = 1
             hi = list(inner)
@@ -315,16 +326,17 @@ class GridHierarchy:
         nd = self.ndim
         Nc = tuple((n + 1) // 2 for n in lv.grid_shape)
         Pc = _padded(Nc)
-        cE = [np.zeros(Pc) for _ in range(nd)]
+        cE = np.zeros((nd,) + Pc)
         cs, cd = np.zeros(Pc), np.ones(Pc)
         cfluid = np.zeros(Pc, dtype=bool)
+        cfull = np.zeros(Pc, dtype=bool)
         flags = np.zeros(lv.padded_shape, dtype=np.uint8)
         if nd == 2:
-            K.coarsen2d(*lv.E, lv.s, lv.fluid_p, *lv.grid_shape, *cE, cs, cfluid, cd, flags, *Nc, self.dirichlet, self.interp_mode)
+            K.coarsen2d(*lv.E, lv.s, lv.fluid_p, lv.full_p, *lv.grid_shape, *cE, cs, cfluid, cfull, cd, flags, *Nc, self.dirichlet, self.interp_mode)
         else:
-            K.coarsen3d(*lv.E, lv.s, lv.fluid_p, *lv.grid_shape, *cE, cs, cfluid, cd, flags, *Nc, self.dirichlet, self.interp_mode)
+            K.coarsen3d(*lv.E, lv.s, lv.fluid_p, lv.full_p, *lv.grid_shape, *cE, cs, cfluid, cfull, cd, flags, *Nc, self.dirichlet, self.interp_mode)
         lv.flags = flags
-        return GridLevel(Nc, tuple(2 * h for h in lv.spacing), cE, cd, cs, cfluid)
+        return GridLevel(Nc, tuple(2 * h for h in lv.spacing), cE, cd, cs, cfluid, cfull)
 
     # ---- transfers on grid arrays (for other users of the hierarchy) ---------------------------
     def restrict(self, level, r):
@@ -356,8 +368,7 @@ class GridHierarchy:
         """Bytes held by all levels (operators, flags and work vectors)."""
         total = 0
         for lv in self.levels:
-            arrays = [*lv.E, lv.d, lv.s, lv.fluid_p, lv.x, lv.b, lv.r]
-            if lv.flags is not None:
-                arrays.append(lv.flags)
+            arrays = [lv.E_stack, lv.d, lv.s, lv.fluid_p, lv.x, lv.b, lv.r]
+            arrays += [a for a in (lv.flags, lv.band) if a is not None]
             total += sum(a.nbytes for a in arrays)
         return total

@@ -44,7 +44,8 @@ class MultigridPreconditioner(LinearOperator):
     """One geometric multigrid cycle from zero: see :func:`multigrid`."""
 
     def __init__(self, A, *, cycle="V", smoother="rbgs", pre=1, post=None, levels=None, coarse_size=2000,
-                 omega=None, interpolation="linear", merge_tolerance=0.01, direct_max=None):
+                 omega=None, interpolation="linear", merge_tolerance=0.01, direct_max=None,
+                 boundary_sweeps=0, boundary_width=2):
         t0 = time.perf_counter()
         if cycle not in _CYCLES:
             raise ValueError(f"cycle must be one of {_CYCLES}, got {cycle!r}")
@@ -62,6 +63,14 @@ class MultigridPreconditioner(LinearOperator):
                                            merge_tolerance=merge_tolerance, direct_max=direct_max,
                                            interp_mode=INTERPOLATIONS[interpolation])
         nd = H.ndim
+        for name, v in (("boundary_sweeps", boundary_sweeps), ("boundary_width", boundary_width)):
+            if not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+        self.boundary_sweeps = int(boundary_sweeps)
+        if self.boundary_sweeps:
+            H.set_boundary_band(int(boundary_width))
+            self._strides = [np.array([int(np.prod(lv.padded_shape[a + 1:])) for a in range(nd)], dtype=np.int64)
+                             for lv in H.levels]
         if omega is None:
             omega = 0.8 if nd == 2 else 6.0 / 7.0  # the optimal smoothing factors of damped Jacobi
         if not 0.0 < float(omega) < 1.0 + 1e-12:
@@ -87,8 +96,19 @@ class MultigridPreconditioner(LinearOperator):
             self.info["omega"] = self.omega
 
     # ---- one cycle -------------------------------------------------------------------------
-    def _smooth(self, lv, t, sweeps, forward, from_zero):
-        """``sweeps`` smoothing steps on level ``lv``; ``forward=False`` is the adjoint order."""
+    def _smooth(self, lv, t, sweeps, forward, from_zero, level):
+        """``sweeps`` smoothing steps on level ``lv`` (then the boundary sweeps); ``forward=False`` is
+        the adjoint: boundary sweeps backward first, then the steps in reverse colour order."""
+        if not forward and self.boundary_sweeps:
+            K.band_gs(lv.x, lv.b, lv.d, lv.E_stack.reshape(self._nd, -1), self._strides[level], lv.band,
+                      self.boundary_sweeps, False)
+        t = self._smooth_interior(lv, t, sweeps, forward, from_zero)
+        if forward and self.boundary_sweeps:
+            K.band_gs(lv.x, lv.b, lv.d, lv.E_stack.reshape(self._nd, -1), self._strides[level], lv.band,
+                      self.boundary_sweeps, True)
+        return t
+
+    def _smooth_interior(self, lv, t, sweeps, forward, from_zero):
         N = lv.grid_shape
         if self.smoother == "rbgs":
             first_color = 0 if forward else 1
@@ -127,7 +147,7 @@ class MultigridPreconditioner(LinearOperator):
         co = H.levels[level + 1]
         nd = self._nd
         if self.pre:
-            t = self._smooth(lv, t, self.pre, True, from_zero)
+            t = self._smooth(lv, t, self.pre, True, from_zero, level)
         elif from_zero:
             lv.x.fill(0.0)
         if nd == 2:
@@ -145,7 +165,7 @@ class MultigridPreconditioner(LinearOperator):
         else:
             pick(K.prolong_add3d, lv.n)(co.x, lv.flags, lv.x, *lv.grid_shape)
         if self.post:
-            t = self._smooth(lv, t, self.post, False, False)
+            t = self._smooth(lv, t, self.post, False, False, level)
         if self._t is not None:
             self._t[level] = t
 
@@ -180,7 +200,7 @@ class MultigridPreconditioner(LinearOperator):
 
 
 def multigrid(A, *, cycle="V", smoother="rbgs", pre=1, post=None, levels=None, coarse_size=2000, omega=None,
-              interpolation="linear", merge_tolerance=0.01, direct_max=None):
+              interpolation="linear", merge_tolerance=0.01, direct_max=None, boundary_sweeps=0, boundary_width=2):
     """Geometric multigrid preconditioner for a :func:`krylearn.pde.poisson` operator.
 
     ``M r`` runs one multigrid cycle on ``A e = r`` from ``e = 0``: on each level ``pre`` smoothing
@@ -264,4 +284,5 @@ def multigrid(A, *, cycle="V", smoother="rbgs", pre=1, post=None, levels=None, c
     """
     return MultigridPreconditioner(A, cycle=cycle, smoother=smoother, pre=pre, post=post, levels=levels,
                                    coarse_size=coarse_size, omega=omega, interpolation=interpolation,
-                                   merge_tolerance=merge_tolerance, direct_max=direct_max)
+                                   merge_tolerance=merge_tolerance, direct_max=direct_max,
+                                   boundary_sweeps=boundary_sweeps, boundary_width=boundary_width)
