@@ -4,7 +4,7 @@
 
 Builds the 7-point Poisson operator on an ``n^3`` grid (matrix-free, and assembled for the
 preconditioners), solves ``A x = b`` for a smooth right-hand side with CG, IC(0)-PCG,
-SSOR-PCG, AMG-PCG (PyAMG), MINRES, and — where installed — DCDM with the shipped 3D weights
+SSOR-PCG, AMG-PCG (PyAMG), GMG-PCG (krylearn geometric multigrid), MINRES, and — where installed — DCDM with the shipped 3D weights
 and PETSc's KSPCG+ICC, then prints one table (setup time, iterations, solve time, final
 relative true residual) and writes a convergence plot.
 """
@@ -37,6 +37,7 @@ def _cases(A, csr, rtol):
         ("IC(0)-PCG", lambda: _with(kl.precond.ic0(csr), lambda M, b: kl.cg(A, b, rtol=rtol, M=M))),
         ("SSOR-PCG (w=1.5)", lambda: _with(kl.precond.ssor(csr, omega=1.5), lambda M, b: kl.cg(A, b, rtol=rtol, M=M))),
         ("AMG-PCG (PyAMG SA)", lambda: _with(kl.precond.amg(csr), lambda M, b: kl.cg(A, b, rtol=rtol, M=M))),
+        ("GMG-PCG (geometric MG)", lambda: _with(kl.precond.multigrid(A), lambda M, b: kl.cg(A, b, rtol=rtol, M=M))),
         ("MINRES", lambda: (lambda b: kl.minres(A, b, rtol=rtol))),
     ]
     try:

@@ -255,3 +255,20 @@ class TestMultigridIsAnOperator(OperatorTestCase):
 
     def dense(self):
         return dense_of(self.create())
+
+
+@pytest.mark.parametrize("shape", [(17, 12), (9, 10, 7)])
+def test_prolongation_matrix_matches_the_kernels(shape):
+    A = kl.pde.poisson(shape, mask=blobs(shape, 8), bc=("neumann",) + ("dirichlet",) * (len(shape) - 1))
+    H = GridHierarchy(A, coarse_size=4)
+    rng = np.random.default_rng(1)
+    for level in range(len(H.levels) - 1):
+        fine, coarse = H.levels[level], H.levels[level + 1]
+        P = H.prolongation_matrix(level)
+        xc = rng.standard_normal(coarse.grid_shape) * coarse.fluid
+        np.testing.assert_allclose(P @ xc[coarse.fluid], H.prolong(level, xc)[fine.fluid], atol=1e-14)
+        r = rng.standard_normal(fine.grid_shape) * fine.fluid
+        np.testing.assert_allclose(P.T @ r[fine.fluid] / 2 ** len(shape), H.restrict(level, r)[coarse.fluid],
+                                   atol=1e-14)
+    with pytest.raises(ValueError):
+        H.prolongation_matrix(len(H.levels) - 1)

@@ -65,128 +65,115 @@ def residual_norm2_2d(x, b, d, E0, E1, N0, N1):
 
 
 # ------------------------------------------------------------------------------------------
-# red-black Gauss-Seidel: one colour per call; ``from_zero`` treats x as zero on entry (it writes
-# b/d on the colour and 0 on the other colour, so no separate zeroing pass is needed)
+# red-black Gauss-Seidel. ``dinv`` is 1/d. A row (3D: a line) is updated in two loops: new values
+# for the whole row into a small buffer (contiguous, so it vectorises: a row's cells of one colour
+# read only the other colour), then stored on the colour's cells. With the multiplication by 1/d
+# this is ~2x faster than a stride-2 loop with a division, which does not vectorise.
+# ``from_zero`` treats x as zero on entry (b/d on the colour, 0 on the other: no zeroing pass).
 # ------------------------------------------------------------------------------------------
 @nb.njit(**_KW)
-def rbgs2d(x, b, d, E0, E1, N0, N1, color, from_zero):
-    for i in nb.prange(1, N0 + 1):
-        j0 = 1 + (color + i + 1) % 2  # first j with (i + j) % 2 == color
-        if from_zero:
-            for j in range(1, N1 + 1):
-                x[i, j] = 0.0
-            for j in range(j0, N1 + 1, 2):
-                x[i, j] = b[i, j] / d[i, j]
-        else:
-            for j in range(j0, N1 + 1, 2):
-                x[i, j] = (b[i, j] + E0[i, j] * x[i + 1, j] + E0[i - 1, j] * x[i - 1, j]
-                           + E1[i, j] * x[i, j + 1] + E1[i, j - 1] * x[i, j - 1]) / d[i, j]
-
-
-@nb.njit(**_KW)
-def rbgs3d(x, b, d, E0, E1, E2, N0, N1, N2, color, from_zero):
-    for i in nb.prange(1, N0 + 1):
+def _rb_row2d(x, b, dinv, E0, E1, N1, i, color, from_zero, buf):
+    j0 = 1 + (color + i + 1) % 2  # first j with (i + j) % 2 == color
+    if from_zero:
         for j in range(1, N1 + 1):
-            k0 = 1 + (color + i + j + 1) % 2
-            if from_zero:
-                for k in range(1, N2 + 1):
-                    x[i, j, k] = 0.0
-                for k in range(k0, N2 + 1, 2):
-                    x[i, j, k] = b[i, j, k] / d[i, j, k]
-            else:
-                for k in range(k0, N2 + 1, 2):
-                    x[i, j, k] = (b[i, j, k]
-                                  + E0[i, j, k] * x[i + 1, j, k] + E0[i - 1, j, k] * x[i - 1, j, k]
-                                  + E1[i, j, k] * x[i, j + 1, k] + E1[i, j - 1, k] * x[i, j - 1, k]
-                                  + E2[i, j, k] * x[i, j, k + 1] + E2[i, j, k - 1] * x[i, j, k - 1]
-                                  ) / d[i, j, k]
-
-
-@nb.njit(**_KW)
-def _rb_row2d(x, b, d, E0, E1, N1, i, color):
-    j0 = 1 + (color + i + 1) % 2
+            x[i, j] = 0.0
+        for j in range(j0, N1 + 1, 2):
+            x[i, j] = b[i, j] * dinv[i, j]
+        return
+    for j in range(1, N1 + 1):
+        buf[j] = (b[i, j] + E0[i, j] * x[i + 1, j] + E0[i - 1, j] * x[i - 1, j]
+                  + E1[i, j] * x[i, j + 1] + E1[i, j - 1] * x[i, j - 1]) * dinv[i, j]
     for j in range(j0, N1 + 1, 2):
-        x[i, j] = (b[i, j] + E0[i, j] * x[i + 1, j] + E0[i - 1, j] * x[i - 1, j]
-                   + E1[i, j] * x[i, j + 1] + E1[i, j - 1] * x[i, j - 1]) / d[i, j]
+        x[i, j] = buf[j]
 
 
 @nb.njit(**_KW)
-def rbgs_pair2d(x, b, d, E0, E1, N0, N1, first, from_zero):
+def _rb_plane3d(x, b, dinv, E0, E1, E2, N1, N2, i, color, from_zero, buf):
+    for j in range(1, N1 + 1):
+        k0 = 1 + (color + i + j + 1) % 2
+        if from_zero:
+            for k in range(1, N2 + 1):
+                x[i, j, k] = 0.0
+            for k in range(k0, N2 + 1, 2):
+                x[i, j, k] = b[i, j, k] * dinv[i, j, k]
+            continue
+        for k in range(1, N2 + 1):
+            buf[k] = (b[i, j, k]
+                      + E0[i, j, k] * x[i + 1, j, k] + E0[i - 1, j, k] * x[i - 1, j, k]
+                      + E1[i, j, k] * x[i, j + 1, k] + E1[i, j - 1, k] * x[i, j - 1, k]
+                      + E2[i, j, k] * x[i, j, k + 1] + E2[i, j, k - 1] * x[i, j, k - 1]) * dinv[i, j, k]
+        for k in range(k0, N2 + 1, 2):
+            x[i, j, k] = buf[k]
+
+
+@nb.njit(**_KW)
+def rbgs2d(x, b, dinv, E0, E1, N0, N1, color, from_zero):
+    """One colour of a red-black sweep, rows in parallel (the multi-threaded path)."""
+    for i in nb.prange(1, N0 + 1):
+        buf = np.empty(N1 + 2)
+        _rb_row2d(x, b, dinv, E0, E1, N1, i, color, from_zero, buf)
+
+
+@nb.njit(**_KW)
+def rbgs3d(x, b, dinv, E0, E1, E2, N0, N1, N2, color, from_zero):
+    for i in nb.prange(1, N0 + 1):
+        buf = np.empty(N2 + 2)
+        _rb_plane3d(x, b, dinv, E0, E1, E2, N1, N2, i, color, from_zero, buf)
+
+
+@nb.njit(**_KW)
+def rbgs_pair2d(x, b, dinv, E0, E1, N0, N1, first, from_zero):
     """One full red-black sweep (colour ``first``, then the other) in a single pass over memory:
     row i gets colour ``first`` while row i−1 gets the other colour, which sees exactly the values
     the two-pass order gives it. Serial (a wavefront)."""
     second = 1 - first
+    buf = np.empty(N1 + 2)
     for i in range(1, N0 + 2):
         if i <= N0:
-            if from_zero:
-                j0 = 1 + (first + i + 1) % 2
-                for j in range(1, N1 + 1):
-                    x[i, j] = 0.0
-                for j in range(j0, N1 + 1, 2):
-                    x[i, j] = b[i, j] / d[i, j]
-            else:
-                _rb_row2d(x, b, d, E0, E1, N1, i, first)
+            _rb_row2d(x, b, dinv, E0, E1, N1, i, first, from_zero, buf)
         if i >= 2:
-            _rb_row2d(x, b, d, E0, E1, N1, i - 1, second)
+            _rb_row2d(x, b, dinv, E0, E1, N1, i - 1, second, False, buf)
 
 
 @nb.njit(**_KW)
-def _rb_plane3d(x, b, d, E0, E1, E2, N1, N2, i, color):
-    for j in range(1, N1 + 1):
-        k0 = 1 + (color + i + j + 1) % 2
-        for k in range(k0, N2 + 1, 2):
-            x[i, j, k] = (b[i, j, k]
-                          + E0[i, j, k] * x[i + 1, j, k] + E0[i - 1, j, k] * x[i - 1, j, k]
-                          + E1[i, j, k] * x[i, j + 1, k] + E1[i, j - 1, k] * x[i, j - 1, k]
-                          + E2[i, j, k] * x[i, j, k + 1] + E2[i, j, k - 1] * x[i, j, k - 1]) / d[i, j, k]
-
-
-@nb.njit(**_KW)
-def rbgs_pair3d(x, b, d, E0, E1, E2, N0, N1, N2, first, from_zero):
+def rbgs_pair3d(x, b, dinv, E0, E1, E2, N0, N1, N2, first, from_zero):
     second = 1 - first
+    buf = np.empty(N2 + 2)
     for i in range(1, N0 + 2):
         if i <= N0:
-            if from_zero:
-                for j in range(1, N1 + 1):
-                    k0 = 1 + (first + i + j + 1) % 2
-                    for k in range(1, N2 + 1):
-                        x[i, j, k] = 0.0
-                    for k in range(k0, N2 + 1, 2):
-                        x[i, j, k] = b[i, j, k] / d[i, j, k]
-            else:
-                _rb_plane3d(x, b, d, E0, E1, E2, N1, N2, i, first)
+            _rb_plane3d(x, b, dinv, E0, E1, E2, N1, N2, i, first, from_zero, buf)
         if i >= 2:
-            _rb_plane3d(x, b, d, E0, E1, E2, N1, N2, i - 1, second)
+            _rb_plane3d(x, b, dinv, E0, E1, E2, N1, N2, i - 1, second, False, buf)
 
 
 # ------------------------------------------------------------------------------------------
 # damped Jacobi: x += omega * (b - A x)/d, through the work array t (t = new x)
 # ------------------------------------------------------------------------------------------
 @nb.njit(**_KW)
-def jacobi2d(x, b, t, d, E0, E1, N0, N1, omega, from_zero):
+def jacobi2d(x, b, t, d, dinv, E0, E1, N0, N1, omega, from_zero):
     for i in nb.prange(1, N0 + 1):
         for j in range(1, N1 + 1):
             if from_zero:
-                t[i, j] = omega * b[i, j] / d[i, j]
+                t[i, j] = omega * b[i, j] * dinv[i, j]
             else:
                 ax = (d[i, j] * x[i, j] - E0[i, j] * x[i + 1, j] - E0[i - 1, j] * x[i - 1, j]
                       - E1[i, j] * x[i, j + 1] - E1[i, j - 1] * x[i, j - 1])
-                t[i, j] = x[i, j] + omega * (b[i, j] - ax) / d[i, j]
+                t[i, j] = x[i, j] + omega * (b[i, j] - ax) * dinv[i, j]
 
 
 @nb.njit(**_KW)
-def jacobi3d(x, b, t, d, E0, E1, E2, N0, N1, N2, omega, from_zero):
+def jacobi3d(x, b, t, d, dinv, E0, E1, E2, N0, N1, N2, omega, from_zero):
     for i in nb.prange(1, N0 + 1):
         for j in range(1, N1 + 1):
             for k in range(1, N2 + 1):
                 if from_zero:
-                    t[i, j, k] = omega * b[i, j, k] / d[i, j, k]
+                    t[i, j, k] = omega * b[i, j, k] * dinv[i, j, k]
                 else:
                     ax = (d[i, j, k] * x[i, j, k]
                           - E0[i, j, k] * x[i + 1, j, k] - E0[i - 1, j, k] * x[i - 1, j, k]
                           - E1[i, j, k] * x[i, j + 1, k] - E1[i, j - 1, k] * x[i, j - 1, k]
                           - E2[i, j, k] * x[i, j, k + 1] - E2[i, j, k - 1] * x[i, j, k - 1])
-                    t[i, j, k] = x[i, j, k] + omega * (b[i, j, k] - ax) / d[i, j, k]
+                    t[i, j, k] = x[i, j, k] + omega * (b[i, j, k] - ax) * dinv[i, j, k]
 
 
 # ------------------------------------------------------------------------------------------
@@ -227,13 +214,17 @@ def restrict2d(r, flags, bc, Nc0, Nc1):
 
 @nb.njit(**_KW)
 def restrict3d(r, flags, bc, Nc0, Nc1, Nc2):
-    N1, N2 = 2 * Nc1, 2 * Nc2
+    """Per coarse line (I, J): the sixteen fine lines of its window, weighted along axes 0 and 1 and
+    split by the weight toward the parent / far coarse cell along the last axis, then gathered."""
+    N2 = 2 * Nc2
+    uc = np.zeros(N2 + 2)
+    uf = np.zeros(N2 + 2)
     for I in nb.prange(1, Nc0 + 1):
-        # per coarse (I, J): sums over the fine (fi, fj) window, split by the weight toward the
-        # parent / far coarse cell along the last axis, then gathered along it
+        uc = np.zeros(N2 + 2)
+        uf = np.zeros(N2 + 2)
         for J in range(1, Nc1 + 1):
-            uc = np.zeros(N2 + 2)
-            uf = np.zeros(N2 + 2)
+            uc[:] = 0.0
+            uf[:] = 0.0
             for fi in range(2 * I - 2, 2 * I + 2):
                 child_i = fi == 2 * I - 1 or fi == 2 * I
                 for fj in range(2 * J - 2, 2 * J + 2):
@@ -635,13 +626,13 @@ def merged_cells3d(E0, E1, E2, fluid, Nc0, Nc1, Nc2, reach):
 # boundary smoothing (MGPCG): Gauss-Seidel on the cells near walls, forward or backward
 # ------------------------------------------------------------------------------------------
 @nb.njit(**_KW)
-def band_gs(x, b, d, E, strides, cells, sweeps, forward):
+def band_gs(x, b, dinv, E, strides, cells, sweeps, forward):
     """``sweeps`` lexicographic Gauss–Seidel passes over the flat padded indices ``cells`` (sorted);
     ``forward=False`` runs them in reverse order, the adjoint of the forward pass. ``E`` holds the
     per-axis face-weight arrays (flattened) and ``strides`` the flat offset of one step per axis."""
     xf = x.reshape(-1)
     bf = b.reshape(-1)
-    df = d.reshape(-1)
+    df = dinv.reshape(-1)
     nd = strides.shape[0]
     m = cells.shape[0]
     for _ in range(sweeps):
@@ -651,4 +642,4 @@ def band_gs(x, b, d, E, strides, cells, sweeps, forward):
             for a in range(nd):
                 s = strides[a]
                 acc += E[a, p] * xf[p + s] + E[a, p - s] * xf[p - s]
-            xf[p] = acc / df[p]
+            xf[p] = acc * df[p]

@@ -78,6 +78,7 @@ class GridLevel:
         self.E = tuple(E[a] for a in range(E.shape[0]))
         self.band = None  # flat padded indices of the cells near walls (boundary smoothing)
         self.d = d
+        self.dinv = 1.0 / d  # d = 1 in solid cells
         self.s = s
         self.fluid_p = fluid
         self.full_p = fluid if full is None else full  # no wall anywhere below this cell
@@ -363,12 +364,50 @@ class GridHierarchy:
             K.prolong_add3d(xp, fine.flags, out, *fine.grid_shape)
         return out[fine.interior].copy()
 
+    def prolongation_matrix(self, level):
+        """The prolongation from level ``level + 1`` to ``level`` as a SciPy CSR matrix acting on the
+        *fluid cells* of the two levels (C order, as :meth:`GridLevel.tocsr` numbers them); the
+        restriction of the cycle is its transpose divided by ``2^dim``. Assembled from the same
+        flags as the kernels (for Galerkin comparisons and for other back ends, e.g. torch)."""
+        if not 0 <= level < len(self.levels) - 1:
+            raise ValueError(f"level must be in 0..{len(self.levels) - 2} (there are {len(self.levels)} levels)")
+        fine, coarse = self.levels[level], self.levels[level + 1]
+        nd = self.ndim
+        fl = fine.flags.astype(np.int64)
+        fcells = np.flatnonzero(fine.fluid_p)
+        ccells = np.flatnonzero(coarse.fluid_p)
+        cnum = np.full(coarse.fluid_p.size, -1, dtype=np.int64)
+        cnum[ccells] = np.arange(ccells.size)
+        pos = np.unravel_index(fcells, fine.padded_shape)
+        f = fl.reshape(-1)[fcells]
+        parent = [(p + 1) >> 1 for p in pos]
+        far = [np.where(p & 1, q - 1, q + 1) for p, q in zip(pos, parent)]
+        near_w = [1.0 - 0.25 * ((f >> a) & 1) - 0.5 * ((f >> (a + 3)) & 1) for a in range(nd)]
+        far_w = [0.25 * ((f >> a) & 1) for a in range(nd)]
+        rows, cols, vals = [], [], []
+        for corner in range(1 << nd):
+            idx, w = [], np.ones(fcells.size)
+            for a in range(nd):
+                use_far = (corner >> a) & 1
+                idx.append(far[a] if use_far else parent[a])
+                w = w * (far_w[a] if use_far else near_w[a])
+            keep = w != 0
+            flat = np.ravel_multi_index(tuple(i[keep] for i in idx), coarse.padded_shape)
+            rows.append(np.flatnonzero(keep))
+            cols.append(cnum[flat])
+            vals.append(w[keep])
+        cols = np.concatenate(cols)
+        if np.any(cols < 0):
+            raise AssertionError("prolongation reaches a solid coarse cell")  # flags guarantee otherwise
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), cols)),
+                             shape=(fcells.size, ccells.size))
+
     @property
     def nbytes(self):
         """Bytes held by all levels (operators, flags and work vectors)."""
         total = 0
         for lv in self.levels:
-            arrays = [lv.E_stack, lv.d, lv.s, lv.fluid_p, lv.x, lv.b, lv.r]
+            arrays = [lv.E_stack, lv.d, lv.dinv, lv.s, lv.fluid_p, lv.x, lv.b, lv.r]
             arrays += [a for a in (lv.flags, lv.band) if a is not None]
             total += sum(a.nbytes for a in arrays)
         return total

@@ -100,11 +100,11 @@ class MultigridPreconditioner(LinearOperator):
         """``sweeps`` smoothing steps on level ``lv`` (then the boundary sweeps); ``forward=False`` is
         the adjoint: boundary sweeps backward first, then the steps in reverse colour order."""
         if not forward and self.boundary_sweeps:
-            K.band_gs(lv.x, lv.b, lv.d, lv.E_stack.reshape(self._nd, -1), self._strides[level], lv.band,
+            K.band_gs(lv.x, lv.b, lv.dinv, lv.E_stack.reshape(self._nd, -1), self._strides[level], lv.band,
                       self.boundary_sweeps, False)
         t = self._smooth_interior(lv, t, sweeps, forward, from_zero)
         if forward and self.boundary_sweeps:
-            K.band_gs(lv.x, lv.b, lv.d, lv.E_stack.reshape(self._nd, -1), self._strides[level], lv.band,
+            K.band_gs(lv.x, lv.b, lv.dinv, lv.E_stack.reshape(self._nd, -1), self._strides[level], lv.band,
                       self.boundary_sweeps, True)
         return t
 
@@ -117,23 +117,23 @@ class MultigridPreconditioner(LinearOperator):
                 zero = from_zero and s == 0
                 if fused:  # one pass over memory per red-black sweep (serial wavefront)
                     if self._nd == 2:
-                        K.rbgs_pair2d(lv.x, lv.b, lv.d, *lv.E, *N, first_color, zero)
+                        K.rbgs_pair2d(lv.x, lv.b, lv.dinv, *lv.E, *N, first_color, zero)
                     else:
-                        K.rbgs_pair3d(lv.x, lv.b, lv.d, *lv.E, *N, first_color, zero)
+                        K.rbgs_pair3d(lv.x, lv.b, lv.dinv, *lv.E, *N, first_color, zero)
                     continue
                 for c in (first_color, 1 - first_color):
                     first = zero and c == first_color
                     if self._nd == 2:
-                        pick(K.rbgs2d, lv.n)(lv.x, lv.b, lv.d, *lv.E, *N, c, first)
+                        pick(K.rbgs2d, lv.n)(lv.x, lv.b, lv.dinv, *lv.E, *N, c, first)
                     else:
-                        pick(K.rbgs3d, lv.n)(lv.x, lv.b, lv.d, *lv.E, *N, c, first)
+                        pick(K.rbgs3d, lv.n)(lv.x, lv.b, lv.dinv, *lv.E, *N, c, first)
             return
         for s in range(sweeps):
             first = from_zero and s == 0
             if self._nd == 2:
-                pick(K.jacobi2d, lv.n)(lv.x, lv.b, t, lv.d, *lv.E, *N, self.omega, first)
+                pick(K.jacobi2d, lv.n)(lv.x, lv.b, t, lv.d, lv.dinv, *lv.E, *N, self.omega, first)
             else:
-                pick(K.jacobi3d, lv.n)(lv.x, lv.b, t, lv.d, *lv.E, *N, self.omega, first)
+                pick(K.jacobi3d, lv.n)(lv.x, lv.b, t, lv.d, lv.dinv, *lv.E, *N, self.omega, first)
             lv.x, t = t, lv.x
         return t
 
