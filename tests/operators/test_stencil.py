@@ -265,3 +265,104 @@ def test_cg_fused_paths_csr_int64_and_retagged():
         assert res.converged
         np.testing.assert_allclose(res.x, x_ref, rtol=1e-7, atol=1e-9 * np.abs(x_ref).max())
     assert fused_matvec_dot(kl.aslinearoperator(C.astype(np.complex128)), b) is None
+
+
+# ---- PoissonStencil.from_csr: the stencil back from an assembled matrix -------------------------------
+FROM_CSR = [c for c in CASES if "mask" not in c]
+
+
+@pytest.mark.parametrize("case", FROM_CSR)
+def test_from_csr_reproduces_operator(case):
+    kw = CASES[case]
+    A = _build(case)
+    B = PoissonStencil.from_csr(A.tocsr(), kw["shape"], spacing=kw.get("spacing"))
+    C, D = A.tocsr(), B.tocsr()
+    assert D.shape == C.shape and abs(D - C).max() <= 1e-14 * abs(C).max()
+    np.testing.assert_allclose(B.boundary_weights, A.boundary_weights, rtol=1e-13, atol=1e-13 * abs(C).max())
+    x = np.random.default_rng(2).standard_normal(A.shape[0])
+    np.testing.assert_allclose(B @ x, A @ x, rtol=1e-13, atol=1e-13 * np.abs(A @ x).max())
+    np.testing.assert_array_equal(B.diagonal(), A.diagonal())
+    assert (B.positive_definite, B.singular_components, B.n_components) == \
+        (A.positive_definite, A.singular_components, A.n_components)
+    assert B.symmetric and B.positive_semidefinite and not B.masked and B.coefficient is None
+    if min(kw["shape"]) >= 3:  # every box face has a cell on no other face: the faces are recovered exactly
+        assert B.bc == A.bc
+        for Wa, Wb in zip(A.face_weights, B.face_weights):
+            np.testing.assert_allclose(Wb, Wa, rtol=1e-13, atol=1e-13 * abs(C).max())
+
+
+def test_from_csr_corner_sinks_and_local_block():
+    # faces made only of edge cells: the sinks, hence the matrix, are still exact (the split may differ)
+    A = kl.pde.poisson((2, 5), bc=["neumann", "dirichlet"])
+    B = PoissonStencil.from_csr(A.tocsr(), (2, 5))
+    assert abs(B.tocsr() - A.tocsr()).max() <= 1e-14 * abs(A.tocsr()).max()
+    np.testing.assert_allclose(B.boundary_weights, A.boundary_weights, rtol=1e-14)
+    # a diagonal block of a larger Dirichlet problem (a rank's block under MPI): the dropped couplings
+    # stay on the diagonal, i.e. the box problem with a Dirichlet face where the block was cut
+    big = kl.pde.poisson((20, 16), bc=["neumann", "dirichlet"])
+    block = big.tocsr()[:10 * 16, :10 * 16]
+    B = PoissonStencil.from_csr(block, (10, 16), spacing=(1 / 21, 1 / 17))
+    ref = kl.pde.poisson((10, 16), spacing=(1 / 21, 1 / 17), bc=[("neumann", "dirichlet"), "dirichlet"])
+    assert B.bc == ref.bc and abs(B.tocsr() - ref.tocsr()).max() <= 1e-14 * abs(ref.tocsr()).max()
+    for Wa, Wb in zip(ref.face_weights, B.face_weights):
+        np.testing.assert_allclose(Wb, Wa, rtol=1e-13)
+    # a dense input, and explicit zeros in the sparse one, are fine
+    B = PoissonStencil.from_csr(ref.todense(), (10, 16))
+    assert abs(B.tocsr() - ref.tocsr()).max() <= 1e-14 * abs(ref.tocsr()).max()
+
+
+@pytest.mark.parametrize("shape, kw", [
+    ((48, 40), dict(bc=[("dirichlet", "neumann"), "neumann"],
+                    coefficient=np.random.default_rng(3).uniform(0.1, 10.0, (48, 40)))),
+    ((64, 64), dict(bc="neumann")),
+    ((16, 16, 12), dict(bc=["neumann", "dirichlet", ("neumann", "dirichlet")],
+                        coefficient=np.random.default_rng(4).uniform(0.5, 2.0, (16, 16, 12)))),
+])
+def test_from_csr_multigrid_like_original(shape, kw):
+    """kl.precond.multigrid accepts the rebuilt stencil and MG-PCG takes the same iterations."""
+    A = kl.pde.poisson(shape, **kw)
+    B = PoissonStencil.from_csr(A.tocsr(), shape)
+    b = np.random.default_rng(5).standard_normal(A.shape[0])
+    if not A.positive_definite:
+        b -= b.mean()
+    its = []
+    for op in (A, B):
+        M = kl.precond.multigrid(op, coarse_size=100)
+        assert M.info["levels"] >= 3
+        res = kl.cg(op, b, M=M, rtol=1e-8)
+        assert res.converged
+        its.append(res.iterations)
+    assert abs(its[0] - its[1]) <= 1 and its[1] <= 20
+
+
+def _perturbed(C, i, j, value, symmetric=True):
+    C = C.tolil()
+    C[i, j] = value
+    if symmetric:
+        C[j, i] = value
+    return C.tocsr()
+
+
+def test_from_csr_rejects_what_is_not_a_stencil():
+    import scipy.sparse as sp
+
+    A = kl.pde.poisson((6, 5), bc=["dirichlet", "neumann"])
+    C = A.tocsr()
+    cases = [
+        (C, (5, 6), "do not share a face"),                                   # wrong grid shape
+        (C, (6, 6), "grid"),                                                  # wrong size
+        (_perturbed(C, 0, 6, -1.0), (6, 5), "do not share a face"),           # a diagonal (9-point) neighbour
+        (_perturbed(C, 0, 1, C[0, 1] * 0.5, symmetric=False), (6, 5), "not symmetric"),
+        (_perturbed(C, 0, 1, 3.0), (6, 5), "positive"),
+        (_perturbed(C, 7, 7, 1.0), (6, 5), "diagonally dominant"),
+        (_perturbed(C, 7, 7, 0.0), (6, 5), "positive"),
+        (C + 10.0 * sp.eye(30), (6, 5), "reaction"),                          # a shift in interior cells
+        (C.astype(complex), (6, 5), "complex"),
+        (C * np.nan, (6, 5), "NaN"),
+        (C, (30,), "2D and 3D"),
+    ]
+    for mat, shape, match in cases:
+        with pytest.raises(ValueError, match=match):
+            PoissonStencil.from_csr(mat, shape)
+    with pytest.raises(ValueError, match="PoissonStencil"):
+        kl.precond.multigrid(C)
