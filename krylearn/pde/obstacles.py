@@ -7,11 +7,14 @@ condition, as in the pressure projection of an incompressible flow around obstac
 (Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving Linear Systems",
 ICML 2023, use such domains).
 
-Two families:
+Three families:
 
 * ``"spheres_boxes"`` (the **training** family): random discs/spheres and axis-aligned boxes;
 * ``"ellipses_lshapes"`` (the **held-out** family, never used in training): randomly rotated
-  ellipses/ellipsoids, L-shaped blocks and (3D) cylinders of random axis.
+  ellipses/ellipsoids, L-shaped blocks and (3D) cylinders of random axis;
+* ``"thin_walls"`` (a **stress test** for multigrid): a maze of one-cell-thick walls on a jittered
+  lattice, rooms joined by doors along a random spanning tree, so the fluid is one long, winding,
+  branching channel system that reaches the Dirichlet box only through a few exits.
 
 Every generated mask is post-processed so that the system is non-singular: fluid components that
 do not touch the box boundary (pockets enclosed by solids, which would be pure-Neumann and
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FAMILIES", "TRAIN_FAMILY", "HELDOUT_FAMILY", "spheres_boxes", "ellipses_lshapes",
+__all__ = ["FAMILIES", "TRAIN_FAMILY", "HELDOUT_FAMILY", "spheres_boxes", "ellipses_lshapes", "thin_walls",
            "random_domain", "remove_enclosed"]
 
 TRAIN_FAMILY = "spheres_boxes"
@@ -50,6 +53,13 @@ def _coords(shape):
     """Cell-centre coordinates in [0, 1] per axis (broadcastable open grids)."""
     return [(np.arange(n, dtype=float) + 0.5).reshape([-1 if a == d else 1 for a in range(len(shape))]) / n
             for d, n in enumerate(shape)]
+
+
+def _sl(axis, s, nd):
+    """The index selecting ``s`` along ``axis`` of an ``nd``-dimensional array."""
+    idx = [slice(None)] * nd
+    idx[axis] = s
+    return tuple(idx)
 
 
 def remove_enclosed(mask):
@@ -194,9 +204,184 @@ def _ellipses_lshapes(shape, X, dim, count, rng, size, margin):
             solid |= (Y[1] ** 2 + Y[2] ** 2 <= r * r) & (np.abs(Y[0]) <= half)
     return _finish(solid)
 
+def _widths(total, m, jitter, rng, min_width):
+    """``m`` positive integers summing to ``total``, close to ``total·p_i/Σp`` with
+    ``p_i ~ uniform(1 - jitter, 1 + jitter)``, each at least ``min_width`` when ``total`` allows
+    (largest-remainder rounding)."""
+    base = min(min_width, total // m)
+    p = rng.uniform(1.0 - jitter, 1.0 + jitter, m)
+    over = np.maximum(total * p / p.sum() - base, 0.0)
+    share = (total - m * base) * over / over.sum() if over.sum() > 0 else np.zeros(m)
+    w = np.floor(share).astype(np.int64)
+    w[np.argsort(share - w)[::-1][:total - m * base - int(w.sum())]] += 1
+    return w + base
+
+
+def _lattice(N, pitch, wall, outer, jitter, rng):
+    """Wall start positions and room extents ``[lo, hi)`` along one axis of ``N`` cells."""
+    n_walls = lambda m: m + 1 if outer else m - 1  # noqa: E731
+    m = max(1, int(round((N - (wall if outer else -wall)) / pitch)))
+    while m > 1 and N - n_walls(m) * wall < 2 * m:  # keep corridors >= 2 cells when possible
+        m -= 1
+    total = N - n_walls(m) * wall
+    if total < m:
+        raise ValueError(f"an axis of {N} cells cannot hold walls of thickness {wall}; lower wall")
+    w = _widths(total, m, jitter, rng, 2)
+    # both parities among the interior walls (a coarse grid that keeps every other cell sees some
+    # walls and misses others): shift one wall by a cell if they all came out alike
+    def walls(w):
+        starts, pos = [], 0
+        if outer:
+            starts.append(0)
+            pos = wall
+        for i in range(m):
+            pos += int(w[i])
+            if i < m - 1 or outer:
+                starts.append(pos)
+                pos += wall
+        return np.array(starts, dtype=np.int64)
+
+    starts = walls(w)
+    inner = starts[1:-1] if outer else starts
+    if inner.size >= 2 and np.all(inner % 2 == inner[0] % 2):
+        i = int(np.flatnonzero(w[:-1] >= 3)[0]) if np.any(w[:-1] >= 3) else None
+        if i is not None:
+            w[i] -= 1
+            w[i + 1] += 1
+            starts = walls(w)
+    lo = np.empty(m, dtype=np.int64)
+    hi = np.empty(m, dtype=np.int64)
+    pos = wall if outer else 0
+    for i in range(m):
+        lo[i], hi[i] = pos, pos + w[i]
+        pos = hi[i] + wall
+    return starts, lo, hi
+
+
+def thin_walls(shape, *, seed=None, wall=1, spacing=None, jitter=0.5, door=(0.25, 0.6), loops=0.05,
+               exits=2):
+    """Maze family: thin walls on a jittered lattice with doors along a random spanning tree.
+
+    Walls ``wall`` cells thick (planes in 3D) cut the box into a lattice of rectangular rooms
+    (boxes in 3D) whose widths vary randomly around ``spacing``; adjacent rooms are joined by a door
+    (a rectangular hole in the wall between them) along a random spanning tree of the room lattice
+    (randomised Kruskal), plus a few extra doors (``loops``) that close cycles. An outer wall on the
+    box boundary has ``exits`` doors, so the fluid, one connected region, meets the Dirichlet box
+    only there and paths to it are long and winding: a hard, strongly non-smooth problem for
+    geometric multigrid (walls at both even and odd cell positions, corridors about 1/16 of the box
+    wide, so after a few coarsenings a coarse cell straddles a wall and coarse basis functions leak
+    through it) and ill-conditioned for one-level methods (IC(0)-PCG needs ~3000 iterations to
+    1e-6 on 512², PETSc's geometric PCMG with Galerkin coarse operators ~140, smoothed
+    aggregation AMG ~20).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Grid shape, 2D or 3D.
+    seed : int or numpy Generator, optional
+    wall : int
+        Wall thickness in cells (default 1).
+    spacing : int, optional
+        Mean room pitch (corridor width + wall) in cells; default ``max(wall + 3, round(min(shape)/16))``,
+        i.e. about 16 rooms per axis (mean corridor width 5 cells on a 96 grid, 7 on 128, 31 on 512).
+    jitter : float
+        Corridor widths are proportional to ``uniform(1 - jitter, 1 + jitter)`` (at least 2 cells
+        when the axis is long enough).
+    door : (float, float)
+        Range of a door's side as a fraction of the wall it is cut into (at least one cell).
+    loops : float
+        Probability that a wall between two rooms not joined by the spanning tree gets a door anyway.
+    exits : int or None
+        Number of doors in the outer wall (default 2, at least 1). ``None``: no outer wall, every
+        room on the box boundary meets the Dirichlet condition directly (an easier variant).
+
+    Returns
+    -------
+    mask : ndarray of bool, shape ``shape``
+        True for fluid cells; every fluid cell is connected to the box boundary.
+
+    Examples
+    --------
+    >>> import krylearn as kl
+    >>> mask = kl.pde.obstacles.thin_walls((64, 64), seed=0)
+    >>> mask.shape, bool(mask[0].all())
+    ((64, 64), False)
+    """
+    shape = _check_shape(shape)
+    rng = np.random.default_rng(seed)
+    dim = len(shape)
+    wall = int(wall)
+    if wall < 1:
+        raise ValueError(f"wall must be at least 1 cell, got {wall}")
+    if spacing is None:
+        spacing = max(wall + 3, int(round(min(shape) / 16)))
+    if spacing < wall + 1:
+        raise ValueError(f"spacing ({spacing}) must exceed the wall thickness ({wall})")
+    if not 0 <= jitter < 1:
+        raise ValueError(f"jitter must be in [0, 1), got {jitter}")
+    if not 0 < door[0] <= door[1] <= 1:
+        raise ValueError(f"door must be a range (lo, hi) with 0 < lo <= hi <= 1, got {door}")
+    outer = exits is not None
+    if outer and int(exits) < 1:
+        raise ValueError(f"exits must be at least 1 (or None for no outer wall), got {exits}")
+
+    axes = [_lattice(N, spacing, wall, outer, jitter, rng) for N in shape]
+    solid = np.zeros(shape, dtype=bool)
+    for a, (starts, _, _) in enumerate(axes):
+        for s0 in starts:
+            solid[_sl(a, slice(s0, s0 + wall), dim)] = True
+    rooms = tuple(len(lo) for _, lo, _ in axes)
+
+    def cut(room, a, side):
+        """Open a door in the wall on side ``side`` (0 low, 1 high) of ``room`` along axis ``a``."""
+        starts, lo, hi = axes[a]
+        k = room[a] + side if outer else room[a] - 1 + side
+        idx = [slice(None)] * dim
+        idx[a] = slice(starts[k], starts[k] + wall)
+        for b in range(dim):
+            if b == a:
+                continue
+            L0, H0 = axes[b][1][room[b]], axes[b][2][room[b]]
+            width = H0 - L0
+            dw = max(1, int(round(rng.uniform(*door) * width)))
+            start = L0 + int(rng.integers(0, width - dw + 1))
+            idx[b] = slice(start, start + dw)
+        solid[tuple(idx)] = False
+
+    # walls between adjacent rooms, in random order; union-find for the spanning tree
+    edges = [(r, a) for r in np.ndindex(*rooms) for a in range(dim) if r[a] + 1 < rooms[a]]
+    parent = np.arange(int(np.prod(rooms)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for e in rng.permutation(len(edges)):
+        r, a = edges[e]
+        i = np.ravel_multi_index(r, rooms)
+        nb = list(r)
+        nb[a] += 1
+        j = np.ravel_multi_index(tuple(nb), rooms)
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[ri] = rj
+            cut(r, a, 1)
+        elif rng.random() < loops:
+            cut(r, a, 1)
+    if outer:
+        faces = [(a, side) for a in range(dim) for side in (0, 1)]
+        for _ in range(int(exits)):
+            a, side = faces[int(rng.integers(len(faces)))]
+            room = [int(rng.integers(m)) for m in rooms]
+            room[a] = 0 if side == 0 else rooms[a] - 1
+            cut(tuple(room), a, side)
+    return _finish(solid)
+
 
 FAMILIES = {"spheres_boxes": spheres_boxes, "ellipses_lshapes": ellipses_lshapes,
-            "train": spheres_boxes, "heldout": ellipses_lshapes, "empty": None}
+            "thin_walls": thin_walls, "train": spheres_boxes, "heldout": ellipses_lshapes, "empty": None}
 
 
 def random_domain(shape, family="spheres_boxes", *, seed=None, **kwargs):
@@ -206,7 +391,7 @@ def random_domain(shape, family="spheres_boxes", *, seed=None, **kwargs):
     ----------
     shape : tuple of int
         2D or 3D grid shape.
-    family : {"spheres_boxes", "ellipses_lshapes", "train", "heldout", "empty"}
+    family : {"spheres_boxes", "ellipses_lshapes", "thin_walls", "train", "heldout", "empty"}
         ``"train"`` and ``"heldout"`` are aliases of the first two; ``"empty"`` is the open box.
     seed : int, optional
     **kwargs
