@@ -272,3 +272,17 @@ def test_prolongation_matrix_matches_the_kernels(shape):
                                    atol=1e-14)
     with pytest.raises(ValueError):
         H.prolongation_matrix(len(H.levels) - 1)
+
+
+def test_thin_walls_in_3d_stop_coarsening():
+    # planar one-cell walls with doors: fluid neighbours on a coarse level may be walled apart, so
+    # the merged-cell test must look at the faces, not at the fluid flags
+    shape = (32, 32, 32)
+    A = kl.pde.poisson(shape, mask=kl.pde.obstacles.random_domain(shape, family="thin_walls", seed=1000))
+    b = np.random.default_rng(0).standard_normal(A.shape[0])
+    M = kl.precond.multigrid(A)
+    assert "merge" in M.info.get("coarsening_stopped", "")
+    res = kl.cg(A, b, rtol=1e-6, M=M)
+    assert res.converged and res.iterations <= 15
+    plain = kl.cg(A, b, rtol=1e-6, M=kl.precond.multigrid(A, merge_tolerance=None), maxiter=1000)
+    assert plain.iterations >= 4 * res.iterations

@@ -605,7 +605,7 @@ def merged_cells3d(E0, E1, E2, fluid, Nc0, Nc1, Nc2, reach):
                         if nfl == 0:
                             s[0], s[1], s[2] = base[0] + (u >> 2), base[1] + ((u >> 1) & 1), base[2] + (u & 1)
                         nfl += 1
-                if nfl < 2 or nfl == 8:  # one cell, or a full block (fluid neighbours always share a face)
+                if nfl < 2:  # (on coarse levels fluid neighbours need not share an open face)
                     continue
                 if _block_connected3d(E0, E1, E2, fluid, base[0], base[1], base[2]):
                     continue

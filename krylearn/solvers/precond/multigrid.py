@@ -245,9 +245,8 @@ def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None
         cells would join fluid regions that a wall separates (a wall inside the cell, no path around
         it within one coarse cell); that level is then solved algebraically. None disables the test.
     direct_max : int, optional
-        Largest coarsest level solved exactly (SuperLU; default 100 000 unknowns in 2D, 20 000 in
-        3D); a larger one (only after an early stop for walls) gets a PyAMG smoothed-aggregation
-        V-cycle.
+        Largest coarsest level solved exactly (SuperLU; default 150 000 unknowns); a larger one
+        (only after an early stop for walls) gets a PyAMG smoothed-aggregation V-cycle.
 
     Returns
     -------
