@@ -58,9 +58,9 @@ def build(case, seed=0):
 
 
 @pytest.mark.parametrize("case", SMALL, ids=lambda c: str(c["shape"]) + "".join(sorted(k for k in c if k != "shape")))
-@pytest.mark.parametrize("options", [dict(), dict(smoother="jacobi"), dict(cycle="W", pre=2),
+@pytest.mark.parametrize("options", [dict(), dict(smoother="jacobi"), dict(smoother="chebyshev", pre=2), dict(cycle="W", pre=2),
                                      dict(interpolation="constant"), dict(levels=2)],
-                         ids=["V-rbgs", "jacobi", "W-2", "constant", "two-level"])
+                         ids=["V-rbgs", "jacobi", "chebyshev", "W-2", "constant", "two-level"])
 def test_cycle_is_symmetric_positive_definite(case, options):
     A = build(case)
     M = kl.precond.multigrid(A, coarse_size=8, **options)

@@ -177,6 +177,45 @@ def jacobi3d(x, b, t, d, dinv, E0, E1, E2, N0, N1, N2, omega, from_zero):
 
 
 # ------------------------------------------------------------------------------------------
+# Chebyshev smoothing: one step of the three-term recurrence on D⁻¹A (Saad, "Iterative Methods for
+# Sparse Linear Systems", 2003, Alg. 12.1): z = D⁻¹(b − A x), w = c1·w + c2·z (in place), then
+# x += w in a second pass (x must not change while the first pass reads its neighbours)
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def cheb_dir2d(x, b, w, d, dinv, E0, E1, N0, N1, c1, c2):
+    for i in nb.prange(1, N0 + 1):
+        for j in range(1, N1 + 1):
+            ax = (d[i, j] * x[i, j] - E0[i, j] * x[i + 1, j] - E0[i - 1, j] * x[i - 1, j]
+                  - E1[i, j] * x[i, j + 1] - E1[i, j - 1] * x[i, j - 1])
+            w[i, j] = c1 * w[i, j] + c2 * (b[i, j] - ax) * dinv[i, j]
+
+
+@nb.njit(**_KW)
+def cheb_dir3d(x, b, w, d, dinv, E0, E1, E2, N0, N1, N2, c1, c2):
+    for i in nb.prange(1, N0 + 1):
+        for j in range(1, N1 + 1):
+            for k in range(1, N2 + 1):
+                ax = (d[i, j, k] * x[i, j, k]
+                      - E0[i, j, k] * x[i + 1, j, k] - E0[i - 1, j, k] * x[i - 1, j, k]
+                      - E1[i, j, k] * x[i, j + 1, k] - E1[i, j - 1, k] * x[i, j - 1, k]
+                      - E2[i, j, k] * x[i, j, k + 1] - E2[i, j, k - 1] * x[i, j, k - 1])
+                w[i, j, k] = c1 * w[i, j, k] + c2 * (b[i, j, k] - ax) * dinv[i, j, k]
+
+
+@nb.njit(**_KW)
+def axpy_grid(x, w, from_zero):
+    """x += w (x = w when ``from_zero``), whole padded arrays (ghosts are zero in both)."""
+    xf = x.reshape(-1)
+    wf = w.reshape(-1)
+    if from_zero:
+        for p in nb.prange(xf.shape[0]):
+            xf[p] = wf[p]
+    else:
+        for p in nb.prange(xf.shape[0]):
+            xf[p] += wf[p]
+
+
+# ------------------------------------------------------------------------------------------
 # transfers
 # ------------------------------------------------------------------------------------------
 @nb.njit(inline="always")

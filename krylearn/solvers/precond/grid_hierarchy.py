@@ -103,7 +103,16 @@ class GridLevel:
 
     @property
     def sink(self):
-        return self.s[self.interior]
+        if self.s is not None:
+            return self.s[self.interior]
+        # freed after set-up on all but the coarsest level: the diagonal minus the face weights
+        nd = len(self.grid_shape)
+        out = self.d[self.interior].copy()
+        for a in range(nd):
+            below = list(self.interior)
+            below[a] = slice(0, self.grid_shape[a])
+            out -= self.E[a][self.interior] + self.E[a][tuple(below)]
+        return np.where(self.fluid, np.maximum(out, 0.0), 0.0)
 
     @property
     def N(self):
@@ -238,8 +247,9 @@ class GridHierarchy:
         if direct_max is None:
             # a coarsest level this large only arises from an early stop at walls, where the walls cut
             # the graph and SuperLU's fill stays small (measured: a 110k-cell 3D maze level factors
-            # in 0.5 s and gives 7 PCG iterations; a PyAMG cycle there needs 23 and 3x the time)
-            direct_max = 150_000
+            # in 0.5 s and gives 7 PCG iterations; a PyAMG cycle there needs 23 and 3x the time;
+            # 2D fill is lower still)
+            direct_max = 300_000 if A.ndim_grid == 2 else 150_000
         self.merged = []
         stop = ""
         while True:
@@ -265,6 +275,8 @@ class GridHierarchy:
                     break
             self.levels.append(coarse)
         self.coarse_solver = _CoarseSolver(self.levels[-1], direct_max)
+        for lv in self.levels[:-1]:
+            lv.s = None  # the sinks are only needed to build the next level (and the coarse solve)
         self.info = {"levels": len(self.levels), "grid_shapes": [lv.grid_shape for lv in self.levels],
                      "unknowns": [lv.n for lv in self.levels], "coarse_solver": self.coarse_solver.kind}
         if stop:
@@ -292,20 +304,27 @@ class GridHierarchy:
         nd, N = A.ndim_grid, A.grid_shape
         P = _padded(N)
         inner = _interior(N)
-        W = A.face_weights
         E = np.zeros((nd,) + P)
         s = np.zeros(P)
+        # a uniform operator is matrix-free with constant weights: build the level from c/h² and the
+        # box conditions instead of asking the operator for its (otherwise never built) geometry
+        W = None if A.uniform else A.face_weights
         for a in range(nd):
-            Ea = E[a]
             dst = list(inner)
             dst[a] = slice(1, N[a])          # faces between cells p and p+1, p = 1..N-1 (padded)
+            lo, hi = list(inner), list(inner)
+            lo[a], hi[a] = 1, N[a]
+            if W is None:
+                w = A.coefficient / A.spacing[a] ** 2
+                E[a][tuple(dst)] = w
+                if A.bc[a][0] == "dirichlet":
+                    s[tuple(lo)] += w
+                if A.bc[a][1] == "dirichlet":
+                    s[tuple(hi)] += w
+                continue
             src = [slice(None)] * nd
             src[a] = slice(1, N[a])
-            Ea[tuple(dst)] = W[a][tuple(src)]
-            lo = list(inner)
-            lo[a] = 1
-            hi = list(inner)
-            hi[a] = N[a]
+            E[a][tuple(dst)] = W[a][tuple(src)]
             first = [slice(None)] * nd
             first[a] = 0
             last = [slice(None)] * nd
@@ -315,7 +334,15 @@ class GridHierarchy:
         fluid = np.zeros(P, dtype=bool)
         fluid[inner] = A.mask
         d = np.ones(P)
-        d[inner] = np.where(A.mask, A._diag_grid, 1.0)
+        if W is None:
+            dd = s[inner].copy()
+            for a in range(nd):
+                below = list(inner)
+                below[a] = slice(0, N[a])
+                dd += E[a][inner] + E[a][tuple(below)]
+            d[inner] = dd
+        else:
+            d[inner] = np.where(A.mask, A._diag_grid, 1.0)
         return GridLevel(N, A.spacing, E, d, s, fluid)
 
     def _coarsen(self, lv):
@@ -402,7 +429,9 @@ class GridHierarchy:
         """Bytes held by all levels (operators, flags and work vectors)."""
         total = 0
         for lv in self.levels:
-            arrays = [lv.E_stack, lv.d, lv.dinv, lv.s, lv.fluid_p, lv.x, lv.b, lv.r]
-            arrays += [a for a in (lv.flags, lv.band) if a is not None]
+            arrays = [lv.E_stack, lv.d, lv.dinv, lv.fluid_p, lv.x, lv.b, lv.r]
+            arrays += [a for a in (lv.s, lv.flags, lv.band) if a is not None]
+            if lv.full_p is not lv.fluid_p:
+                arrays.append(lv.full_p)
             total += sum(a.nbytes for a in arrays)
         return total
