@@ -241,7 +241,21 @@ class AMG(PC):
         return _precond().amg(P)
 
 
-class Multigrid(PC):
+class _GridContext(PC):
+    """A context whose ``build`` needs the PC itself (to find the grid behind the operator: its
+    DMDA); ``self._pc`` is set for the duration of ``setUp`` only."""
+
+    _pc = None
+
+    def setUp(self, pc):
+        self._pc = pc
+        try:
+            super().setUp(pc)
+        finally:
+            self._pc = None
+
+
+class Multigrid(_GridContext):
     """Options-database context ``krylearn.petsc.Multigrid``: krylearn's matrix-free geometric
     multigrid cycle (:func:`krylearn.precond.multigrid`) on the PC's grid operator.
 
@@ -301,12 +315,6 @@ class Multigrid(PC):
         self.source = None
         self._pc = None
 
-    def setUp(self, pc):
-        self._pc = pc
-        try:
-            super().setUp(pc)
-        finally:
-            self._pc = None
 
     def build(self, P):
         from ..operators.convert import _Retagged
@@ -460,7 +468,7 @@ class TunedSSOR(PC):
             viewer.printfASCII(f"  tuner: {self.tuner!r}, current omega = {self.omega:g}\n")
 
 
-class DCDM(PC):
+class DCDM(_GridContext):
     """The DCDM network (Kaneda et al., ICML 2023) as a PETSc preconditioner:
     ``z = ‖r‖ f_net(r/‖r‖)`` (:class:`krylearn.learned.DCDMPreconditioner`). Needs torch.
 
@@ -516,12 +524,6 @@ class DCDM(PC):
             return learned.DCDMPreconditioner(self.model, grid_op, device=self.device)
         return learned.DCDMPreconditioner(self.model, mask=mask, device=self.device)
 
-    def setUp(self, pc):
-        self._pc = pc
-        try:
-            super().setUp(pc)
-        finally:
-            self._pc = None
 
     def _mask_from_dm(self):
         _, P = self._pc.getOperators()

@@ -348,6 +348,17 @@ def gather(u, flat, out):
 # ------------------------------------------------------------------------------------------
 # set-up: coarsening by rediscretisation (sums of fine face fluxes) and the fine transfer flags
 # ------------------------------------------------------------------------------------------
+@nb.njit(inline="always")
+def _axis_bits(w, i, N, dirichlet, a):
+    """Flag bits of a fine cell for axis ``a``: bit a when its far coarse neighbour is interpolated
+    from (``w > 0``), else bit a+3 when that neighbour is the ghost behind a Dirichlet box face."""
+    if w > 0.0:
+        return 1 << a
+    if (i == 1 and dirichlet[a, 0]) or (i == N and i % 2 == 0 and dirichlet[a, 1]):
+        return 8 << a
+    return 0
+
+
 @nb.njit(**_KW)
 def coarsen2d(E0, E1, s, fluid, ffull, N0, N1, cE0, cE1, cs, cfluid, full, cd, flags, Nc0, Nc1, dirichlet, mode):
     """Coarse face weights = Σ fine faces on the coarse face / 2^(dim+1); sink likewise; coarse
@@ -375,7 +386,6 @@ def coarsen2d(E0, E1, s, fluid, ffull, N0, N1, cE0, cE1, cs, cfluid, full, cd, f
                 flags[i, j] = 0
                 continue
             J = (j + 1) // 2
-            f = 128
             If = I - 1 if i % 2 == 1 else I + 1
             Jf = J - 1 if j % 2 == 1 else J + 1
             w0 = cE0[I - 1, J] if i % 2 == 1 else cE0[I, J]
@@ -391,15 +401,7 @@ def coarsen2d(E0, E1, s, fluid, ffull, N0, N1, cE0, cE1, cs, cfluid, full, cd, f
                     w1 = 0.0
                 if w0 > 0.0 and w1 > 0.0 and not full[If, Jf]:
                     w0 = w1 = 0.0
-            if w0 > 0.0:
-                f |= 1
-            elif (i == 1 and dirichlet[0, 0]) or (i == N0 and i % 2 == 0 and dirichlet[0, 1]):
-                f |= 8
-            if w1 > 0.0:
-                f |= 2
-            elif (j == 1 and dirichlet[1, 0]) or (j == N1 and j % 2 == 0 and dirichlet[1, 1]):
-                f |= 16
-            flags[i, j] = f
+            flags[i, j] = 128 | _axis_bits(w0, i, N0, dirichlet, 0) | _axis_bits(w1, j, N1, dirichlet, 1)
 
 
 @nb.njit(**_KW)
@@ -448,7 +450,6 @@ def coarsen3d(E0, E1, E2, s, fluid, ffull, N0, N1, N2, cE0, cE1, cE2, cs, cfluid
                     flags[i, j, k] = 0
                     continue
                 K = (k + 1) // 2
-                f = 128
                 w0 = cE0[I - 1, J, K] if i % 2 == 1 else cE0[I, J, K]
                 w1 = cE1[I, J - 1, K] if j % 2 == 1 else cE1[I, J, K]
                 w2 = cE2[I, J, K - 1] if k % 2 == 1 else cE2[I, J, K]
@@ -469,19 +470,8 @@ def coarsen3d(E0, E1, E2, s, fluid, ffull, N0, N1, N2, cE0, cE1, cE2, cs, cfluid
                     if ((o0 and o1 and not full[If, Jf, K]) or (o0 and o2 and not full[If, J, Kf])
                             or (o1 and o2 and not full[I, Jf, Kf]) or (o0 and o1 and o2 and not full[If, Jf, Kf])):
                         w0 = w1 = w2 = 0.0
-                if w0 > 0.0:
-                    f |= 1
-                elif (i == 1 and dirichlet[0, 0]) or (i == N0 and i % 2 == 0 and dirichlet[0, 1]):
-                    f |= 8
-                if w1 > 0.0:
-                    f |= 2
-                elif (j == 1 and dirichlet[1, 0]) or (j == N1 and j % 2 == 0 and dirichlet[1, 1]):
-                    f |= 16
-                if w2 > 0.0:
-                    f |= 4
-                elif (k == 1 and dirichlet[2, 0]) or (k == N2 and k % 2 == 0 and dirichlet[2, 1]):
-                    f |= 32
-                flags[i, j, k] = f
+                flags[i, j, k] = (128 | _axis_bits(w0, i, N0, dirichlet, 0) | _axis_bits(w1, j, N1, dirichlet, 1)
+                                  | _axis_bits(w2, k, N2, dirichlet, 2))
 
 
 # ------------------------------------------------------------------------------------------

@@ -362,29 +362,22 @@ class GridHierarchy:
         return GridLevel(Nc, tuple(2 * h for h in lv.spacing), cE, cd, cs, cfluid, cfull)
 
     # ---- transfers on grid arrays (for other users of the hierarchy) ---------------------------
+    def _transfer(self, src_level, dst_level, values, kernels, grid_shape_of):
+        src, dst = self.levels[src_level], self.levels[dst_level]
+        inp = np.zeros(src.padded_shape)
+        inp[src.interior] = values
+        out = np.zeros(dst.padded_shape)
+        fine = self.levels[min(src_level, dst_level)]
+        kernels[self.ndim - 2](inp, fine.flags, out, *grid_shape_of.grid_shape)
+        return out[dst.interior].copy()
+
     def restrict(self, level, r):
         """Restrict a grid array of level ``level`` to level ``level + 1`` (``Pᵀ r / 2^dim``)."""
-        fine, coarse = self.levels[level], self.levels[level + 1]
-        rp = np.zeros(fine.padded_shape)
-        rp[fine.interior] = r
-        out = np.zeros(coarse.padded_shape)
-        if self.ndim == 2:
-            K.restrict2d(rp, fine.flags, out, *coarse.grid_shape)
-        else:
-            K.restrict3d(rp, fine.flags, out, *coarse.grid_shape)
-        return out[coarse.interior].copy()
+        return self._transfer(level, level + 1, r, (K.restrict2d, K.restrict3d), self.levels[level + 1])
 
     def prolong(self, level, xc):
         """Interpolate a grid array of level ``level + 1`` to level ``level`` (``P xc``)."""
-        fine, coarse = self.levels[level], self.levels[level + 1]
-        xp = np.zeros(coarse.padded_shape)
-        xp[coarse.interior] = xc
-        out = np.zeros(fine.padded_shape)
-        if self.ndim == 2:
-            K.prolong_add2d(xp, fine.flags, out, *fine.grid_shape)
-        else:
-            K.prolong_add3d(xp, fine.flags, out, *fine.grid_shape)
-        return out[fine.interior].copy()
+        return self._transfer(level + 1, level, xc, (K.prolong_add2d, K.prolong_add3d), self.levels[level])
 
     def prolongation_matrix(self, level):
         """The prolongation from level ``level + 1`` to ``level`` as a SciPy CSR matrix acting on the
