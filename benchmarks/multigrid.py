@@ -257,6 +257,8 @@ def main():
     gmg_pcg(*problem((128, 128, 128), "open"))
     for s in [(64, 64), (16, 16, 16)]:
         A, b = problem(s, "thin_walls")
+        for smoother in ("jacobi", "chebyshev"):  # (the design table's variants compile here)
+            gmg_pcg(A, b, smoother=smoother, pre=2)
         r = gmg_pcg(A, b)
         gmg_standalone(A, b, r["M"])
         if peers is not None:
