@@ -286,3 +286,21 @@ def test_thin_walls_in_3d_stop_coarsening():
     assert res.converged and res.iterations <= 15
     plain = kl.cg(A, b, rtol=1e-6, M=kl.precond.multigrid(A, merge_tolerance=None), maxiter=1000)
     assert plain.iterations >= 4 * res.iterations
+
+
+@pytest.mark.parametrize("shape", [(128, 128), (24, 24, 24)])
+def test_aggregation_levels_below_an_early_stop(shape):
+    # direct_max=0 forces the aggregation cycle below the level where coarsening stopped at walls
+    mask = serpentine(shape[0], corridor=4, seed=1) if len(shape) == 2 else \
+        kl.pde.obstacles.random_domain(shape, family="thin_walls", seed=3)
+    A = kl.pde.poisson(shape, mask=mask)
+    M = kl.precond.multigrid(A, direct_max=0, coarse_size=16)
+    assert "aggregation" in M.info["coarse_solver"]
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, A.shape[0]))
+    assert abs(y @ (M @ x) - x @ (M @ y)) <= 1e-10 * abs(x @ (M @ y)) + 1e-12
+    assert x @ (M @ x) > 0
+    b = rng.standard_normal(A.shape[0])
+    res = kl.cg(A, b, rtol=1e-8, M=M)
+    assert res.converged and res.iterations <= 25
+    assert np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b)

@@ -672,3 +672,50 @@ def band_gs(x, b, dinv, E, strides, cells, sweeps, forward):
                 s = strides[a]
                 acc += E[a, p] * xf[p + s] + E[a, p - s] * xf[p - s]
             xf[p] = acc * df[p]
+
+
+# ------------------------------------------------------------------------------------------
+# aggregation levels (below the level where geometric coarsening stopped at walls): CSR operators,
+# piecewise-constant transfers given by an aggregate index per unknown
+# ------------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def csr_gs(indptr, indices, data, dinv, b, x, forward, from_zero):
+    """One Gauss–Seidel sweep on a CSR matrix (forward, or backward: its adjoint); ``from_zero``
+    starts from x = 0."""
+    n = b.shape[0]
+    if from_zero:
+        for i in range(n):
+            x[i] = 0.0
+    for q in range(n):
+        i = q if forward else n - 1 - q
+        acc = b[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if j != i:
+                acc -= data[k] * x[j]
+        x[i] = acc * dinv[i]
+
+
+@nb.njit(**_KW)
+def csr_residual(indptr, indices, data, b, x, r):
+    for i in range(b.shape[0]):
+        acc = b[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            acc -= data[k] * x[indices[k]]
+        r[i] = acc
+
+
+@nb.njit(**_KW)
+def aggregate_sum(r, agg, out):
+    """out = Pᵀ r for the piecewise-constant P of the aggregates ``agg``."""
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for i in range(r.shape[0]):
+        out[agg[i]] += r[i]
+
+
+@nb.njit(**_KW)
+def aggregate_add(xc, agg, x):
+    """x += P xc."""
+    for i in range(x.shape[0]):
+        x[i] += xc[agg[i]]

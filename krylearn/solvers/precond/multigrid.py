@@ -275,9 +275,10 @@ def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None
         cells would join fluid regions that a wall separates (a wall inside the cell, no path around
         it within one coarse cell); that level is then solved algebraically. None disables the test.
     direct_max : int, optional
-        Largest coarsest level solved exactly (SuperLU; default 300 000 unknowns in 2D, 150 000 in
-        3D); a larger one (only after an early stop for walls) gets a PyAMG smoothed-aggregation
-        V-cycle.
+        Largest coarsest level solved exactly (SuperLU; default 100 000 unknowns in 2D, 50 000 in
+        3D). A larger one (only after an early stop at walls) is solved approximately by a W-cycle of
+        *aggregation* levels that split every block of cells into its wall-separated pieces (one
+        coarse unknown each), so coarsening continues past the walls.
 
     Returns
     -------
@@ -294,8 +295,9 @@ def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None
     standalone cycle diverges on obstacle domains and PCG needs ~90 iterations at 512²), constant
     interpolation everywhere costs 1–2 PCG iterations in 3D. Thin walls and mazes: rediscretisation
     keeps a wall between coarse cells, but a wall *inside* a coarse cell is lost, so the hierarchy
-    stops coarsening where that would happen in many cells (``merge_tolerance``) and solves the last
-    level algebraically (``M.info["coarsening_stopped"]`` says why).
+    stops geometric coarsening where that would happen in many cells (``merge_tolerance``;
+    ``M.info["coarsening_stopped"]`` says why) and continues with aggregation levels that keep the
+    pieces of a cell on the two sides of a wall apart (or solves that level directly when small).
 
     With ``pre == post`` and the adjoint post-smoothing order the cycle is symmetric; it is
     positive definite because every smoother here converges for these M-matrices (Tatebe 1993).
