@@ -334,10 +334,12 @@ class GridHierarchy:
             self.fine_flat = np.flatnonzero(self.levels[0].fluid_p).astype(np.int64)
         if direct_max is None:
             # a coarsest level this large only arises from an early stop at walls. SuperLU is
-            # cheap while the walls keep its fill small (measured on the tuning mazes: 65k cells in
-            # 2D and 110k in 3D factor in 0.03–0.09 s), but its cost grows superlinearly (262k 2D
-            # cells: 1.4 s); beyond these sizes the aggregation cycle is cheaper overall
-            direct_max = 100_000 if A.ndim_grid == 2 else 50_000
+            # cheap while the walls keep its fill small; on the tuning mazes (the serpentine mazes
+            # of the tests, not the benchmark's families) a 65k-cell 2D level and a 110k-cell 3D
+            # level factor in 0.03–0.09 s and give 11 and 6 PCG iterations, against 13 and 8 with
+            # the aggregation cycle (and more time). Its cost grows superlinearly with the level,
+            # so above these sizes the aggregation cycle takes over.
+            direct_max = 100_000 if A.ndim_grid == 2 else 150_000
         self.merged = []
         stop = ""
         while True:

@@ -275,7 +275,7 @@ def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None
         cells would join fluid regions that a wall separates (a wall inside the cell, no path around
         it within one coarse cell); that level is then solved algebraically. None disables the test.
     direct_max : int, optional
-        Largest coarsest level solved exactly (SuperLU; default 100 000 unknowns in 2D, 50 000 in
+        Largest coarsest level solved exactly (SuperLU; default 100 000 unknowns in 2D, 150 000 in
         3D). A larger one (only after an early stop at walls) is solved approximately by a W-cycle of
         *aggregation* levels that split every block of cells into its wall-separated pieces (one
         coarse unknown each), so coarsening continues past the walls.
