@@ -247,6 +247,16 @@ class _GridContext(PC):
 
     _pc = None
 
+    @staticmethod
+    def _grid_operator(P):
+        """The krylearn operator behind the local block, tags removed (a PoissonStencil when the PC's
+        matrix is a python Mat over ``kl.pde.poisson``)."""
+        from ..operators.convert import _Retagged
+
+        while isinstance(P, _Retagged):
+            P = P.args[0]
+        return P
+
     def setUp(self, pc):
         self._pc = pc
         try:
@@ -313,16 +323,12 @@ class Multigrid(_GridContext):
         super().__init__(name=name)
         self.grid = None
         self.source = None
-        self._pc = None
 
 
     def build(self, P):
-        from ..operators.convert import _Retagged
         from ..operators.stencil import PoissonStencil
 
-        op = P
-        while isinstance(op, _Retagged):
-            op = op.args[0]
+        op = self._grid_operator(P)
         if isinstance(op, PoissonStencil):
             grid, source = op, "python Mat"
         else:
@@ -501,12 +507,9 @@ class DCDM(_GridContext):
         self.device = device
 
     def build(self, P):
-        from ..operators.convert import _Retagged
         from .. import learned
 
-        op = P
-        while isinstance(op, _Retagged):
-            op = op.args[0]
+        op = self._grid_operator(P)
         mask = None
         if getattr(op, "grid_shape", None) is not None or getattr(op, "mask", None) is not None:
             grid_op = op
@@ -523,7 +526,6 @@ class DCDM(_GridContext):
         if grid_op is not None:
             return learned.DCDMPreconditioner(self.model, grid_op, device=self.device)
         return learned.DCDMPreconditioner(self.model, mask=mask, device=self.device)
-
 
     def _mask_from_dm(self):
         _, P = self._pc.getOperators()

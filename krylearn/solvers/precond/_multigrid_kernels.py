@@ -24,7 +24,6 @@ import numba as nb
 import numpy as np
 
 _KW = dict(cache=True, nogil=True)
-_KR = dict(cache=True, nogil=True, fastmath={"reassoc"})
 FLUID = np.uint8(128)
 
 
@@ -49,19 +48,6 @@ def residual3d(x, b, r, d, E0, E1, E2, N0, N1, N2):
                     - E0[i, j, k] * x[i + 1, j, k] - E0[i - 1, j, k] * x[i - 1, j, k]
                     - E1[i, j, k] * x[i, j + 1, k] - E1[i, j - 1, k] * x[i, j - 1, k]
                     - E2[i, j, k] * x[i, j, k + 1] - E2[i, j, k - 1] * x[i, j, k - 1])
-
-
-@nb.njit(**_KR)
-def residual_norm2_2d(x, b, d, E0, E1, N0, N1):
-    s = 0.0
-    for i in nb.prange(1, N0 + 1):
-        acc = 0.0
-        for j in range(1, N1 + 1):
-            v = b[i, j] - (d[i, j] * x[i, j] - E0[i, j] * x[i + 1, j] - E0[i - 1, j] * x[i - 1, j]
-                           - E1[i, j] * x[i, j + 1] - E1[i, j - 1] * x[i, j - 1])
-            acc += v * v
-        s += acc
-    return s
 
 
 # ------------------------------------------------------------------------------------------

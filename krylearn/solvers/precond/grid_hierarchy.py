@@ -45,6 +45,25 @@ def _interior(shape):
     return tuple(slice(1, n + 1) for n in shape)
 
 
+def _face_sum(E, grid_shape):
+    """Σ over axes of the weights of both faces of every interior cell (the diagonal without the sink)."""
+    inner = _interior(grid_shape)
+    total = np.zeros(tuple(grid_shape))
+    for a in range(len(grid_shape)):
+        below = list(inner)
+        below[a] = slice(0, grid_shape[a])
+        total += E[a][inner] + E[a][tuple(below)]
+    return total
+
+
+def sink_free_components(A, sink):
+    """The connected components of the graph of ``A`` (CSR) that touch no sink (no Dirichlet face):
+    each adds the constant on it to the null space. Returns a list of index arrays."""
+    ncomp, labels = connected_components(A, directed=False)
+    has_sink = np.bincount(labels, weights=sink, minlength=ncomp) > 0
+    return [np.flatnonzero(labels == c) for c in np.flatnonzero(~has_sink)]
+
+
 class GridLevel:
     """One level of a :class:`GridHierarchy` (arrays on the padded grid; see the kernels module).
 
@@ -106,17 +125,8 @@ class GridLevel:
         if self.s is not None:
             return self.s[self.interior]
         # freed after set-up on all but the coarsest level: the diagonal minus the face weights
-        nd = len(self.grid_shape)
-        out = self.d[self.interior].copy()
-        for a in range(nd):
-            below = list(self.interior)
-            below[a] = slice(0, self.grid_shape[a])
-            out -= self.E[a][self.interior] + self.E[a][tuple(below)]
+        out = self.d[self.interior] - _face_sum(self.E, self.grid_shape)
         return np.where(self.fluid, np.maximum(out, 0.0), 0.0)
-
-    @property
-    def N(self):
-        return self.grid_shape
 
     def tocsr(self):
         """The level operator on its fluid cells (C order) as a SciPy CSR matrix."""
@@ -151,9 +161,7 @@ class _DirectSolver:
 
     def __init__(self, A, sink):
         n = A.shape[0]
-        ncomp, labels = connected_components(A, directed=False)
-        has_sink = np.bincount(labels, weights=sink, minlength=ncomp) > 0
-        self.singular = [np.flatnonzero(labels == c) for c in np.flatnonzero(~has_sink)]
+        self.singular = sink_free_components(A, sink)
         if self.singular:
             ground = np.array([c[0] for c in self.singular])
             keep = np.ones(n, bool)
@@ -325,7 +333,6 @@ class GridHierarchy:
         if not isinstance(coarse_size, (int, np.integer)) or coarse_size < 1:
             raise ValueError(f"coarse_size must be a positive integer, got {coarse_size!r}")
         self.ndim = A.ndim_grid
-        self.operator_shape = A.shape
         self.dirichlet = np.array([[side == "dirichlet" for side in pair] for pair in A.bc], dtype=np.bool_)
         self.levels = [self._finest(A)]
         self.masked = A.masked
@@ -340,7 +347,6 @@ class GridHierarchy:
             # the aggregation cycle (and more time). Its cost grows superlinearly with the level,
             # so above these sizes the aggregation cycle takes over.
             direct_max = 100_000 if A.ndim_grid == 2 else 150_000
-        self.merged = []
         stop = ""
         while True:
             lv = self.levels[-1]
@@ -354,7 +360,6 @@ class GridHierarchy:
             coarse = self._coarsen(lv)
             if A.masked and merge_tolerance is not None:
                 merged = self._merged_cells(lv, coarse)
-                self.merged.append(merged)
                 if merged > merge_tolerance * coarse.n:
                     # this coarsening would join regions that walls keep apart in many cells (a maze,
                     # thin walls, narrow channels): a geometric correction there would be wrong on one
@@ -425,12 +430,7 @@ class GridHierarchy:
         fluid[inner] = A.mask
         d = np.ones(P)
         if W is None:
-            dd = s[inner].copy()
-            for a in range(nd):
-                below = list(inner)
-                below[a] = slice(0, N[a])
-                dd += E[a][inner] + E[a][tuple(below)]
-            d[inner] = dd
+            d[inner] = s[inner] + _face_sum(E, N)
         else:
             d[inner] = np.where(A.mask, A._diag_grid, 1.0)
         return GridLevel(N, A.spacing, E, d, s, fluid)

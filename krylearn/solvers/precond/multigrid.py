@@ -27,7 +27,7 @@ import numpy as np
 from ...operators.base import LinearOperator
 from .._kernels import PARALLEL_MIN, pick
 from . import _multigrid_kernels as K
-from .grid_hierarchy import GridHierarchy
+from .grid_hierarchy import GridHierarchy, sink_free_components
 
 __all__ = ["multigrid", "MultigridPreconditioner", "SMOOTHERS", "INTERPOLATIONS"]
 
@@ -85,11 +85,7 @@ class MultigridPreconditioner(LinearOperator):
             # the constant on each sink-free component of A is in A's null space: M = Q V Q with Q
             # the orthogonal projector onto its complement keeps the preconditioner symmetric and
             # keeps CG's iterates free of that component (consistent right-hand sides only)
-            from scipy.sparse.csgraph import connected_components
-
-            ncomp, labels = connected_components(A.tocsr(), directed=False)
-            has_sink = np.bincount(labels, weights=A.boundary_weights, minlength=ncomp) > 0
-            self._null = [np.flatnonzero(labels == c) for c in np.flatnonzero(~has_sink)]
+            self._null = sink_free_components(A.tocsr(), A.boundary_weights)
         super().__init__(A.shape, dtype=np.float64, symmetric=True, positive_definite=True)
         self.info = {"type": "multigrid", "cycle": cycle, "smoother": smoother, "pre": self.pre,
                      "post": self.post, **H.info, "nbytes": H.nbytes,
