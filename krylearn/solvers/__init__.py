@@ -15,6 +15,8 @@ _LAZY = {
     "Exp3": ("krylearn.solvers.tuning", "Exp3"),
     "TsallisINFCB": ("krylearn.solvers.tuning", "TsallisINFCB"),
     "ChebCB": ("krylearn.solvers.tuning", "ChebCB"),
+    "UCB": ("krylearn.solvers.ucb", "UCB"),
+    "AutoSolver": ("krylearn.solvers.auto", "AutoSolver"),
     "solve_sequence": ("krylearn.solvers.sequence", "solve_sequence"),
     # sketching least squares (issue 7)
     "lstsq": ("krylearn.solvers.lstsq", "lstsq"),

@@ -44,10 +44,25 @@ or, for a whole sequence, :func:`krylearn.solvers.solve_sequence` with ``solver=
 
 Costs are normalised internally by their running mean (the public code's choice), so the tuners
 need no knowledge of the typical iteration count; pass ``scale=K`` to divide by a fixed ``K``.
+
+**Discrete arms.** Every tuner also chooses among configurations instead of ω values: pass
+``arms=[...]`` (strings, tuples, numbers — any hashable configurations) or ``arms={name: config}``
+and ``suggest(context)`` returns the chosen arm (the list item, or the *name* of a mapping's entry;
+``tuner.arms[name]`` is its configuration). The cost may be seconds or iterations. Arms are
+stored by name (``tuner.arm_names``: ``str`` of each item, or the mapping's keys), so ``save``/``load``
+check that a file was written for the same arms, and :func:`load_tuner` rebuilds an arm tuner whose
+arms are the names::
+
+    tuner = kl.solvers.TsallisINF(arms=["mg", "ic0", "amg"], seed=0)
+    name = tuner.suggest()
+    t0 = time.perf_counter(); run(name); tuner.observe(time.perf_counter() - t0)
+
+:class:`krylearn.solvers.AutoSolver` builds on this to pick the fastest solver in a time loop.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import numbers
@@ -56,7 +71,7 @@ import os
 import numba as nb
 import numpy as np
 
-__all__ = ["TsallisINF", "Exp3", "TsallisINFCB", "ChebCB", "omega_grid", "load_tuner", "Tuner"]
+__all__ = ["TsallisINF", "Exp3", "TsallisINFCB", "ChebCB", "omega_grid", "load_tuner", "tuner_from_state", "Tuner"]
 
 _FORMAT = "krylearn.tuner"
 _VERSION = 1
@@ -124,6 +139,28 @@ def _check_scale(scale):
     return float(scale)
 
 
+def _check_arms(arms):
+    """``(values, names, configs)`` of an ``arms=`` argument (a sequence or a name → config mapping)."""
+    if isinstance(arms, dict):
+        names = list(arms)
+        for k in names:
+            if not isinstance(k, str):
+                raise ValueError(f"the names of a mapping of arms must be strings, got {k!r}")
+        values, configs = list(names), dict(arms)
+    elif isinstance(arms, (str, bytes)) or not hasattr(arms, "__iter__"):
+        raise ValueError(f"arms must be a sequence of configurations or a mapping name -> config, got {arms!r}")
+    else:
+        values = list(arms)
+        names = [a if isinstance(a, str) else str(a) for a in values]
+        configs = dict(zip(names, values))
+    if not values:
+        raise ValueError("arms must contain at least one configuration")
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"arms must have distinct names; repeated: {dup}")
+    return values, names, configs
+
+
 def _sample(rng, p):
     """Index drawn from probabilities ``p`` (one uniform draw; cheaper than ``rng.choice``)."""
     c = np.cumsum(p)
@@ -170,13 +207,31 @@ def _tsallis_kernel(L, eta, tol, maxiter):
     return w
 
 
+#: every tuner class by name (filled by ``Tuner.__init_subclass__``), for :func:`load_tuner`
+_TUNERS = {}
+#: modules holding further tuner classes, imported by :func:`load_tuner` on demand
+_TUNER_MODULES = ("krylearn.solvers.ucb",)
+
+
 class Tuner:
     """Common machinery: grid, RNG, pending suggestion, history, persistence."""
 
-    _config_keys = ("grid", "seed", "scale")
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            _TUNERS[cls.__name__] = cls
 
-    def __init__(self, grid=None, seed=None, scale="mean"):
-        self.grid = _check_grid(grid)
+    _config_keys = ("grid", "seed", "scale", "arms")
+
+    def __init__(self, grid=None, seed=None, scale="mean", arms=None):
+        if arms is not None:
+            if grid is not None:
+                raise ValueError("pass grid= (values of a real parameter) or arms= (discrete configurations), not both")
+            self._values, self.arm_names, self.arms = _check_arms(arms)
+            self.grid = np.arange(len(self._values), dtype=float)
+        else:
+            self._values, self.arm_names, self.arms = None, None, None
+            self.grid = _check_grid(grid)
         if seed is not None and not isinstance(seed, numbers.Integral):
             raise ValueError(f"seed must be an integer or None, got {seed!r}")
         self.seed = None if seed is None else int(seed)
@@ -185,6 +240,8 @@ class Tuner:
         self.t = 0
         self._pending = None  # (arm, prob, context)
         self.history = {"arm": [], "omega": [], "cost": [], "context": []}
+        if self.arms is not None:
+            self.history["name"] = []
 
     # -- public API ---------------------------------------------------------------------------
     @property
@@ -193,12 +250,24 @@ class Tuner:
         return self.grid.size
 
     def suggest(self, context=None):
-        """Draw the parameter value for the next solve (see the module docstring)."""
+        """Draw the parameter value (or, with ``arms=``, the arm) for the next solve."""
         ctx = self._check_context(context)
         p = self._probabilities(ctx)
         arm = _sample(self._rng, p)
         self._pending = (arm, float(p[arm]), ctx)
+        if self._values is not None:
+            return self._values[arm]
         return float(self.grid[arm])
+
+    def index(self, arm):
+        """Index (in ``grid``/``probabilities``) of an arm given by its value or its name."""
+        if self.arm_names is None:
+            raise ValueError("index() is for tuners over arms=; this tuner tunes a real parameter")
+        name = arm if isinstance(arm, str) else str(arm)
+        try:
+            return self.arm_names.index(name)
+        except ValueError:
+            raise ValueError(f"unknown arm {arm!r}; the arms are {self.arm_names}") from None
 
     def observe(self, cost):
         """Report the cost of the pending suggestion (e.g. the iteration count)."""
@@ -211,9 +280,17 @@ class Tuner:
         self.t += 1
         h = self.history
         h["arm"].append(arm)
-        h["omega"].append(float(self.grid[arm]))
+        h["omega"].append(float(self.grid[arm]) if self.arms is None else None)
         h["cost"].append(cost)
         h["context"].append(ctx)
+        if self.arms is not None:
+            h["name"].append(self.arm_names[arm])
+
+    def discard(self):
+        """Drop the pending suggestion without feedback (its solve was not representative, e.g. the
+        first call of a solver that paid one-time compilation and import costs); the round does
+        not count. A no-op when nothing is pending."""
+        self._pending = None
 
     def probabilities(self, context=None):
         """The sampling distribution over ``grid`` for the next round (no RNG draw)."""
@@ -229,6 +306,12 @@ class Tuner:
         """The constructor settings (what ``load`` compares)."""
         out = {}
         for k in self._config_keys:
+            if k == "arms":  # stored by name; an arm tuner's grid is just the arm indices
+                out[k] = None if self.arm_names is None else list(self.arm_names)
+                continue
+            if k == "grid" and self.arm_names is not None:
+                out[k] = None
+                continue
             v = getattr(self, k)
             out[k] = v.tolist() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, tuple) else v)
         return out
@@ -274,6 +357,8 @@ class Tuner:
             t = int(data["t"])
             pend = data["pending"]
             hist = {k: list(data["history"][k]) for k in ("arm", "omega", "cost", "context")}
+            if self.arms is not None:
+                hist["name"] = list(data["history"]["name"])
             self._set_state(state)
             rng = np.random.default_rng()
             rng.bit_generator.state = data["rng"]
@@ -302,6 +387,8 @@ class Tuner:
         raise NotImplementedError
 
     def __repr__(self):
+        if self.arm_names is not None:
+            return f"{type(self).__name__}(arms={self.arm_names}, t={self.t})"
         return (f"{type(self).__name__}(d={self.d}, grid=[{self.grid[0]:g}..{self.grid[-1]:g}], "
                 f"t={self.t})")
 
@@ -336,8 +423,17 @@ def _read(path):
 
 def load_tuner(path):
     """Rebuild a tuner (of the class and configuration recorded in the file) from ``path``."""
-    data = _read(path)
-    cls = {c.__name__: c for c in (TsallisINF, Exp3, TsallisINFCB, ChebCB)}.get(data["class"])
+    return tuner_from_state(_read(path), path)
+
+
+def tuner_from_state(data, path="<state>"):
+    """Rebuild a tuner from a :meth:`Tuner.state_dict` (what :func:`load_tuner` reads from a file)."""
+    if not isinstance(data, dict) or data.get("format") != _FORMAT or "class" not in data or "config" not in data:
+        raise ValueError(f"{path}: not a krylearn tuner state")
+    if data["class"] not in _TUNERS:
+        for module in _TUNER_MODULES:
+            importlib.import_module(module)
+    cls = _TUNERS.get(data["class"])
     if cls is None:
         raise ValueError(f"{path}: unknown tuner class {data['class']!r}")
     try:
@@ -352,8 +448,8 @@ class _ImportanceWeighted(Tuner):
     """Cumulative importance-weighted losses ``L̂_i += c / p_i`` of the non-contextual bandits;
     subclasses give the sampling distribution (``_probabilities``)."""
 
-    def __init__(self, grid=None, seed=None, scale="mean"):
-        super().__init__(grid, seed, scale)
+    def __init__(self, grid=None, seed=None, scale="mean", *, arms=None):
+        super().__init__(grid, seed, scale, arms)
         self._L = np.zeros(self.d)
         self._cost_sum = 0.0
 
@@ -395,6 +491,9 @@ class TsallisINF(_ImportanceWeighted):
         Seed of the sampling RNG (reproducible runs).
     scale : "mean" or float
         Cost normaliser.
+    arms : sequence or mapping, optional
+        Discrete configurations to choose among instead of ``grid`` (see the module docstring);
+        ``suggest`` then returns an arm.
 
     Examples
     --------
@@ -426,7 +525,7 @@ class Exp3(_ImportanceWeighted):
 
 
 class _Contextual(Tuner):
-    _config_keys = ("grid", "seed", "scale", "context_range")
+    _config_keys = ("grid", "seed", "scale", "arms", "context_range")
 
     def _check_context(self, context):
         if context is None:
@@ -462,10 +561,10 @@ class TsallisINFCB(_Contextual):
         Number of bins (default 5).
     """
 
-    _config_keys = ("grid", "seed", "scale", "context_range", "bins")
+    _config_keys = ("grid", "seed", "scale", "arms", "context_range", "bins")
 
-    def __init__(self, grid=None, context_range=(0.0, 1.0), bins=5, seed=None, scale="mean"):
-        super().__init__(grid, seed, scale)
+    def __init__(self, grid=None, context_range=(0.0, 1.0), bins=5, seed=None, scale="mean", *, arms=None):
+        super().__init__(grid, seed, scale, arms)
         self.context_range = _check_range(context_range)
         if not isinstance(bins, numbers.Integral) or bins < 1:
             raise ValueError(f"bins must be a positive integer, got {bins!r}")
@@ -632,11 +731,11 @@ class ChebCB(_Contextual):
     >>> tuner.observe(17)
     """
 
-    _config_keys = ("grid", "seed", "scale", "context_range", "degree", "gamma", "ridge")
+    _config_keys = ("grid", "seed", "scale", "arms", "context_range", "degree", "gamma", "ridge")
 
     def __init__(self, grid=None, context_range=(0.0, 1.0), degree=5, seed=None, scale="mean",
-                 gamma=1.0, ridge=0.1):
-        super().__init__(grid, seed, scale)
+                 gamma=1.0, ridge=0.1, *, arms=None):
+        super().__init__(grid, seed, scale, arms)
         self.context_range = _check_range(context_range)
         if not isinstance(degree, numbers.Integral) or degree < 0:
             raise ValueError(f"degree must be a non-negative integer, got {degree!r}")

@@ -1,0 +1,446 @@
+"""AutoSolver: online selection of the fastest solver across the systems of a time loop.
+
+A simulation solves ``A_t x = b_t`` every step; obstacles move, coefficients change, right-hand
+sides always change. Which solver and preconditioner is fastest — counting the set-up a user pays
+whenever the operator changes — depends on the size, the shape and the step, and is unknown in
+advance. :class:`AutoSolver` learns it while the simulation runs: each step a bandit tuner over the
+candidates (:mod:`krylearn.solvers.candidates`) picks one, AutoSolver runs it (re-using its set-up
+while the operator is the same object and unmodified, warm-starting from the previous step's
+solution), and reports the wall time (or the iterations) back as the bandit's cost.
+
+The bandit machinery is Learning to Relax's (M. Khodak, E. Chow, M.-F. Balcan, A. Talwalkar,
+ICLR 2024) over discrete arms; the default tuner is :class:`~krylearn.solvers.UCB`, whose
+confidence bound suits the nearly deterministic costs of solver timings (see its docstring; any
+tuner of :mod:`krylearn.solvers.tuning`, contextual ones included, can be passed instead).
+
+Safeguards: an exploratory solve (a candidate other than the current best) is stopped once it has
+taken ``explore_cap`` times the best candidate's mean cost, and charged that time; a candidate that
+raises or does not converge is charged a penalty; in both cases the same call continues with the
+next candidate (best mean cost first) from the iterate reached, so ``solve`` returns a converged
+result or, when every candidate failed, an honest failure status — never a silent wrong ``x``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import time
+
+import numpy as np
+
+from ..operators.convert import aslinearoperator
+from .candidates import BUILTIN, Candidate, builtin, default_candidates
+from .result import SolverResult, Status
+
+__all__ = ["AutoSolver"]
+
+_FORMAT = "krylearn.autosolver"
+_VERSION = 1
+_COSTS = ("time", "iterations")
+
+
+def _fingerprint(A):
+    """A cheap fingerprint of an operator's data: shape, size and a strided sample of the stored
+    values (≤ 4096 of them). Detects re-assembly and most in-place edits at microseconds per
+    call; an in-place edit that misses every sampled entry is not seen (call ``invalidate()``)."""
+    data = getattr(A, "data", None) if hasattr(A, "nnz") else (A if isinstance(A, np.ndarray) else None)
+    if data is None:
+        return (A.shape,)
+    flat = np.asarray(data).reshape(-1)
+    step = max(1, flat.size // 4096)
+    sample = flat[::step]
+    return (A.shape, flat.size, hash(sample.tobytes()), getattr(A, "nnz", None))
+
+
+class _CacheEntry:
+    __slots__ = ("operator", "fingerprint", "state", "time")
+
+    def __init__(self, operator, fingerprint, state, seconds):
+        self.operator, self.fingerprint, self.state, self.time = operator, fingerprint, state, seconds
+
+
+class AutoSolver:
+    """Pick, step after step, the candidate solver that is fastest on the user's sequence of systems.
+
+    Parameters
+    ----------
+    candidates : list or dict, optional
+        Built-in candidate names (:data:`krylearn.solvers.candidates.BUILTIN`), :class:`Candidate`
+        objects, or a mapping ``{name: f(A, b, x0, rtol) -> SolverResult}`` (values may also be
+        built-in names, Candidate objects or None for the built-in of that name). Default: the
+        candidates that fit the first operator (:func:`~krylearn.solvers.candidates.default_candidates`).
+    tuner : Tuner class or instance, optional
+        The bandit. A class is constructed as ``tuner(arms=names, seed=seed)``; an instance must have
+        been built with ``arms=`` equal to the candidate names. Default :class:`~krylearn.solvers.UCB`.
+    cost : {"time", "iterations"}
+        What the bandit minimises: wall seconds including the set-up paid in that step (default),
+        or Krylov iterations.
+    seed : int, optional
+        Seed of the tuner (when AutoSolver constructs it).
+    warm_start : bool
+        Start each solve from the previous solution when ``x0`` is not given and the sizes agree.
+    explore_cap : float or None
+        Stop an exploratory solve after this many times the best mean cost (default 3; None: never).
+    penalty : float
+        A failed attempt is charged ``penalty ×`` the largest mean cost seen (at least its own time).
+
+    Examples
+    --------
+    >>> import numpy as np, krylearn as kl
+    >>> auto = kl.solvers.AutoSolver(seed=0)
+    >>> for step in range(50):                                  # doctest: +SKIP
+    ...     A = kl.pde.poisson((256, 256), mask=fluid_mask(step))
+    ...     res = auto.solve(A, divergence(step), rtol=1e-6)
+    ...     print(res.info["candidate"], res.iterations, res.info["setup_time"], res.info["solve_time"])
+    >>> print(auto.report())                                    # doctest: +SKIP
+    """
+
+    def __init__(self, candidates=None, *, tuner=None, cost="time", seed=None, warm_start=True, explore_cap=3.0,
+                 penalty=2.0):
+        if cost not in _COSTS:
+            raise ValueError(f"cost must be one of {_COSTS}, got {cost!r}")
+        if explore_cap is not None and (isinstance(explore_cap, bool) or not isinstance(explore_cap, numbers.Real)
+                                        or not explore_cap > 1):
+            raise ValueError(f"explore_cap must be a number > 1 or None, got {explore_cap!r}")
+        if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real) or not penalty >= 1:
+            raise ValueError(f"penalty must be a number >= 1, got {penalty!r}")
+        self.cost, self.seed, self.warm_start = cost, seed, bool(warm_start)
+        self.explore_cap, self.penalty = explore_cap, float(penalty)
+        self._tuner_arg = tuner
+        self._cache = {}
+        self._x_prev = None
+        self._checked = None
+        self.stats = {}
+        self.history = []  # one dict per solve call
+        self._candidates = None if candidates is None else self._parse(candidates)
+        self.tuner = None
+        if self._candidates is not None:
+            self._make_tuner()
+
+    # -- configuration --------------------------------------------------------------------------
+    @staticmethod
+    def _parse(candidates):
+        items = candidates.items() if isinstance(candidates, dict) else [(None, c) for c in candidates]
+        out = {}
+        for name, c in items:
+            if isinstance(c, Candidate):
+                cand = c
+            elif isinstance(c, str) or (c is None and name is not None):
+                cand = builtin(c if isinstance(c, str) else name)
+            elif callable(c) and name is not None:
+                cand = Candidate.from_function(name, c)
+            else:
+                raise ValueError(f"a candidate must be a built-in name {list(BUILTIN)}, a Candidate, or "
+                                 f"name -> f(A, b, x0, rtol) in a dict; got {c!r}")
+            key = name if name is not None else cand.name
+            if key in out:
+                raise ValueError(f"candidate {key!r} is given twice")
+            if key != cand.name:
+                cand = Candidate(key, cand._solve, cand._setup, requires=cand.requires, package=cand.package,
+                                 description=cand.description)
+            out[key] = cand
+        if not out:
+            raise ValueError("candidates must name at least one solver")
+        return out
+
+    def _make_tuner(self):
+        names = list(self._candidates)
+        t = self._tuner_arg
+        if t is None or isinstance(t, type):
+            from .ucb import UCB
+            cls = UCB if t is None else t
+            self.tuner = cls(arms=names, seed=self.seed)
+        else:
+            if getattr(t, "arm_names", None) != names:
+                raise ValueError(f"the tuner was built for arms {getattr(t, 'arm_names', None)}, the candidates "
+                                 f"are {names}: construct it with arms={names}")
+            self.tuner = t
+        for n in names:
+            self.stats.setdefault(n, {"chosen": 0, "costs": [], "setups": 0, "setup_time": 0.0, "failures": 0})
+
+    @property
+    def candidates(self):
+        """Candidate names (None until the first solve when chosen from the operator)."""
+        return None if self._candidates is None else list(self._candidates)
+
+    def invalidate(self, name=None):
+        """Drop the cached set-up of one candidate (or all): the operator was modified in place."""
+        if name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(name, None)
+
+    # -- solving --------------------------------------------------------------------------------
+    def solve(self, A, b, x0=None, *, rtol=1e-6, atol=0.0, context=None):
+        """Solve ``A x = b`` with the candidate the tuner picks (falling back on failure).
+
+        Returns the :class:`SolverResult` of the attempt that produced ``x``, with ``info``:
+        ``candidate`` (that attempt's candidate), ``chosen`` (the tuner's pick), ``setup_time`` /
+        ``solve_time`` / ``total_time`` (seconds, all attempts of this call), ``setup_reused``,
+        ``attempts`` (a list of ``{candidate, status, time, setup_time, iterations}``),
+        ``overhead_time`` (tuner and cache bookkeeping).
+        """
+        t_call = time.perf_counter()
+        op = aslinearoperator(A)
+        n = op.shape[0]
+        if op.shape[0] != op.shape[1]:
+            raise ValueError(f"AutoSolver needs a square operator, got shape {op.shape}")
+        b_arr = np.asarray(b)
+        if b_arr.shape != (n,):
+            raise ValueError(f"b has shape {b_arr.shape}, the operator needs ({n},)")
+        if not np.all(np.isfinite(b_arr)):
+            raise ValueError("b contains NaN or Inf")
+        if self._candidates is None:
+            self._candidates = self._parse(default_candidates(A))
+            self._make_tuner()
+        if self._checked is not A:  # once per operator object: find_spec is not free
+            for cand in self._candidates.values():
+                why = cand.unavailable(A)
+                if why is not None:
+                    raise ValueError(why)
+            self._checked = A
+        if x0 is None and self.warm_start and self._x_prev is not None and self._x_prev.shape == (n,):
+            x0 = self._x_prev
+        chosen = self.tuner.suggest(context)
+        order = [chosen] + self._fallback_order(exclude=chosen)
+        best = self._best_mean()
+        attempts, result, bookkeeping = [], None, time.perf_counter() - t_call
+        setup_total = solve_total = 0.0
+        reused_chosen = None
+        for k, name in enumerate(order):
+            cand = self._candidates[name]
+            cap = None
+            if (k == 0 and self.explore_cap is not None and self.cost == "time" and best is not None
+                    and name != best[0]):
+                cap = self.explore_cap * best[1]
+            rec, res = self._attempt(cand, A, b_arr, x0, rtol, atol, cap)
+            attempts.append(rec)
+            setup_total += rec["setup_time"]
+            solve_total += rec["time"] - rec["setup_time"]
+            if k == 0:
+                reused_chosen = rec["setup_reused"]
+                self._charge_chosen(name, rec, res)
+            if res is not None and res.converged:
+                result = res
+                break
+            if res is not None and res.x is not None and np.all(np.isfinite(res.x)):
+                x0 = res.x  # continue from the iterate reached (a stopped exploration is not wasted)
+                result = res
+        t_book = time.perf_counter()
+        if result is None:  # every candidate raised
+            result = SolverResult(x=np.zeros(n) if x0 is None else np.array(x0, dtype=float, copy=True),
+                                  status=Status.BREAKDOWN, iterations=0, residuals=np.array([np.nan]), time=0.0,
+                                  method="auto")
+        final = attempts[-1]["candidate"] if result.converged else attempts[0]["candidate"]
+        result.info.update(candidate=final, chosen=chosen, setup_time=setup_total, solve_time=solve_total,
+                           total_time=time.perf_counter() - t_call, setup_reused=reused_chosen,
+                           attempts=attempts)
+        if result.converged:
+            self._x_prev = np.array(result.x, copy=True)
+        self.history.append({"chosen": chosen, "candidate": final, "converged": result.converged,
+                             "cost": attempts[0]["charged"], "time": setup_total + solve_total, "setup_time": setup_total, "solve_time": solve_total,
+                             "iterations": int(result.iterations), "fallbacks": len(attempts) - 1,
+                             "context": context})
+        bookkeeping += time.perf_counter() - t_book
+        result.info["overhead_time"] = bookkeeping
+        return result
+
+    def _attempt(self, cand, A, b, x0, rtol, atol, cap):
+        """Set up (or reuse) and solve with one candidate; never raises for the candidate's errors."""
+        t0 = time.perf_counter()
+        rec = {"candidate": cand.name, "setup_time": 0.0, "setup_reused": False, "status": None,
+               "iterations": 0, "time": 0.0, "error": None}
+        res = None
+        try:
+            state, rec["setup_time"], rec["setup_reused"] = self._setup(cand, A)
+            callback = None
+            if cap is not None:
+                deadline = t0 + cap
+
+                def callback(state_, _deadline=deadline):
+                    return time.perf_counter() > _deadline
+            res = cand.solve(A, b, x0, rtol, atol, state, callback)
+            if not isinstance(res, SolverResult):
+                raise TypeError(f"candidate {cand.name!r} returned {type(res).__name__}, not a SolverResult")
+            rec["status"] = "capped" if (cap is not None and res.status is Status.USER_STOP) else str(res.status)
+            rec["iterations"] = int(res.iterations)
+        except Exception as exc:  # a failing candidate must not take the simulation down: fall back
+            rec["status"] = "error"
+            rec["error"] = f"{type(exc).__name__}: {exc}"
+            res = None
+        rec["time"] = time.perf_counter() - t0
+        return rec, res
+
+    def _setup(self, cand, A):
+        if not cand.has_setup:
+            return None, 0.0, False
+        fp = _fingerprint(A)
+        entry = self._cache.get(cand.name)
+        if entry is not None and entry.operator is A and entry.fingerprint == fp:
+            return entry.state, 0.0, True
+        self._cache.pop(cand.name, None)  # free the old set-up before building the new one
+        t0 = time.perf_counter()
+        state = cand.setup(A)
+        dt = time.perf_counter() - t0
+        self._cache[cand.name] = _CacheEntry(A, fp, state, dt)
+        st = self.stats[cand.name]
+        st["setups"] += 1
+        st["setup_time"] += dt
+        return state, dt, False
+
+    def _charge_chosen(self, name, rec, res):
+        st = self.stats[name]
+        st["chosen"] += 1
+        cold = st["chosen"] == 1 and st["failures"] == 0
+        if cold and res is not None and res.converged:
+            # The first call of a candidate pays one-time costs (numba kernels loaded or compiled,
+            # torch imported, weights read) that no later step pays: it is not shown to the tuner,
+            # which will try the candidate again. Its time still counts in the run's totals. (A cold
+            # attempt that was capped is charged: it was already slower than the cap.)
+            rec["charged"] = None
+            rec["cold"] = True
+            self.tuner.discard()
+            return
+        ok = res is not None and (res.converged or rec["status"] == "capped")
+        if self.cost == "time":
+            cost = rec["time"]
+        else:
+            cost = float(res.iterations) if res is not None else 0.0
+        if not ok:
+            st["failures"] += 1
+            worst = max((np.mean(s["costs"]) for s in self.stats.values() if s["costs"]), default=cost)
+            cost = self.penalty * max(cost, worst)
+        rec["charged"] = cost
+        st["costs"].append(cost)
+        self.tuner.observe(cost)
+
+    def _means(self):
+        return {n: float(np.mean(s["costs"][-20:])) for n, s in self.stats.items() if s["costs"]}
+
+    def _best_mean(self):
+        means = {n: m for n, m in self._means().items() if self.stats[n]["failures"] < self.stats[n]["chosen"]}
+        if not means:
+            return None
+        name = min(means, key=means.get)
+        return name, means[name]
+
+    def _fallback_order(self, exclude):
+        means = self._means()
+        tried = sorted((n for n in self._candidates if n != exclude and n in means), key=means.get)
+        return tried + [n for n in self._candidates if n != exclude and n not in means]
+
+    # -- reporting and persistence --------------------------------------------------------------
+    def report(self, context=None):
+        """Per candidate: times chosen, mean cost, set-ups, failures and the current probability.
+
+        Returns a dict ``name -> dict`` that prints as a table."""
+        rows = _Report()
+        if self.tuner is None:
+            return rows
+        try:
+            p = self.tuner.probabilities(context)
+        except ValueError:
+            p = np.full(len(self._candidates), np.nan)
+        for i, name in enumerate(self._candidates):
+            s = self.stats[name]
+            rows[name] = {"chosen": s["chosen"], "mean_cost": float(np.mean(s["costs"])) if s["costs"] else math.nan,
+                          "setups": s["setups"], "setup_time": s["setup_time"], "failures": s["failures"],
+                          "probability": float(p[i])}
+        rows.cost = self.cost
+        return rows
+
+    def save(self, path):
+        """Write the tuner state, statistics and history to ``path`` (JSON, atomic rename)."""
+        if self.tuner is None:
+            raise RuntimeError("nothing to save: no solve yet and no candidates given")
+        hist = [{k: (v if not isinstance(v, np.generic) else v.item()) for k, v in h.items()} for h in self.history]
+        data = {"format": _FORMAT, "version": _VERSION, "candidates": list(self._candidates), "cost": self.cost,
+                "warm_start": self.warm_start, "explore_cap": self.explore_cap, "penalty": self.penalty,
+                "seed": self.seed, "tuner": self.tuner.state_dict(), "stats": self.stats, "history": hist}
+        path = os.fspath(path)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path, candidates=None):
+        """Rebuild an AutoSolver saved by :meth:`save`. Built-in candidates are rebuilt by name; pass
+        ``candidates`` (the same names) when the saved run used your own functions."""
+        from .tuning import tuner_from_state
+        try:
+            with open(os.fspath(path), encoding="utf-8") as fh:
+                data = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: corrupt AutoSolver file (not valid JSON: {exc})") from None
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(f"{path}: not a krylearn AutoSolver file (missing format tag {_FORMAT!r})")
+        if data.get("version") != _VERSION:
+            raise ValueError(f"{path}: AutoSolver file version {data.get('version')!r}, this krylearn reads {_VERSION}")
+        try:
+            names = list(data["candidates"])
+            if candidates is None:
+                unknown = [n for n in names if n not in BUILTIN]
+                if unknown:
+                    raise ValueError(f"{path}: the saved run used candidates {unknown} that are not built-in: "
+                                     f"pass candidates={{name: f}} with the names {names}")
+                candidates = names
+            tuner = tuner_from_state(data["tuner"], path)
+            auto = cls(candidates, tuner=tuner, cost=data["cost"], seed=data["seed"], warm_start=data["warm_start"],
+                       explore_cap=data["explore_cap"], penalty=data["penalty"])
+            if auto.candidates != names:
+                raise ValueError(f"{path}: the saved run has candidates {names}, got {auto.candidates}")
+            for n in names:
+                s = data["stats"][n]
+                auto.stats[n] = {"chosen": int(s["chosen"]), "costs": [float(c) for c in s["costs"]],
+                                 "setups": int(s["setups"]), "setup_time": float(s["setup_time"]),
+                                 "failures": int(s["failures"])}
+            auto.history = list(data["history"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: corrupt AutoSolver file ({type(exc).__name__}: {exc})") from None
+        return auto
+
+    def plot(self, path=None, *, title=None):
+        """Figure of the candidate chosen at each step and the cost per step; saved to ``path`` if given."""
+        import matplotlib
+        if path is not None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+        names = self.candidates or []
+        fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+        steps = np.arange(len(self.history))
+        idx = np.array([names.index(h["chosen"]) for h in self.history]) if self.history else np.array([])
+        key = "time" if self.cost == "time" else "iterations"
+        costs = np.array([float(h[key]) for h in self.history])
+        for i, name in enumerate(names):
+            sel = idx == i
+            ax0.scatter(steps[sel], idx[sel], s=10, label=name)
+            ax1.semilogy(steps[sel], np.maximum(costs[sel], 1e-12), ".", ms=4)
+        ax0.set_yticks(range(len(names)), names)
+        ax0.set_ylabel("candidate")
+        ax1.set_ylabel("seconds" if self.cost == "time" else "iterations")
+        ax1.set_xlabel("step")
+        ax0.set_title(title or "AutoSolver: candidate chosen per step")
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+        return fig
+
+    def __repr__(self):
+        return f"AutoSolver(candidates={self.candidates}, cost={self.cost!r}, steps={len(self.history)})"
+
+
+class _Report(dict):
+    cost = "time"
+
+    def __str__(self):
+        unit = "s" if self.cost == "time" else "its"
+        lines = [f"{'candidate':<16}{'chosen':>8}{'mean cost':>14}{'set-ups':>9}{'failures':>10}{'p(next)':>9}"]
+        for name, r in self.items():
+            lines.append(f"{name:<16}{r['chosen']:>8}{r['mean_cost']:>12.4g}{unit:>2}{r['setups']:>9}"
+                         f"{r['failures']:>10}{r['probability']:>9.3f}")
+        return "\n".join(lines)

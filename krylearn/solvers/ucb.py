@@ -1,0 +1,118 @@
+"""UCB: a confidence-bound bandit for nearly deterministic costs (solver wall times, iterations).
+
+The tuners of Learning to Relax (:class:`~krylearn.solvers.TsallisINF`, Exp3) are built for
+adversarial costs: their regret is minimax-optimal, ``O(√(dT))``, but they keep sampling a clearly
+slower arm with probability ``≈ 1/(Δ² t)``, which over a few hundred steps is 15–50 % more time than
+the best arm (``benchmarks/results/workloads.md``). A solver's time on the next system of a time loop
+is nearly deterministic: a few per cent of timing noise and a slow drift. For such costs the
+optimistic rule of UCB (P. Auer, N. Cesa-Bianchi, P. Fischer, "Finite-time analysis of the
+multiarmed bandit problem", Machine Learning 47 (2002) 235–256), with the noise scale estimated from
+the data as in UCB-V (J.-Y. Audibert, R. Munos, Cs. Szepesvári, "Exploration–exploitation tradeoff
+using variance estimates in multi-armed bandits", Theor. Comput. Sci. 410 (2009) 1876–1902), tries
+each arm once and then returns to a slower arm only when its confidence interval still reaches below
+the best mean: a handful of plays in total for an arm that is 30 % slower.
+
+Rule: play ``argmin_i m_i − k·s_i·√(ln(t+1)/n_i)`` with ``m_i`` the mean of the arm's last ``window``
+costs, ``s_i`` their standard deviation floored at ``floor·m_i`` (``prior·m_i`` while ``n_i < 2``),
+``n_i`` the arm's plays, untried arms first (in the given order). The window lets the estimate follow
+a drifting workload; ``ln t`` makes every arm be re-checked, rarely, for ever.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .tuning import Tuner
+
+__all__ = ["UCB"]
+
+
+class UCB(Tuner):
+    """Lower-confidence-bound rule for costs (module docstring); deterministic given the costs.
+
+    Parameters
+    ----------
+    grid, arms :
+        The candidates, as for :class:`~krylearn.solvers.TsallisINF`: values of a real parameter
+        (``grid``) or discrete configurations (``arms``).
+    confidence : float
+        ``k`` of the rule (default 2): larger explores more.
+    window : int
+        Number of recent costs per arm in its mean and spread (default 20).
+    floor, prior : float
+        Relative spread assumed at least (default 0.05: timing noise) and before two observations
+        (default 0.15).
+    seed, scale :
+        Accepted for interface compatibility (the rule draws nothing; costs are compared raw).
+
+    Examples
+    --------
+    >>> import krylearn as kl
+    >>> tuner = kl.solvers.UCB(arms=["mg", "ic0", "amg"])
+    >>> tuner.suggest()                  # untried arms first
+    'mg'
+    >>> tuner.observe(0.12)              # seconds
+    """
+
+    _config_keys = ("grid", "seed", "scale", "arms", "confidence", "window", "floor", "prior")
+
+    def __init__(self, grid=None, seed=None, scale="mean", *, arms=None, confidence=2.0, window=20, floor=0.05,
+                 prior=0.15):
+        super().__init__(grid, seed, scale, arms)
+        for name, v in (("confidence", confidence), ("floor", floor), ("prior", prior)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+        if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
+            raise ValueError(f"window must be a positive integer, got {window!r}")
+        self.confidence, self.window = float(confidence), int(window)
+        self.floor, self.prior = float(floor), float(prior)
+        self._recent = [[] for _ in range(self.d)]
+        self._plays = np.zeros(self.d, dtype=np.int64)
+
+    def scores(self):
+        """The lower confidence bound of every arm (``-inf`` for untried arms)."""
+        out = np.empty(self.d)
+        logt = math.log(self.t + 1.0)
+        for i, costs in enumerate(self._recent):
+            if not costs:
+                out[i] = -math.inf
+                continue
+            m = sum(costs) / len(costs)
+            if len(costs) > 1:
+                s = math.sqrt(sum((c - m) ** 2 for c in costs) / (len(costs) - 1))
+                s = max(s, self.floor * m)
+            else:
+                s = self.prior * m
+            out[i] = m - self.confidence * s * math.sqrt(logt / self._plays[i])
+        return out
+
+    def means(self):
+        """Mean of each arm's recent costs (NaN for untried arms)."""
+        return np.array([sum(c) / len(c) if c else math.nan for c in self._recent])
+
+    def _probabilities(self, ctx):
+        p = np.zeros(self.d)
+        p[int(np.argmin(self.scores()))] = 1.0
+        return p
+
+    def _update(self, arm, prob, ctx, cost):
+        recent = self._recent[arm]
+        recent.append(cost)
+        if len(recent) > self.window:
+            del recent[0]
+        self._plays[arm] += 1
+
+    def _state(self):
+        return {"recent": [list(c) for c in self._recent], "plays": self._plays.tolist()}
+
+    def _set_state(self, s):
+        recent = [[float(c) for c in costs] for costs in s["recent"]]
+        plays = np.asarray(s["plays"], dtype=np.int64)
+        if len(recent) != self.d or plays.shape != (self.d,):
+            raise ValueError(f"per-arm state for {len(recent)} arms, expected {self.d}")
+        if any(not np.all(np.isfinite(c)) or any(v < 0 for v in c) for c in recent) or np.any(plays < 0):
+            raise ValueError("per-arm costs must be finite and non-negative")
+        self._recent, self._plays = recent, plays
