@@ -30,9 +30,10 @@ from petsc4py import PETSc  # noqa: E402
 
 from .mat import MatContext, PetscMatOperator, as_aij, as_mat, local_block, local_csr, set_spd  # noqa: E402
 from .pc import AMG, DCDM, IC0, PC, SSOR, Jacobi, Multigrid, TunedSSOR  # noqa: E402
+from .auto import AutoKSP  # noqa: E402
 from .poisson import from_natural, poisson, to_natural  # noqa: E402
 from .solve import reason_name, solve, status_from_reason  # noqa: E402
 
-__all__ = ["PETSc", "PC", "Jacobi", "SSOR", "IC0", "AMG", "Multigrid", "TunedSSOR", "DCDM", "as_mat", "as_aij",
+__all__ = ["PETSc", "AutoKSP", "PC", "Jacobi", "SSOR", "IC0", "AMG", "Multigrid", "TunedSSOR", "DCDM", "as_mat", "as_aij",
            "PetscMatOperator", "MatContext", "local_block", "local_csr", "set_spd", "solve", "status_from_reason",
            "reason_name", "poisson", "to_natural", "from_natural"]

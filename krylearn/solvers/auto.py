@@ -44,7 +44,16 @@ _COSTS = ("time", "iterations")
 def _fingerprint(A):
     """A cheap fingerprint of an operator's data: shape, size and a strided sample of the stored
     values (≤ 4096 of them). Detects re-assembly and most in-place edits at microseconds per
-    call; an in-place edit that misses every sampled entry is not seen (call ``invalidate()``)."""
+    call; an in-place edit that misses every sampled entry is not seen (call ``invalidate()``).
+    Operators that wrap a matrix (``kl.aslinearoperator(C, positive_definite=True)``) are
+    fingerprinted by the wrapped matrix."""
+    for _ in range(4):  # unwrap retagged / converted operators down to the stored matrix
+        inner = getattr(A, "A", None)
+        if inner is None and type(A).__name__ == "_Retagged":
+            inner = A.args[0]
+        if inner is None or inner is A:
+            break
+        A = inner
     data = getattr(A, "data", None) if hasattr(A, "nnz") else (A if isinstance(A, np.ndarray) else None)
     if data is None:
         return (A.shape,)
@@ -82,7 +91,7 @@ class AutoSolver:
     warm_start : bool
         Start each solve from the previous solution when ``x0`` is not given and the sizes agree.
     explore_cap : float or None
-        Stop an exploratory solve after this many times the best mean cost (default 3; None: never).
+        Stop an exploratory solve after this many times the best mean cost (default 2.5; None: never).
     penalty : float
         A failed attempt is charged ``penalty ×`` the largest mean cost seen (at least its own time).
 
@@ -97,7 +106,7 @@ class AutoSolver:
     >>> print(auto.report())                                    # doctest: +SKIP
     """
 
-    def __init__(self, candidates=None, *, tuner=None, cost="time", seed=None, warm_start=True, explore_cap=3.0,
+    def __init__(self, candidates=None, *, tuner=None, cost="time", seed=None, warm_start=True, explore_cap=2.5,
                  penalty=2.0):
         if cost not in _COSTS:
             raise ValueError(f"cost must be one of {_COSTS}, got {cost!r}")
@@ -111,8 +120,9 @@ class AutoSolver:
         self._tuner_arg = tuner
         self._cache = {}
         self._x_prev = None
-        self._checked = None
+        self._checked = set()
         self.stats = {}
+        self._recent_mean = {}
         self.history = []  # one dict per solve call
         self._candidates = None if candidates is None else self._parse(candidates)
         self.tuner = None
@@ -195,12 +205,12 @@ class AutoSolver:
         if self._candidates is None:
             self._candidates = self._parse(default_candidates(A))
             self._make_tuner()
-        if self._checked is not A:  # once per operator object: find_spec is not free
+        if type(A) not in self._checked:  # availability depends on the operator's type and installed packages
             for cand in self._candidates.values():
                 why = cand.unavailable(A)
                 if why is not None:
                     raise ValueError(why)
-            self._checked = A
+            self._checked.add(type(A))
         if x0 is None and self.warm_start and self._x_prev is not None and self._x_prev.shape == (n,):
             x0 = self._x_prev
         chosen = self.tuner.suggest(context)
@@ -221,7 +231,7 @@ class AutoSolver:
             solve_total += rec["time"] - rec["setup_time"]
             if k == 0:
                 reused_chosen = rec["setup_reused"]
-                self._charge_chosen(name, rec, res)
+                chosen_res = res
             if res is not None and res.converged:
                 result = res
                 break
@@ -229,6 +239,7 @@ class AutoSolver:
                 x0 = res.x  # continue from the iterate reached (a stopped exploration is not wasted)
                 result = res
         t_book = time.perf_counter()
+        self._charge_chosen(chosen, attempts[0], chosen_res, attempts[-1])
         if result is None:  # every candidate raised
             result = SolverResult(x=np.zeros(n) if x0 is None else np.array(x0, dtype=float, copy=True),
                                   status=Status.BREAKDOWN, iterations=0, residuals=np.array([np.nan]), time=0.0,
@@ -290,7 +301,10 @@ class AutoSolver:
         st["setup_time"] += dt
         return state, dt, False
 
-    def _charge_chosen(self, name, rec, res):
+    def _charge_chosen(self, name, rec, res, last):
+        """Feed the chosen candidate's cost to the tuner. A failure is charged ``penalty ×`` the
+        largest of its own cost, the worst mean cost seen and the cost of the attempt that finally
+        solved the system (so that a candidate failing before any other was measured is not cheap)."""
         st = self.stats[name]
         st["chosen"] += 1
         cold = st["chosen"] == 1 and st["failures"] == 0
@@ -310,14 +324,18 @@ class AutoSolver:
             cost = float(res.iterations) if res is not None else 0.0
         if not ok:
             st["failures"] += 1
-            worst = max((np.mean(s["costs"]) for s in self.stats.values() if s["costs"]), default=cost)
-            cost = self.penalty * max(cost, worst)
+            rescue = last["time"] if self.cost == "time" else float(last["iterations"])
+            worst = max(self._recent_mean.values(), default=0.0)
+            cost = self.penalty * max(cost, worst, rescue, 1.0 if self.cost == "iterations" else 1e-3)
         rec["charged"] = cost
         st["costs"].append(cost)
+        recent = st["costs"][-20:]
+        self._recent_mean[name] = sum(recent) / len(recent)
         self.tuner.observe(cost)
 
     def _means(self):
-        return {n: float(np.mean(s["costs"][-20:])) for n, s in self.stats.items() if s["costs"]}
+        """Mean of each candidate's last 20 charged costs (kept up to date by ``_charge_chosen``)."""
+        return self._recent_mean
 
     def _best_mean(self):
         means = {n: m for n, m in self._means().items() if self.stats[n]["failures"] < self.stats[n]["chosen"]}
@@ -398,6 +416,9 @@ class AutoSolver:
                 auto.stats[n] = {"chosen": int(s["chosen"]), "costs": [float(c) for c in s["costs"]],
                                  "setups": int(s["setups"]), "setup_time": float(s["setup_time"]),
                                  "failures": int(s["failures"])}
+                if auto.stats[n]["costs"]:
+                    recent = auto.stats[n]["costs"][-20:]
+                    auto._recent_mean[n] = sum(recent) / len(recent)
             auto.history = list(data["history"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: corrupt AutoSolver file ({type(exc).__name__}: {exc})") from None

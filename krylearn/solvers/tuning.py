@@ -395,6 +395,10 @@ class Tuner:
 
 def _same(a, b):
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))):
+            return False
+        if any(isinstance(v, str) for v in list(a) + list(b)):  # arm names: compared exactly
+            return list(a) == list(b)
         try:
             a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
         except (TypeError, ValueError):

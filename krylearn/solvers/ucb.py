@@ -12,6 +12,11 @@ using variance estimates in multi-armed bandits", Theor. Comput. Sci. 410 (2009)
 each arm once and then returns to a slower arm only when its confidence interval still reaches below
 the best mean: a handful of plays in total for an arm that is 30 % slower.
 
+With ``context_range=(lo, hi)`` the rule runs separately in ``bins`` equal bins of a scalar context
+(e.g. the diffusion coefficient or time step of the system, contexts outside the range go to the end
+bins), as :class:`~krylearn.solvers.TsallisINFCB` does for Tsallis-INF: the fastest solver of a nearly
+diagonal system is not the fastest of a strongly diffusive one.
+
 Rule: play ``argmin_i m_i − k·s_i·√(ln(t+1)/n_i)`` with ``m_i`` the mean of the arm's last ``window``
 costs, ``s_i`` their standard deviation floored at ``floor·m_i`` (``prior·m_i`` while ``n_i < 2``),
 ``n_i`` the arm's plays, untried arms first (in the given order). The window lets the estimate follow
@@ -25,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from .tuning import Tuner
+from .tuning import Tuner, _check_range
 
 __all__ = ["UCB"]
 
@@ -44,7 +49,12 @@ class UCB(Tuner):
         Number of recent costs per arm in its mean and spread (default 20).
     floor, prior : float
         Relative spread assumed at least (default 0.05: timing noise) and before two observations
-        (default 0.15).
+        (default 0.1).
+    context_range : (lo, hi), optional
+        Make the tuner contextual: one independent rule per context bin; ``suggest`` then needs
+        ``context=``.
+    bins : int
+        Number of context bins (default 5).
     seed, scale :
         Accepted for interface compatibility (the rule draws nothing; costs are compared raw).
 
@@ -57,11 +67,18 @@ class UCB(Tuner):
     >>> tuner.observe(0.12)              # seconds
     """
 
-    _config_keys = ("grid", "seed", "scale", "arms", "confidence", "window", "floor", "prior")
+    _config_keys = ("grid", "seed", "scale", "arms", "confidence", "window", "floor", "prior", "context_range",
+                    "bins")
 
     def __init__(self, grid=None, seed=None, scale="mean", *, arms=None, confidence=2.0, window=20, floor=0.05,
-                 prior=0.15):
+                 prior=0.1, context_range=None, bins=5):
         super().__init__(grid, seed, scale, arms)
+        if context_range is not None:
+            context_range = _check_range(context_range)
+        if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 1:
+            raise ValueError(f"bins must be a positive integer, got {bins!r}")
+        self.context_range, self.bins = context_range, int(bins)
+        nb = self.bins if context_range is not None else 1
         for name, v in (("confidence", confidence), ("floor", floor), ("prior", prior)):
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {v!r}")
@@ -69,50 +86,75 @@ class UCB(Tuner):
             raise ValueError(f"window must be a positive integer, got {window!r}")
         self.confidence, self.window = float(confidence), int(window)
         self.floor, self.prior = float(floor), float(prior)
-        self._recent = [[] for _ in range(self.d)]
-        self._plays = np.zeros(self.d, dtype=np.int64)
+        self._recent = [[[] for _ in range(self.d)] for _ in range(nb)]
+        self._plays = np.zeros((nb, self.d), dtype=np.int64)
 
-    def scores(self):
-        """The lower confidence bound of every arm (``-inf`` for untried arms)."""
+    def _check_context(self, context):
+        if self.context_range is None:
+            return None
+        if context is None:
+            raise ValueError("this UCB is contextual (context_range was given): pass suggest(context=...)")
+        try:
+            c = float(context)
+        except (TypeError, ValueError):
+            raise ValueError(f"context must be a real number, got {context!r}") from None
+        if not math.isfinite(c):
+            raise ValueError(f"context must be finite, got {context!r}")
+        return c
+
+    def bin_of(self, context):
+        """The context bin (0 for a non-contextual tuner)."""
+        if self.context_range is None or context is None:
+            return 0
+        lo, hi = self.context_range
+        return min(max(int(math.floor((float(context) - lo) / (hi - lo) * self.bins)), 0), self.bins - 1)
+
+    def scores(self, context=None):
+        """The lower confidence bound of every arm (``-inf`` for untried arms) in the context's bin."""
+        j = self.bin_of(context)
         out = np.empty(self.d)
-        logt = math.log(self.t + 1.0)
-        for i, costs in enumerate(self._recent):
+        plays = self._plays[j]
+        logt = math.log(int(plays.sum()) + 1.0)
+        sqrt = math.sqrt
+        for i, costs in enumerate(self._recent[j]):
             if not costs:
                 out[i] = -math.inf
                 continue
             m = sum(costs) / len(costs)
             if len(costs) > 1:
-                s = math.sqrt(sum((c - m) ** 2 for c in costs) / (len(costs) - 1))
+                s = sqrt(sum([(c - m) * (c - m) for c in costs]) / (len(costs) - 1))
                 s = max(s, self.floor * m)
             else:
                 s = self.prior * m
-            out[i] = m - self.confidence * s * math.sqrt(logt / self._plays[i])
+            out[i] = m - self.confidence * s * sqrt(logt / int(plays[i]))
         return out
 
-    def means(self):
-        """Mean of each arm's recent costs (NaN for untried arms)."""
-        return np.array([sum(c) / len(c) if c else math.nan for c in self._recent])
+    def means(self, context=None):
+        """Mean of each arm's recent costs in the context's bin (NaN for untried arms)."""
+        return np.array([sum(c) / len(c) if c else math.nan for c in self._recent[self.bin_of(context)]])
 
     def _probabilities(self, ctx):
         p = np.zeros(self.d)
-        p[int(np.argmin(self.scores()))] = 1.0
+        scores = self.scores(ctx).tolist()
+        p[scores.index(min(scores))] = 1.0  # the first minimum: untried arms in the given order
         return p
 
     def _update(self, arm, prob, ctx, cost):
-        recent = self._recent[arm]
+        j = self.bin_of(ctx)
+        recent = self._recent[j][arm]
         recent.append(cost)
         if len(recent) > self.window:
             del recent[0]
-        self._plays[arm] += 1
+        self._plays[j, arm] += 1
 
     def _state(self):
-        return {"recent": [list(c) for c in self._recent], "plays": self._plays.tolist()}
+        return {"recent": [[list(c) for c in b] for b in self._recent], "plays": self._plays.tolist()}
 
     def _set_state(self, s):
-        recent = [[float(c) for c in costs] for costs in s["recent"]]
+        recent = [[[float(c) for c in costs] for costs in b] for b in s["recent"]]
         plays = np.asarray(s["plays"], dtype=np.int64)
-        if len(recent) != self.d or plays.shape != (self.d,):
-            raise ValueError(f"per-arm state for {len(recent)} arms, expected {self.d}")
-        if any(not np.all(np.isfinite(c)) or any(v < 0 for v in c) for c in recent) or np.any(plays < 0):
+        if plays.shape != self._plays.shape or len(recent) != plays.shape[0] or any(len(b) != self.d for b in recent):
+            raise ValueError(f"per-arm state of shape {plays.shape}, expected {self._plays.shape}")
+        if any(not np.all(np.isfinite(c)) or any(v < 0 for v in c) for b in recent for c in b) or np.any(plays < 0):
             raise ValueError("per-arm costs must be finite and non-negative")
         self._recent, self._plays = recent, plays
