@@ -32,6 +32,7 @@ ap.add_argument("--compare", action="store_true", help="also run every option se
 ap.add_argument("--no-context", action="store_true",
                 help="choose without the context log10(κΔt) (a non-contextual UCB: one choice for all κ)")
 ap.add_argument("--save", default=None)
+ap.add_argument("--json", default=None, help="with --compare: write the totals to this JSON file (rank 0)")
 ap.add_argument("--quiet", action="store_true")
 args, petsc_args = ap.parse_known_args()
 petsc4py.init([sys.argv[0]] + petsc_args)
@@ -122,6 +123,13 @@ def main():
                 print(f"fixed {n:<7} {t:8.3f} s  converged every step: {conv}")
             print(f"best fixed in hindsight: {best} {ok[best]:.3f} s; AutoKSP {total:.3f} s = "
                   f"{total / ok[best]:.3f}x")
+            if args.json:
+                import json
+                with open(args.json, "w") as fh:
+                    json.dump({"ranks": comm.getSize(), "shape": args.shape, "steps": args.steps, "rtol": args.rtol,
+                               "contextual": not args.no_context, "auto": total,
+                               "chosen": {n: r["chosen"] for n, r in auto.report().items()},
+                               "fixed": {n: {"total": t, "converged": c} for n, (t, c) in fixed.items()}}, fh, indent=1)
     auto.destroy()
 
 

@@ -16,6 +16,7 @@ _LAZY = {
     "TsallisINFCB": ("krylearn.solvers.tuning", "TsallisINFCB"),
     "ChebCB": ("krylearn.solvers.tuning", "ChebCB"),
     "UCB": ("krylearn.solvers.ucb", "UCB"),
+    "RecyclingCG": ("krylearn.solvers.recycling_cg", "RecyclingCG"),
     "AutoSolver": ("krylearn.solvers.auto", "AutoSolver"),
     "solve_sequence": ("krylearn.solvers.sequence", "solve_sequence"),
     # sketching least squares (issue 7)

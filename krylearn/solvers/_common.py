@@ -7,6 +7,7 @@ documents which norm of ``r`` it compares (the 2-norm unless it says otherwise).
 
 from __future__ import annotations
 
+import functools
 import numbers
 import time
 
@@ -16,7 +17,94 @@ from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator, check_finite_matrix
 from .result import SolverResult, SolverState, Status
 
-__all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner", "initial_residual"]
+__all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner", "initial_residual", "safe_norm",
+           "rescaled"]
+
+#: right-hand sides whose norm lies outside this range are solved scaled to unit norm (see :func:`rescaled`)
+SAFE_NORM_RANGE = (1e-100, 1e100)
+
+
+def safe_norm(v):
+    """``‖v‖₂`` without underflow or overflow of the squares.
+
+    ``np.linalg.norm`` squares the entries: for entries near 1e-170 the squares underflow to zero
+    (and at 1e-160 lose their digits in subnormals), near 1e160 they overflow. Here the plain norm is
+    kept when it lies well inside the floating-point range (the common case costs nothing extra);
+    otherwise ``v`` is divided by ``max|v_i|`` first, as LAPACK's ``nrm2`` does by its scaling."""
+    v = np.asarray(v)
+    with np.errstate(over="ignore", under="ignore"):
+        nrm = float(np.linalg.norm(v))
+    lo, hi = SAFE_NORM_RANGE
+    if lo < nrm < hi:
+        return nrm
+    s = float(np.max(np.abs(v))) if v.size else 0.0
+    if s == 0.0 or not np.isfinite(s):
+        return s
+    return s * float(np.linalg.norm(v / s))
+
+
+class _ScaledState:
+    """A callback's view of a solve run on the rescaled system, in the user's units."""
+
+    __slots__ = ("_state", "_scale")
+
+    def __init__(self, state, scale):
+        self._state, self._scale = state, scale
+
+    def __getattr__(self, name):
+        v = getattr(self._state, name)
+        if name in ("residual_norm", "tol"):
+            return v * self._scale
+        if name == "x":
+            return None if v is None else v * self._scale
+        return v
+
+
+def rescaled(solver=None, *, has_x0=True):
+    """Decorator: solve ``A x = b`` as ``A (x/s) = b/s`` with ``s = ‖b‖`` when ‖b‖ is outside
+    :data:`SAFE_NORM_RANGE`, so that no inner product of the iteration under- or overflows.
+
+    Linear solvers commute with this scaling exactly; ``x``, the residual history, ``b_norm`` and
+    ``tol`` of the result (and what a callback sees) are returned in the user's units, and
+    ``res.info["rescaled_by"]`` records ``s``. ``x0`` (the third positional argument, or the
+    keyword; ``has_x0=False`` for solvers without one, like :func:`krylearn.lstsq`) and ``atol`` are
+    scaled with ``b``. Inputs that are not finite numeric arrays are passed through unchanged, for
+    the solver to reject."""
+    if solver is None:
+        return functools.partial(rescaled, has_x0=has_x0)
+
+    @functools.wraps(solver)
+    def wrapper(A, b, *args, **kwargs):
+        try:
+            b_arr = np.asarray(b)
+            ok = b_arr.ndim >= 1 and np.issubdtype(b_arr.dtype, np.number) and bool(np.all(np.isfinite(b_arr)))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            return solver(A, b, *args, **kwargs)
+        s = safe_norm(b_arr)
+        lo, hi = SAFE_NORM_RANGE
+        if s == 0.0 or lo <= s <= hi:
+            return solver(A, b, *args, **kwargs)
+        if isinstance(kwargs.get("atol"), numbers.Real):
+            kwargs["atol"] = kwargs["atol"] / s
+        cb = kwargs.get("callback")
+        if cb is not None and callable(cb):
+            kwargs["callback"] = lambda state: cb(_ScaledState(state, s))
+        if has_x0:
+            if args and args[0] is not None:
+                args = (np.asarray(args[0]) / s,) + tuple(args[1:])
+            elif kwargs.get("x0") is not None:
+                kwargs["x0"] = np.asarray(kwargs["x0"]) / s
+        res = solver(A, b_arr / s, *args, **kwargs)
+        res.x = res.x * s
+        res.residuals = np.asarray(res.residuals) * s
+        res.b_norm = s
+        res.tol = res.tol * s
+        res.info["rescaled_by"] = s
+        return res
+
+    return wrapper
 
 
 def stopping_tolerance(b_norm, rtol, atol):

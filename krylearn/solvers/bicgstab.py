@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, stopping_tolerance,
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
                       zero_rhs_result)
 from ._kernels import NB_PLAIN, NB_REDUCE, dot
 from .result import Status
@@ -63,6 +63,7 @@ def _xr_update(x, phat, shat, r, s, t, alpha, omega):
     return acc
 
 
+@rescaled
 def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
              check_true_residual=True):
     """Solve ``A x = b`` for a general (real or complex) ``A`` by (right-preconditioned) BiCGSTAB.

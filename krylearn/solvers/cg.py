@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, stopping_tolerance,
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
                       zero_rhs_result)
 from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .result import SolverError, Status
@@ -17,8 +17,9 @@ from .result import SolverError, Status
 __all__ = ["cg"]
 
 
+@rescaled
 def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
-       raise_on_indefinite=False, check_true_residual=True):
+       raise_on_indefinite=False, check_true_residual=True, estimate_eigenvalues=False):
     """Solve ``A x = b`` for Hermitian positive definite ``A`` by (preconditioned) CG.
 
     Algorithm: ``r = b − A x``, ``z = M r``, ``p = z``; each iteration ``q = A p``,
@@ -56,6 +57,14 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         Raise :class:`SolverError` instead of returning status INDEFINITE.
     check_true_residual : bool
         Verify convergence with a true residual (one extra product); default True.
+    estimate_eigenvalues : bool
+        Return the Ritz values of the Lanczos tridiagonal that CG builds implicitly (from its
+        ``α_k``, ``β_k``: ``T_kk = 1/α_k + β_{k−1}/α_{k−1}``, ``T_{k,k+1} = √β_k/α_k``; Golub & Van
+        Loan, *Matrix Computations*, §11.3.5) in ``res.info["ritz_values"]``, their extremes in
+        ``res.info["eigenvalue_estimates"]`` (``(λ_min, λ_max)`` of ``M A``, or of ``A`` without
+        ``M``: λ_max converges from below, λ_min from above) and ``res.info["condition_estimate"]``.
+        Costs O(k) per iteration and one k×k tridiagonal eigensolve at the end (PETSc's
+        ``KSPComputeExtremeSingularValues``).
 
     Returns
     -------
@@ -97,6 +106,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     stagnant = 0
     it = 0
     status = Status.MAX_ITERATIONS
+    lanczos = ([], []) if estimate_eigenvalues else None  # CG's α_k and β_k
     while it < maxiter:
         if matvec_dot is not None:
             pq = float(matvec_dot(p, q))
@@ -109,6 +119,8 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         if pq <= 0.0:
             return _indefinite(mon, x, it, raise_on_indefinite, "A is not positive definite: (p, Ap) <= 0")
         alpha = rz / pq
+        if lanczos is not None:
+            lanczos[0].append(alpha)
         rr = cg_update_xr(x, r, p, q, alpha)
         it += 1
         rnorm = np.sqrt(rr)
@@ -147,11 +159,32 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
             if not rz_new > 0:
                 return _indefinite(mon, x, it, raise_on_indefinite, "the preconditioner M is not positive definite")
         beta = rz_new / rz
+        if lanczos is not None:
+            lanczos[1].append(beta)
         rz = rz_new
         xpby(p, z, beta)
     if status is Status.MAX_ITERATIONS and len(mon.history) < it + 1:
         mon.record(it, rnorm, x=x)
+    if lanczos is not None:
+        _ritz_values(mon.info, *lanczos)
     return mon.result(x, status, it)
+
+
+def _ritz_values(info, alphas, betas):
+    """Eigenvalues of the Lanczos tridiagonal implied by CG's step lengths (see ``estimate_eigenvalues``)."""
+    from scipy.linalg import eigvalsh_tridiagonal
+    k = len(alphas)
+    if k == 0:
+        info.update(ritz_values=np.array([]), eigenvalue_estimates=(np.nan, np.nan), condition_estimate=np.nan)
+        return
+    a = np.asarray(alphas, dtype=float)
+    bt = np.asarray(betas[: k - 1], dtype=float)
+    diag = 1.0 / a
+    diag[1:] += bt / a[:-1]
+    off = np.sqrt(bt) / a[:-1]
+    theta = eigvalsh_tridiagonal(diag, off) if k > 1 else diag
+    lo, hi = float(theta[0]), float(theta[-1])
+    info.update(ritz_values=theta, eigenvalue_estimates=(lo, hi), condition_estimate=hi / lo if lo > 0 else np.inf)
 
 
 def _indefinite(mon, x, it, raise_it, why):

@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, stopping_tolerance,
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
                       zero_rhs_result)
 from ._kernels import dot, update_xr
 from .result import SolverError, Status
@@ -20,6 +20,7 @@ from .result import SolverError, Status
 __all__ = ["fcg"]
 
 
+@rescaled
 def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None, truncation=1,
         raise_on_indefinite=False, check_true_residual=True):
     """Solve ``A x = b`` for Hermitian positive definite ``A`` by flexible CG.

@@ -5,6 +5,7 @@ Reference: Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM
 
 from __future__ import annotations
 
+from ._common import rescaled
 from .sor import SOR
 
 __all__ = ["gauss_seidel", "GaussSeidel"]
@@ -20,6 +21,7 @@ class GaussSeidel(SOR):
                              relative_to=relative_to)
 
 
+@rescaled
 def gauss_seidel(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, relative_to="b"):
     """Solve ``A x = b`` by Gauss–Seidel sweeps (forward, ``x_i ← (b_i − Σ_{j≠i} a_ij x_j)/a_ii``).
 

@@ -13,11 +13,11 @@ import numba as nb
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import Monitor, initial_residual, prepare_system, rescaled, stopping_tolerance, zero_rhs_result
 from ._kernels import NB_PLAIN, NB_REDUCE
 from .result import Status
 
-__all__ = ["gmres"]
+__all__ = ["gmres", "gmres_iteration"]
 
 _ORTHO = ("mgs", "cgs2")
 _REORTH = 1.0 / np.sqrt(2.0)  # reorthogonalise when the norm drops below this fraction
@@ -96,6 +96,7 @@ def _rotate_column(H, cs, sn, g, j):
     return abs(rho)
 
 
+@rescaled
 def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None, callback=None,
           orthogonalization="mgs"):
     """Solve ``A x = b`` for a general (nonsymmetric, real or complex) ``A`` by GMRES(restart).
@@ -131,7 +132,8 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         Limit on the total number of **inner steps** (default ``10 n``). Note: SciPy's
         ``maxiter`` counts restart cycles instead.
     M : operator-like or callable, optional
-        Right preconditioner approximating ``A⁻¹`` (fixed; for a varying one use FGMRES or
+        Right preconditioner approximating ``A⁻¹`` (fixed; for one that varies from step to step,
+        e.g. an inner iterative solve or a network, use :func:`krylearn.fgmres`, or
         :func:`krylearn.fcg` for SPD problems).
     callback : callable, optional
         ``callback(state) -> bool`` after each inner step; return True to stop (USER_STOP).
@@ -166,7 +168,18 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     >>> res.converged, np.allclose(A @ res.x, 1.0)
     (True, True)
     """
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="gmres")
+    return gmres_iteration(A, b, x0, rtol=rtol, atol=atol, restart=restart, maxiter=maxiter, M=M,
+                           callback=callback, orthogonalization=orthogonalization, flexible=False)
+
+
+def gmres_iteration(A, b, x0, *, rtol, atol, restart, maxiter, M, callback, orthogonalization, flexible):
+    """The restarted Arnoldi–Givens loop shared by :func:`gmres` and :func:`krylearn.fgmres`.
+
+    ``flexible=False``: ``x = x0 + M V y`` (one extra ``M`` product per cycle, M must be fixed);
+    ``flexible=True``: the preconditioned vectors ``z_j = M v_j`` are kept (``Z``, ``m × n`` more
+    memory) and ``x = x0 + Z y`` (Saad 1993), so ``M`` may change at every step."""
+    name = "fgmres" if flexible else "gmres"
+    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method=name)
     if orthogonalization not in _ORTHO:
         raise ValueError(f"orthogonalization must be one of {_ORTHO}, got {orthogonalization!r}")
     n = b.shape[0]
@@ -176,8 +189,8 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
     b_norm = float(np.linalg.norm(b))
     tol = stopping_tolerance(b_norm, rtol, atol)
     if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
-        return zero_rhs_result("gmres", x)
-    mon = Monitor("gmres" if M is None else "pgmres", b_norm, tol, callback)
+        return zero_rhs_result(name, x)
+    mon = Monitor(name if (M is None or flexible) else "pgmres", b_norm, tol, callback)
     dtype = b.dtype
     cgs2 = orthogonalization == "cgs2"
     fast = dtype in (np.float64, np.complex128)
@@ -194,6 +207,7 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         return done
 
     V = np.empty((m + 1, n), dtype=dtype)      # Krylov basis, one row per vector (contiguous)
+    Z = np.empty((m, n), dtype=dtype) if flexible else None   # z_j = M_j v_j (flexible variant)
     H = np.zeros((m + 1, m), dtype=dtype)      # Hessenberg, rotated in place into R
     cs = np.zeros(m)
     sn = np.zeros(m, dtype=dtype)
@@ -210,6 +224,8 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         if j == 0:
             return x_base.copy()
         y = solve_triangular(H[:j, :j], g[:j], lower=False, check_finite=False)
+        if flexible:
+            return x_base + Z[:j].T @ y
         return x_base + precond(V[:j].T @ y)
 
     while it < maxiter:
@@ -222,7 +238,14 @@ def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=Non
         j = 0
         inner_status = None
         while j < m and it < maxiter:
-            w = np.ascontiguousarray(matvec(precond(V[j])))
+            if flexible:
+                Z[j] = precond(V[j])
+                if not np.all(np.isfinite(Z[j])):
+                    inner_status = Status.NOT_FINITE
+                    break
+                w = np.ascontiguousarray(matvec(Z[j]))
+            else:
+                w = np.ascontiguousarray(matvec(precond(V[j])))
             if cgs2:
                 # classical Gram–Schmidt twice, as BLAS matrix–vector products (V is never copied)
                 h0 = float(np.linalg.norm(w))

@@ -6,6 +6,7 @@ Reference: C. G. J. Jacobi (1845); Y. Saad, "Iterative Methods for Sparse Linear
 
 from __future__ import annotations
 
+from ._common import rescaled
 from ._sweeps import CSRSystem, run_stationary
 
 __all__ = ["jacobi", "Jacobi"]
@@ -27,6 +28,7 @@ class Jacobi:
                               method=self.method)
 
 
+@rescaled
 def jacobi(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, omega=1.0, relative_to="b"):
     """Solve ``A x = b`` by (damped) Jacobi: ``x_{k+1} = x_k + ω D⁻¹ (b − A x_k)``.
 

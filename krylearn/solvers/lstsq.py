@@ -46,9 +46,9 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from ._common import Monitor, _check_vector, stopping_tolerance
+from ._common import Monitor, _check_vector, rescaled, stopping_tolerance
 from .result import Status
-from .sketches import SRHT, Sketch, _check_size, _unwrap, make_sketch
+from .sketches import SRHT, IdentitySketch, Sketch, _check_size, _unwrap, make_sketch
 
 __all__ = ["lstsq", "METHODS", "linf_sketch_size"]
 
@@ -346,6 +346,7 @@ def _floors(b_norm, ax_norm, r_norm, cond):
 # ---------------------------------------------------------------------------------------
 # public entry point
 # ---------------------------------------------------------------------------------------
+@rescaled(has_x0=False)
 def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, rtol=None, atol=0.0,
           maxiter=None, seed=None, callback=None, rcond=None, zeta=8, damping=None, momentum=None,
           refinements=2, eps=0.5, delta=0.01):
@@ -365,8 +366,10 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
         ``method="linf"`` always uses a dense SRHT.
     sketch_size : int, optional
         Rows ``m`` of the sketch (``d ≤ m ≤ n``). Defaults: 12d for dense A and 4d otherwise
-        (sketch_precondition), 12d (iterative_sketching, fossils), 20d (sketch_and_solve), all capped at ``n``; for "linf"
-        ``⌈ε⁻² d log³(n/δ)⌉`` capped at ``n``.
+        (sketch_precondition), 12d (iterative_sketching, fossils), 20d (sketch_and_solve); for "linf"
+        ``⌈ε⁻² d log³(n/δ)⌉`` capped at ``n``. When the default reaches ``n`` (``A`` is not tall
+        enough to sketch) and no ``sketch`` is given, ``A`` itself is factored instead
+        (``info["sketch"] == "identity"``): a square random sketch can lose rank.
     rtol, atol : float
         Stopping rule (below). Default ``rtol = None``: iterate to the rounding level
         ``u(‖b‖ + ‖Ax‖)``, i.e. LAPACK-level accuracy (for ill-conditioned ``A`` even
@@ -475,6 +478,11 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
     else:
         if sketch_size is None:
             m = _default_size(method, n, d, kind)
+            if m >= n and sketch is None:
+                _check_size(zeta, "zeta (nonzeros per column)")   # validated even though unused
+                # not tall enough to sketch: a square random sketch may lose rank (then even a consistent
+                # system is solved wrongly); factor A itself instead (S = I, exact preconditioner)
+                sketch = IdentitySketch(n)
         else:
             m = _check_size(sketch_size, "sketch_size", 1)
             if m < d:
@@ -516,8 +524,12 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
             mon.info.update(eps=eps, delta=delta)
         return mon.result(x, Status.CONVERGED, 0)
 
-    beta_mom = (pre.k / S.shape[0]) if momentum is None else float(momentum)
-    alpha = (1.0 - beta_mom) ** 2 if damping is None else float(damping)
+    if isinstance(S, IdentitySketch):  # exact preconditioner: plain (undamped, no momentum) steps
+        beta_mom = 0.0 if momentum is None else float(momentum)
+        alpha = 1.0 if damping is None else float(damping)
+    else:
+        beta_mom = (pre.k / S.shape[0]) if momentum is None else float(momentum)
+        alpha = (1.0 - beta_mom) ** 2 if damping is None else float(damping)
     if method == "sketch_precondition":
         x, status, it = _lsqr(ops, b, pre, rtol, atol, maxiter, mon)
     elif method == "iterative_sketching":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, stopping_tolerance,
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
                       zero_rhs_result)
 from ._kernels import NB_PLAIN, NB_REDUCE, dot
 from .result import Status
@@ -56,8 +56,9 @@ def _is_fast(*arrays):
     return all(a.dtype == np.float64 and a.flags.c_contiguous for a in arrays)
 
 
+@rescaled
 def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None, shift=0.0,
-           check_true_residual=True):
+           check_true_residual=True, estimate_eigenvalues=False):
     """Solve ``(A − shift·I) x = b`` for Hermitian ``A`` (definite or not) by MINRES.
 
     Algorithm (Paige & Saunders 1975): a (preconditioned) Lanczos process builds a
@@ -97,6 +98,11 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
         Solve with ``A − shift·I`` instead of ``A``.
     check_true_residual : bool
         Verify convergence with a true residual (one extra product); default True.
+    estimate_eigenvalues : bool
+        Put the eigenvalues of the Lanczos tridiagonal ``T_k`` (Ritz values of ``A − shift·I``, or
+        of ``M(A − shift·I)``) in ``res.info["ritz_values"]``, the extremes in
+        ``res.info["eigenvalue_estimates"]`` and ``max|θ|/min|θ|`` in ``res.info["condition_estimate"]``
+        (of the first Lanczos run, before any restart from a true residual).
 
     Returns
     -------
@@ -154,11 +160,19 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
         return done
 
     it = 0
+    lanczos = ([], []) if estimate_eigenvalues else None   # T_k's diagonal α and subdiagonal β
     confirm = TrueResidualCheck(op, b, mon)
     status = Status.MAX_ITERATIONS
     while True:
-        status, it, rnorm = _minres_cycle(op, M, b, x, r, rnorm, tol, it, maxiter, mon)
+        status, it, rnorm = _minres_cycle(op, M, b, x, r, rnorm, tol, it, maxiter, mon, max(float(rtol), _EPS),
+                                          lanczos if not mon.info.get("restarts") else None)
         if status is not Status.CONVERGED or not check_true_residual:
+            if status is not Status.CONVERGED and status is not Status.USER_STOP and mon.history:
+                # a stop short of the tolerance reports the true residual, not the recurrence's
+                # estimate (on singular inconsistent systems the two part ways)
+                true = float(np.linalg.norm(b - op(x)))
+                mon.info["estimated_residual"] = mon.history[-1]
+                mon.history[-1] = true
             break
         r, rnorm, verdict = confirm(x)
         mon.history[-1] = rnorm
@@ -168,11 +182,31 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
         if it >= maxiter:
             status = Status.MAX_ITERATIONS
             break
+    if lanczos is not None:
+        _lanczos_ritz(mon.info, *lanczos)
     return mon.result(x, status, it)
 
 
-def _minres_cycle(op, M, b, x, r1, rnorm0, tol, it, maxiter, mon):
-    """Run MINRES from ``x`` (in place) with residual ``r1``; returns ``(status, it, rnorm)``."""
+def _lanczos_ritz(info, alphas, betas):
+    from scipy.linalg import eigvalsh_tridiagonal
+    k = len(alphas)
+    if k == 0:
+        info.update(ritz_values=np.array([]), eigenvalue_estimates=(np.nan, np.nan), condition_estimate=np.nan)
+        return
+    d = np.asarray(alphas, dtype=float)
+    e = np.asarray(betas[: k - 1], dtype=float)
+    theta = eigvalsh_tridiagonal(d, e) if k > 1 else d
+    mags = np.abs(theta)
+    info.update(ritz_values=theta, eigenvalue_estimates=(float(theta[0]), float(theta[-1])),
+                condition_estimate=float(mags.max() / mags.min()) if mags.min() > 0 else np.inf)
+
+
+def _minres_cycle(op, M, b, x, r1, rnorm0, tol, it, maxiter, mon, ls_tol, lanczos=None):
+    """Run MINRES from ``x`` (in place) with residual ``r1``; returns ``(status, it, rnorm)``.
+
+    Besides ``‖r‖ ≤ tol`` it stops (BREAKDOWN, ``info["least_squares"] = True``) when
+    ``‖A r‖ ≤ ls_tol·‖A‖·‖r‖`` (unpreconditioned): ``b`` is not in the range of a singular ``A`` and
+    ``x`` is a least-squares solution; going on would only grow ``x`` along the null space."""
     n = b.shape[0]
     dtype = b.dtype
     precond = M is not None
@@ -241,7 +275,12 @@ def _minres_cycle(op, M, b, x, r1, rnorm0, tol, it, maxiter, mon):
                 beta = float(np.real(dot(r2, r2)))
         y = r2 if not precond else y
         beta = np.sqrt(beta)
-        tnorm2 += alfa * alfa + oldb * oldb + beta * beta
+        if lanczos is not None:
+            lanczos[0].append(alfa)
+            lanczos[1].append(beta)
+        # ‖T_k‖_F² estimate: β₁ = ‖b‖ (oldb at the first step) is not an entry of T_k — counting it made
+        # the singularity test below scale with ‖b‖ and stop at once for a large right-hand side
+        tnorm2 += alfa * alfa + (oldb * oldb if it > 0 else 0.0) + beta * beta
 
         # apply the previous rotation
         oldeps = epsln
@@ -249,6 +288,7 @@ def _minres_cycle(op, M, b, x, r1, rnorm0, tol, it, maxiter, mon):
         gbar = sn * dbar - cs * alfa
         epsln = sn * beta
         dbar = -cs * beta
+        arnorm = phibar * np.hypot(gbar, dbar)  # ‖A r_k‖ (SciPy's / Paige–Saunders' estimate)
         # the next rotation
         gamma = np.hypot(gbar, beta)
         if gamma <= 10.0 * _EPS * np.sqrt(tnorm2):
@@ -288,6 +328,12 @@ def _minres_cycle(op, M, b, x, r1, rnorm0, tol, it, maxiter, mon):
         if rnorm <= tol:
             mon.record(it, rnorm, x=x)
             return Status.CONVERGED, it, rnorm
+        if not precond and arnorm <= ls_tol * np.sqrt(tnorm2) * rnorm:
+            mon.record(it, rnorm, x=x)
+            mon.info["least_squares"] = True
+            mon.info["reason"] = ("b is not in the range of A: x is a least-squares solution "
+                                  "(‖A r‖ ≤ rtol·‖A‖·‖r‖); use a consistent b, or MINRES-QLP for the minimum-length one")
+            return Status.BREAKDOWN, it, rnorm
         if beta <= _EPS * np.sqrt(tnorm2) * 1e-2 or beta == 0.0:
             # invariant subspace reached (exact arithmetic: x is the minimum-residual solution)
             mon.record(it, rnorm, x=x)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Monitor, initial_residual, prepare_system, stopping_tolerance, zero_rhs_result
+from ._common import Monitor, initial_residual, prepare_system, rescaled, stopping_tolerance, zero_rhs_result
 from .precond.multigrid import MultigridPreconditioner
 from .result import Status
 
@@ -82,6 +82,7 @@ def _iterate(A, M, b, x0, *, rtol, atol, maxiter, callback):
     return mon.result(x, status, it)
 
 
+@rescaled
 def multigrid(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, M=None, **cycle_options):
     """Solve ``A x = b`` for a grid Poisson operator by multigrid cycles.
 

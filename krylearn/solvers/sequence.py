@@ -187,6 +187,22 @@ def make_solver(solver="sor", *, rtol=1e-8, atol=0.0, maxiter=10000, relative_to
     return _Prepared(solver, rtol, atol, maxiter, relative_to)
 
 
+def _recycling(solver, k, rtol, atol, maxiter):
+    """``f(A, b, x0, omega)`` solving by deflated CG with recycling (SSOR(ω)-preconditioned for ``"ssor_cg"``)."""
+    if solver not in ("cg", "ssor_cg"):
+        raise ValueError(f"recycle= needs solver='cg' or 'ssor_cg', got {solver!r}")
+    from .precond.ssor import ssor
+    from .recycling_cg import RecyclingCG
+    rcg = RecyclingCG(k=k)
+
+    def f(A, b, x0, omega):
+        M = ssor(A, omega) if solver == "ssor_cg" else None
+        return rcg.solve(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M)
+
+    f.recycler = rcg
+    return f
+
+
 def _outcome(res):
     """``(iterations, x, converged)`` from what a solve callable returned."""
     if isinstance(res, numbers.Integral):
@@ -216,7 +232,7 @@ def _policy(tuner):
 
 
 def solve_sequence(systems, solver="sor", tuner=None, *, warm_start=False, rtol=1e-8, atol=0.0,
-                   maxiter=10000, relative_to="b", callback=None, progress=False):
+                   maxiter=10000, relative_to="b", callback=None, progress=False, recycle=None):
     """Solve a sequence of systems, choosing the relaxation ω of each solve with ``tuner``.
 
     The loop (Khodak et al. 2024, Algorithm "learning to relax")::
@@ -248,6 +264,9 @@ def solve_sequence(systems, solver="sor", tuner=None, *, warm_start=False, rtol=
         ``callback(t, result)`` after each instance (``result`` what the solver returned).
     progress : bool
         Show a tqdm progress bar.
+    recycle : int, optional
+        With ``solver="cg"`` or ``"ssor_cg"``: solve by :class:`krylearn.solvers.RecyclingCG` with this
+        many recycled Ritz vectors carried from each instance to the next (deflated CG).
 
     Returns
     -------
@@ -268,6 +287,8 @@ def solve_sequence(systems, solver="sor", tuner=None, *, warm_start=False, rtol=
     (50,)
     """
     solve = make_solver(solver, rtol=rtol, atol=atol, maxiter=maxiter, relative_to=relative_to)
+    if recycle is not None:
+        solve = _recycling(solver, recycle, rtol, atol, maxiter)
     suggest, observe = _policy(tuner)
     fixed_none = solver == "cg"
     advance = getattr(systems, "advance", None)

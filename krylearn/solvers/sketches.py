@@ -146,6 +146,29 @@ class Sketch(LinearOperator):
         return f"<{self.shape[0]}x{self.shape[1]} {type(self).__name__} seed={self.seed!r}>"
 
 
+class IdentitySketch(Sketch):
+    """``S = I`` (``n × n``): no sketching. What :func:`krylearn.lstsq` uses for a matrix that is not tall
+    enough to sketch (the default sketch would need as many rows as ``A`` has, and a square random
+    sketch may lose rank): the "preconditioner" is then ``A``'s own QR, exact."""
+
+    kind = "identity"
+
+    def __init__(self, n):
+        super().__init__(n, n, seed=None)
+
+    def _apply_dense(self, A):
+        return np.array(A, dtype=np.float64, copy=True)
+
+    def _apply_sparse(self, A):
+        return A.toarray().astype(np.float64, copy=False)
+
+    def _matvec(self, x):
+        return np.array(x, dtype=np.float64, copy=True)
+
+    def _rmatvec(self, y):
+        return np.array(y, dtype=np.float64, copy=True)
+
+
 # ---------------------------------------------------------------------------------------
 # Gaussian
 # ---------------------------------------------------------------------------------------

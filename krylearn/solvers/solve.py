@@ -16,6 +16,10 @@ METHODS = {
     "cg": ("krylearn.solvers.cg", "cg"),
     "minres": ("krylearn.solvers.minres", "minres"),
     "gmres": ("krylearn.solvers.gmres", "gmres"),
+    "fgmres": ("krylearn.solvers.fgmres", "fgmres"),
+    "chebyshev": ("krylearn.solvers.chebyshev", "chebyshev"),
+    "lsqr": ("krylearn.solvers.lsqr", "lsqr"),
+    "lsmr": ("krylearn.solvers.lsmr", "lsmr"),
     "bicgstab": ("krylearn.solvers.bicgstab", "bicgstab"),
     "fcg": ("krylearn.solvers.fcg", "fcg"),
     "jacobi": ("krylearn.solvers.jacobi", "jacobi"),
@@ -55,8 +59,9 @@ def solve(A, b, method="cg", **options):
         Anything :func:`krylearn.aslinearoperator` accepts.
     b : array_like, shape (n,)
     method : str
-        One of ``"cg"``, ``"minres"``, ``"gmres"``, ``"bicgstab"``, ``"fcg"``, ``"jacobi"``,
-        ``"gauss_seidel"``, ``"sor"``, ``"ssor"``, ``"multigrid"`` (case-insensitive), or
+        One of ``"cg"``, ``"minres"``, ``"gmres"``, ``"fgmres"``, ``"bicgstab"``, ``"fcg"``,
+        ``"chebyshev"``, ``"jacobi"``, ``"gauss_seidel"``, ``"sor"``, ``"ssor"``, ``"multigrid"``,
+        ``"lsqr"``, ``"lsmr"`` (least squares, any ``m × n`` ``A``) (case-insensitive), or
         ``"auto"``: a grid Poisson operator gets CG preconditioned by one geometric multigrid
         V-cycle (:func:`krylearn.precond.multigrid`, unless ``M`` is given); otherwise the choice
         follows the structure tags (positive definite → CG, Hermitian → MINRES, otherwise GMRES;

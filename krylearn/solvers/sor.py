@@ -7,6 +7,7 @@ Sparse Linear Systems", 2nd ed., SIAM 2003, §4.1.
 
 from __future__ import annotations
 
+from ._common import rescaled
 from ._sweeps import CSRSystem, run_stationary
 
 __all__ = ["sor", "SOR"]
@@ -49,6 +50,7 @@ class SOR:
                               method=self.method)
 
 
+@rescaled
 def sor(A, b, x0=None, *, omega=1.0, rtol=1e-5, atol=0.0, maxiter=None, callback=None, relative_to="b"):
     """Solve ``A x = b`` by successive over-relaxation (forward sweeps).
 

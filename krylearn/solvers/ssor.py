@@ -7,6 +7,7 @@ Math. Tables Aids Comput. 9 (1955); Y. Saad, "Iterative Methods for Sparse Linea
 
 from __future__ import annotations
 
+from ._common import rescaled
 from .sor import SOR
 
 __all__ = ["ssor", "SSOR"]
@@ -19,6 +20,7 @@ class SSOR(SOR):
     _kind = "ssor"
 
 
+@rescaled
 def ssor(A, b, x0=None, *, omega=1.0, rtol=1e-5, atol=0.0, maxiter=None, callback=None, relative_to="b"):
     """Solve ``A x = b`` by symmetric SOR: each iteration is a forward then a backward SOR sweep.
 

@@ -1,0 +1,90 @@
+"""Golub–Kahan bidiagonalisation and the input checks and stopping rule shared by LSQR and LSMR."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ._common import prepare_system, stopping_tolerance
+from .result import Status
+
+__all__ = ["GolubKahan", "prepare_least_squares", "least_squares_verdict", "sym_ortho"]
+
+
+def prepare_least_squares(A, b, x0, maxiter, damp, rtol, atol, method):
+    """Checked ``(A, b, x, maxiter, damp, ‖b‖, tol)``; ``maxiter`` defaults to ``2 n``."""
+    A, b, x, _, maxiter_checked = prepare_system(A, b, x0, maxiter=maxiter if maxiter is not None else 0,
+                                                 square=False, method=method)
+    if maxiter is None:
+        maxiter_checked = max(2 * A.shape[1], 20)
+    if isinstance(damp, bool) or not isinstance(damp, numbers.Real) or not math.isfinite(damp) or damp < 0:
+        raise ValueError(f"damp must be a finite non-negative number, got {damp!r}")
+    b_norm = float(np.linalg.norm(b))
+    return A, b, x, int(maxiter_checked), float(damp), b_norm, stopping_tolerance(b_norm, rtol, atol)
+
+
+def least_squares_verdict(rnorm, arnorm, anorm, tol, rtol, beta, alpha):
+    """CONVERGED when ``‖r‖ ≤ tol`` (consistent) or ``‖Aᵀr‖ ≤ rtol·‖A‖·‖r‖`` (least squares); else None."""
+    if rnorm <= tol:
+        return Status.CONVERGED
+    if arnorm <= rtol * anorm * rnorm or alpha == 0.0:
+        return Status.CONVERGED
+    return None
+
+
+def sym_ortho(a, b):
+    """Stable Givens rotation ``(c, s, r)`` with ``[c s; −s c]ᵀ... `` i.e. ``c a + s b = r``, ``−s a + c b = 0``,
+    ``r = ±hypot(a, b)`` (the sign conventions of Choi's SymOrtho, used by LSMR and MINRES-QLP)."""
+    if b == 0.0:
+        return math.copysign(1.0, a), 0.0, abs(a)
+    if a == 0.0:
+        return 0.0, math.copysign(1.0, b), abs(b)
+    if abs(b) > abs(a):
+        tau = a / b
+        s = math.copysign(1.0, b) / math.sqrt(1.0 + tau * tau)
+        return s * tau, s, b / s
+    tau = b / a
+    c = math.copysign(1.0, a) / math.sqrt(1.0 + tau * tau)
+    return c, c * tau, a / c
+
+
+class GolubKahan:
+    """``β₁u₁ = b − A x₀``, ``α₁v₁ = Aᴴu₁``; :meth:`step` gives the next ``(β, α)`` and updates ``u``, ``v``."""
+
+    def __init__(self, A, b, x):
+        self.A = A
+        u = b - A.matvec(x) if np.any(x) else b.copy()
+        self.beta = float(np.linalg.norm(u))
+        if self.beta > 0:
+            u /= self.beta
+        v = np.asarray(A.rmatvec(u), dtype=x.dtype)
+        self.alpha = float(np.linalg.norm(v))
+        if self.alpha > 0:
+            v /= self.alpha
+        self.u, self.v = u, v
+
+    def step(self):
+        u = np.asarray(self.A.matvec(self.v), dtype=self.u.dtype)
+        u -= self.alpha * self.u
+        beta = float(np.linalg.norm(u))
+        if beta > 0:
+            u /= beta
+        v = np.asarray(self.A.rmatvec(u), dtype=self.v.dtype)
+        v -= beta * self.v
+        alpha = float(np.linalg.norm(v))
+        if alpha > 0:
+            v /= alpha
+        self.u, self.v, self.beta, self.alpha = u, v, beta, alpha
+        return beta, alpha
+
+    def finish(self, mon, x, b, damp):
+        """Replace the last recorded residual estimate by the true ``‖b − A x‖`` (with the damping term)."""
+        r = b - self.A.matvec(x)
+        true = float(np.linalg.norm(r))
+        if damp > 0:
+            true = math.hypot(true, damp * float(np.linalg.norm(x)))
+            mon.norm_name = "sqrt(||b - Ax||^2 + damp^2 ||x||^2)"
+        if mon.history:
+            mon.history[-1] = true
