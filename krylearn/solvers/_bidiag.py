@@ -7,10 +7,10 @@ import numbers
 
 import numpy as np
 
-from ._common import prepare_system, stopping_tolerance
+from ._common import Monitor, prepare_system, stopping_tolerance
 from .result import Status
 
-__all__ = ["GolubKahan", "prepare_least_squares", "least_squares_verdict", "sym_ortho"]
+__all__ = ["GolubKahan", "prepare_least_squares", "start_least_squares", "least_squares_verdict", "sym_ortho"]
 
 
 def prepare_least_squares(A, b, x0, maxiter, damp, rtol, atol, method):
@@ -25,6 +25,24 @@ def prepare_least_squares(A, b, x0, maxiter, damp, rtol, atol, method):
     return A, b, x, int(maxiter_checked), float(damp), b_norm, stopping_tolerance(b_norm, rtol, atol)
 
 
+def start_least_squares(A, b, x0, maxiter, damp, rtol, atol, callback, method):
+    """What LSQR and LSMR do before their first iteration: checks, the monitor, the first Golub–Kahan
+    step and the immediate stops. Returns ``(A, b, x, maxiter, damp, tol, mon, gk, normal, done)`` with
+    ``normal`` the ``‖Aᵀr_k‖`` history (in ``mon.info``) and ``done`` a finished result or None."""
+    A, b, x, maxiter, damp, b_norm, tol = prepare_least_squares(A, b, x0, maxiter, damp, rtol, atol, method)
+    mon = Monitor(method, b_norm, tol, callback)
+    gk = GolubKahan(A, b, x)
+    normal = [gk.alpha * gk.beta]
+    mon.info["normal_residuals"] = normal
+    done = None
+    if mon.record(0, gk.beta, x=x):
+        done = mon.result(x, Status.USER_STOP, 0)
+    elif gk.beta <= tol or gk.alpha == 0.0:
+        mon.info["least_squares"] = gk.beta > tol
+        done = mon.result(x, Status.CONVERGED, 0)
+    return A, b, x, maxiter, damp, tol, mon, gk, normal, done
+
+
 def least_squares_verdict(rnorm, arnorm, anorm, tol, rtol, beta, alpha):
     """CONVERGED when ``‖r‖ ≤ tol`` (consistent) or ``‖Aᵀr‖ ≤ rtol·‖A‖·‖r‖`` (least squares); else None."""
     if rnorm <= tol:
@@ -35,8 +53,8 @@ def least_squares_verdict(rnorm, arnorm, anorm, tol, rtol, beta, alpha):
 
 
 def sym_ortho(a, b):
-    """Stable Givens rotation ``(c, s, r)`` with ``[c s; −s c]ᵀ... `` i.e. ``c a + s b = r``, ``−s a + c b = 0``,
-    ``r = ±hypot(a, b)`` (the sign conventions of Choi's SymOrtho, used by LSMR and MINRES-QLP)."""
+    """Stable Givens rotation ``(c, s, r)``: ``c a + s b = r``, ``−s a + c b = 0``, ``r = ±hypot(a, b)``
+    (the sign conventions of SymOrtho in Choi, Paige & Saunders 2011, used by LSMR)."""
     if b == 0.0:
         return math.copysign(1.0, a), 0.0, abs(a)
     if a == 0.0:

@@ -18,7 +18,7 @@ from ..operators.convert import aslinearoperator, check_finite_matrix
 from .result import SolverResult, SolverState, Status
 
 __all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner", "initial_residual", "safe_norm",
-           "rescaled"]
+           "rescaled", "ritz_summary"]
 
 #: right-hand sides whose norm lies outside this range are solved scaled to unit norm (see :func:`rescaled`)
 SAFE_NORM_RANGE = (1e-100, 1e100)
@@ -266,3 +266,18 @@ class TrueResidualCheck:
         self.misses += 1
         self.mon.info["restarts"] = self.misses
         return r, norm, (Status.STAGNATION if self.misses > self.limit else None)
+
+
+def ritz_summary(info, diag, off):
+    """Eigenvalues of the symmetric tridiagonal (``diag``, ``off``) of a Lanczos process — the Ritz
+    values — into ``info``: ``ritz_values`` (ascending), ``eigenvalue_estimates`` (the extremes) and
+    ``condition_estimate`` (``max|θ| / min|θ|``). Used by CG and MINRES (``estimate_eigenvalues``)."""
+    from scipy.linalg import eigvalsh_tridiagonal
+    d = np.asarray(diag, dtype=float)
+    if d.size == 0:
+        info.update(ritz_values=np.array([]), eigenvalue_estimates=(np.nan, np.nan), condition_estimate=np.nan)
+        return
+    theta = eigvalsh_tridiagonal(d, np.asarray(off, dtype=float)) if d.size > 1 else d.copy()
+    mags = np.abs(theta)
+    info.update(ritz_values=theta, eigenvalue_estimates=(float(theta[0]), float(theta[-1])),
+                condition_estimate=float(mags.max() / mags.min()) if mags.min() > 0 else np.inf)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
-                      zero_rhs_result)
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, ritz_summary,
+                      stopping_tolerance, zero_rhs_result)
 from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .result import SolverError, Status
 
@@ -171,20 +171,14 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
 
 
 def _ritz_values(info, alphas, betas):
-    """Eigenvalues of the Lanczos tridiagonal implied by CG's step lengths (see ``estimate_eigenvalues``)."""
-    from scipy.linalg import eigvalsh_tridiagonal
+    """The Lanczos tridiagonal implied by CG's step lengths (see ``estimate_eigenvalues``)."""
     k = len(alphas)
-    if k == 0:
-        info.update(ritz_values=np.array([]), eigenvalue_estimates=(np.nan, np.nan), condition_estimate=np.nan)
-        return
     a = np.asarray(alphas, dtype=float)
-    bt = np.asarray(betas[: k - 1], dtype=float)
-    diag = 1.0 / a
-    diag[1:] += bt / a[:-1]
-    off = np.sqrt(bt) / a[:-1]
-    theta = eigvalsh_tridiagonal(diag, off) if k > 1 else diag
-    lo, hi = float(theta[0]), float(theta[-1])
-    info.update(ritz_values=theta, eigenvalue_estimates=(lo, hi), condition_estimate=hi / lo if lo > 0 else np.inf)
+    bt = np.asarray(betas[: max(k - 1, 0)], dtype=float)
+    diag = 1.0 / a if k else a
+    if k > 1:
+        diag[1:] += bt / a[:-1]
+    ritz_summary(info, diag, np.sqrt(bt) / a[:-1] if k > 1 else bt)
 
 
 def _indefinite(mon, x, it, raise_it, why):

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from ._bidiag import GolubKahan, least_squares_verdict, prepare_least_squares, sym_ortho
-from ._common import Monitor, rescaled
+from ._bidiag import least_squares_verdict, start_least_squares, sym_ortho
+from ._common import rescaled
 from .result import Status
 
 __all__ = ["lsmr"]
@@ -58,17 +58,11 @@ def lsmr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback
     >>> np.allclose(res.x, np.linalg.lstsq(A, np.ones(100), rcond=None)[0])
     True
     """
-    A, b, x, maxiter, damp, b_norm, tol = prepare_least_squares(A, b, x0, maxiter, damp, rtol, atol, "lsmr")
-    mon = Monitor("lsmr", b_norm, tol, callback)
-    gk = GolubKahan(A, b, x)
+    A, b, x, maxiter, damp, tol, mon, gk, normal, done = start_least_squares(A, b, x0, maxiter, damp, rtol, atol,
+                                                                             callback, "lsmr")
+    if done is not None:
+        return done
     beta, alpha = gk.beta, gk.alpha
-    normal = [alpha * beta]
-    mon.info["normal_residuals"] = normal
-    if mon.record(0, beta, x=x):
-        return mon.result(x, Status.USER_STOP, 0)
-    if beta <= tol or alpha == 0.0:
-        mon.info["least_squares"] = beta > tol
-        return mon.result(x, Status.CONVERGED, 0)
     # first QR (of B_k, with the damping rows) and second QR (of the resulting R_kᵀ)
     zetabar = alpha * beta
     alphabar = alpha

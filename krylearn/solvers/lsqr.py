@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from ._bidiag import GolubKahan, least_squares_verdict, prepare_least_squares
-from ._common import Monitor, rescaled
+from ._bidiag import least_squares_verdict, start_least_squares
+from ._common import rescaled
 from .result import Status
 
 __all__ = ["lsqr"]
@@ -42,7 +42,7 @@ def lsqr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback
     x0 : array_like, shape (n,), optional
     rtol, atol : float
     maxiter : int, optional
-        Default ``2 n``... (``max(2 min(m, n), 20)``... see :func:`prepare_least_squares`).
+        Default ``max(2 n, 20)``.
     damp : float
         Tikhonov regularisation ``damp ≥ 0``.
     callback : callable, optional
@@ -61,17 +61,11 @@ def lsqr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback
     >>> np.allclose(res.x, np.linalg.lstsq(A, np.ones(100), rcond=None)[0])
     True
     """
-    A, b, x, maxiter, damp, b_norm, tol = prepare_least_squares(A, b, x0, maxiter, damp, rtol, atol, "lsqr")
-    mon = Monitor("lsqr", b_norm, tol, callback)
-    gk = GolubKahan(A, b, x)
+    A, b, x, maxiter, damp, tol, mon, gk, normal, done = start_least_squares(A, b, x0, maxiter, damp, rtol, atol,
+                                                                             callback, "lsqr")
+    if done is not None:
+        return done
     beta, alpha = gk.beta, gk.alpha
-    normal = [alpha * beta]
-    mon.info["normal_residuals"] = normal
-    if mon.record(0, beta, x=x):
-        return mon.result(x, Status.USER_STOP, 0)
-    if beta <= tol or alpha == 0.0:
-        mon.info["least_squares"] = beta > tol
-        return mon.result(x, Status.CONVERGED, 0)
     w = gk.v.copy()
     phibar, rhobar = beta, alpha
     anorm2 = alpha * alpha

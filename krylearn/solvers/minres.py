@@ -11,8 +11,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
-                      zero_rhs_result)
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, ritz_summary,
+                      stopping_tolerance, zero_rhs_result)
 from ._kernels import NB_PLAIN, NB_REDUCE, dot
 from .result import Status
 
@@ -188,17 +188,8 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
 
 
 def _lanczos_ritz(info, alphas, betas):
-    from scipy.linalg import eigvalsh_tridiagonal
     k = len(alphas)
-    if k == 0:
-        info.update(ritz_values=np.array([]), eigenvalue_estimates=(np.nan, np.nan), condition_estimate=np.nan)
-        return
-    d = np.asarray(alphas, dtype=float)
-    e = np.asarray(betas[: k - 1], dtype=float)
-    theta = eigvalsh_tridiagonal(d, e) if k > 1 else d
-    mags = np.abs(theta)
-    info.update(ritz_values=theta, eigenvalue_estimates=(float(theta[0]), float(theta[-1])),
-                condition_estimate=float(mags.max() / mags.min()) if mags.min() > 0 else np.inf)
+    ritz_summary(info, alphas, betas[: max(k - 1, 0)])
 
 
 def _minres_cycle(op, M, b, x, r1, rnorm0, tol, it, maxiter, mon, ls_tol, lanczos=None):

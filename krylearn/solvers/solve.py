@@ -15,6 +15,7 @@ __all__ = ["solve", "METHODS"]
 METHODS = {
     "cg": ("krylearn.solvers.cg", "cg"),
     "minres": ("krylearn.solvers.minres", "minres"),
+    "minres_qlp": ("krylearn.solvers.minres_qlp", "minres_qlp"),
     "gmres": ("krylearn.solvers.gmres", "gmres"),
     "fgmres": ("krylearn.solvers.fgmres", "fgmres"),
     "chebyshev": ("krylearn.solvers.chebyshev", "chebyshev"),
@@ -59,7 +60,7 @@ def solve(A, b, method="cg", **options):
         Anything :func:`krylearn.aslinearoperator` accepts.
     b : array_like, shape (n,)
     method : str
-        One of ``"cg"``, ``"minres"``, ``"gmres"``, ``"fgmres"``, ``"bicgstab"``, ``"fcg"``,
+        One of ``"cg"``, ``"minres"``, ``"minres_qlp"``, ``"gmres"``, ``"fgmres"``, ``"bicgstab"``, ``"fcg"``,
         ``"chebyshev"``, ``"jacobi"``, ``"gauss_seidel"``, ``"sor"``, ``"ssor"``, ``"multigrid"``,
         ``"lsqr"``, ``"lsmr"`` (least squares, any ``m × n`` ``A``) (case-insensitive), or
         ``"auto"``: a grid Poisson operator gets CG preconditioned by one geometric multigrid

@@ -528,19 +528,24 @@ class Exp3(_ImportanceWeighted):
         return w / w.sum()
 
 
+def check_context(context, who):
+    """A finite real context, or ``ValueError`` (``who`` names the contextual tuner)."""
+    if context is None:
+        raise ValueError(f"{who} is contextual: pass suggest(context=...)")
+    try:
+        c = float(context)
+    except (TypeError, ValueError):
+        raise ValueError(f"context must be a real number, got {context!r}") from None
+    if not np.isfinite(c):
+        raise ValueError(f"context must be finite, got {context!r}")
+    return c
+
+
 class _Contextual(Tuner):
     _config_keys = ("grid", "seed", "scale", "arms", "context_range")
 
     def _check_context(self, context):
-        if context is None:
-            raise ValueError(f"{type(self).__name__} is contextual: pass suggest(context=...)")
-        try:
-            c = float(context)
-        except (TypeError, ValueError):
-            raise ValueError(f"context must be a real number, got {context!r}") from None
-        if not np.isfinite(c):
-            raise ValueError(f"context must be finite, got {context!r}")
-        return c
+        return check_context(context, type(self).__name__)
 
     def probabilities(self, context=None):
         return self._probabilities(self._check_context(context)).copy()

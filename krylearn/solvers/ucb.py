@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from .tuning import Tuner, _check_range
+from .tuning import Tuner, _check_range, check_context
 
 __all__ = ["UCB"]
 
@@ -87,20 +87,14 @@ class UCB(Tuner):
         self.confidence, self.window = float(confidence), int(window)
         self.floor, self.prior = float(floor), float(prior)
         self._recent = [[[] for _ in range(self.d)] for _ in range(nb)]
-        self._plays = np.zeros((nb, self.d), dtype=np.int64)
+        self._summary = [[(None, None)] * self.d for _ in range(nb)]
+        self._plays = [[0] * self.d for _ in range(nb)]   # Python ints: a suggestion is a few microseconds
+        self._bin_total = [0] * nb
 
     def _check_context(self, context):
         if self.context_range is None:
             return None
-        if context is None:
-            raise ValueError("this UCB is contextual (context_range was given): pass suggest(context=...)")
-        try:
-            c = float(context)
-        except (TypeError, ValueError):
-            raise ValueError(f"context must be a real number, got {context!r}") from None
-        if not math.isfinite(c):
-            raise ValueError(f"context must be finite, got {context!r}")
-        return c
+        return check_context(context, "this UCB (context_range was given)")
 
     def bin_of(self, context):
         """The context bin (0 for a non-contextual tuner)."""
@@ -112,22 +106,36 @@ class UCB(Tuner):
     def scores(self, context=None):
         """The lower confidence bound of every arm (``-inf`` for untried arms) in the context's bin."""
         j = self.bin_of(context)
-        out = np.empty(self.d)
         plays = self._plays[j]
-        logt = math.log(int(plays.sum()) + 1.0)
-        sqrt = math.sqrt
-        for i, costs in enumerate(self._recent[j]):
-            if not costs:
-                out[i] = -math.inf
-                continue
-            m = sum(costs) / len(costs)
-            if len(costs) > 1:
-                s = sqrt(sum([(c - m) * (c - m) for c in costs]) / (len(costs) - 1))
-                s = max(s, self.floor * m)
-            else:
-                s = self.prior * m
-            out[i] = m - self.confidence * s * sqrt(logt / int(plays[i]))
+        logt = math.log(self._bin_total[j] + 1.0)
+        k = self.confidence
+        out = np.empty(self.d)
+        for i, (m, s) in enumerate(self._summary[j]):
+            out[i] = -math.inf if m is None else m - k * s * math.sqrt(logt / plays[i])
         return out
+
+    def _summarise(self, j, i):
+        """Mean and floored spread of arm ``i``'s recent costs in bin ``j`` (kept per update: a
+        suggestion costs O(arms), not O(arms × window))."""
+        costs = self._recent[j][i]
+        if not costs:
+            self._summary[j][i] = (None, None)
+            return
+        m = sum(costs) / len(costs)
+        if len(costs) > 1:
+            s = math.sqrt(sum([(c - m) * (c - m) for c in costs]) / (len(costs) - 1))
+            s = max(s, self.floor * m)
+        else:
+            s = self.prior * m
+        self._summary[j][i] = (m, s)
+
+    def suggest(self, context=None):
+        """The arm (or grid value) with the lowest confidence bound; deterministic (no draw)."""
+        ctx = self._check_context(context)
+        scores = self.scores(ctx).tolist()
+        arm = scores.index(min(scores))   # the first minimum: untried arms in the given order
+        self._pending = (arm, 1.0, ctx)
+        return self._values[arm] if self._values is not None else float(self.grid[arm])
 
     def means(self, context=None):
         """Mean of each arm's recent costs in the context's bin (NaN for untried arms)."""
@@ -145,16 +153,25 @@ class UCB(Tuner):
         recent.append(cost)
         if len(recent) > self.window:
             del recent[0]
-        self._plays[j, arm] += 1
+        self._plays[j][arm] += 1
+        self._bin_total[j] += 1
+        self._summarise(j, arm)
 
     def _state(self):
-        return {"recent": [[list(c) for c in b] for b in self._recent], "plays": self._plays.tolist()}
+        return {"recent": [[list(c) for c in b] for b in self._recent], "plays": [list(p) for p in self._plays]}
 
     def _set_state(self, s):
         recent = [[[float(c) for c in costs] for costs in b] for b in s["recent"]]
         plays = np.asarray(s["plays"], dtype=np.int64)
-        if plays.shape != self._plays.shape or len(recent) != plays.shape[0] or any(len(b) != self.d for b in recent):
-            raise ValueError(f"per-arm state of shape {plays.shape}, expected {self._plays.shape}")
+        expected = (len(self._plays), self.d)
+        if plays.shape != expected or len(recent) != plays.shape[0] or any(len(b) != self.d for b in recent):
+            raise ValueError(f"per-arm state of shape {plays.shape}, expected {expected}")
         if any(not np.all(np.isfinite(c)) or any(v < 0 for v in c) for b in recent for c in b) or np.any(plays < 0):
             raise ValueError("per-arm costs must be finite and non-negative")
-        self._recent, self._plays = recent, plays
+        self._recent = recent
+        self._plays = [[int(v) for v in row] for row in plays]
+        self._bin_total = [sum(row) for row in self._plays]
+        self._summary = [[(None, None)] * self.d for _ in range(len(recent))]
+        for j in range(len(recent)):
+            for i in range(self.d):
+                self._summarise(j, i)

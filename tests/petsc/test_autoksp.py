@@ -1,16 +1,17 @@
 """krylearn.petsc.AutoKSP: online choice among PETSc option sets, identical on every MPI rank."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _mpi import mpiexec
 
 pytest.importorskip("petsc4py")
 
+import scipy.sparse as sp  # noqa: E402
 import scipy.sparse.linalg as spla  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
@@ -49,7 +50,7 @@ def test_autoksp_solves_and_falls_back():
         x = A.createVecRight()
         res = auto.solve(A, b, x, rtol=1e-10)
         assert res.converged, res.info["attempts"]
-        ref = spla.spsolve((shift * csr + __import__("scipy.sparse").sparse.identity(n)).tocsc(), bb)
+        ref = spla.spsolve((shift * csr + sp.identity(n)).tocsc(), bb)
         np.testing.assert_allclose(res.x, ref, rtol=0, atol=1e-8 * np.abs(ref).max())
         assert res.info["candidate"] in SETS
         if res.info["chosen"] == "one-step":
@@ -79,11 +80,7 @@ def test_autoksp_bad_input():
 
 
 def _mpiexec():
-    for name in ("mpiexec.mpich", "mpiexec"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
+    return mpiexec()
 
 
 @pytest.mark.skipif(_mpiexec() is None, reason="no mpiexec")

@@ -1,13 +1,13 @@
 """DMDA Poisson assembly (krylearn.petsc.poisson) and distributed solves under mpiexec."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _mpi import mpiexec
 import scipy.sparse.linalg as spla
 
 PETSc = pytest.importorskip("petsc4py.PETSc")
@@ -55,11 +55,7 @@ def test_bad_shape():
 
 
 def _mpiexec():
-    for name in ("mpiexec.mpich", "mpiexec"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
+    return mpiexec()
 
 
 def _run_example(tmp_path, ranks, shape, pcs):

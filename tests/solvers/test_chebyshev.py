@@ -53,3 +53,30 @@ def test_bad_input():
         spectrum_bounds(kl.aslinearoperator(-sp.identity(5, format="csr")))
     res = kl.chebyshev(A, np.ones(5), eigenvalue_bounds=(1.0, 1.0))
     assert res.converged and res.iterations <= 1
+
+
+@pytest.mark.parametrize("degree", [1, 2, 4])
+def test_polynomial_preconditioner_is_spd_and_helps_cg(degree):
+    A = kl.pde.poisson((20, 20))
+    J = kl.precond.jacobi(A)
+    P = kl.precond.chebyshev(A, degree, M=J)
+    D = np.column_stack([P.matvec(e) for e in np.eye(A.shape[0])])
+    np.testing.assert_allclose(D, D.T, atol=1e-12 * np.abs(D).max())
+    assert np.linalg.eigvalsh(0.5 * (D + D.T)).min() > 0
+    b = np.ones(A.shape[0])
+    plain = kl.cg(A, b, rtol=1e-8, M=J)
+    res = kl.cg(A, b, rtol=1e-8, M=P)
+    assert res.converged
+    if degree > 1:
+        assert res.iterations < plain.iterations
+
+
+def test_smoother_interval_and_bad_input():
+    A = kl.pde.poisson((16, 16))
+    S = kl.precond.chebyshev(A, 3, smoother=True)
+    lo, hi = S.bounds
+    assert lo == pytest.approx(0.1 * hi / 1.1)
+    with pytest.raises(ValueError):
+        kl.precond.chebyshev(A, 0)
+    with pytest.raises(ValueError):
+        kl.precond.chebyshev(A, 2, bounds=(3.0, 1.0))
