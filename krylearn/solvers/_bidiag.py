@@ -10,7 +10,8 @@ import numpy as np
 from ._common import Monitor, prepare_system, stopping_tolerance
 from .result import Status
 
-__all__ = ["GolubKahan", "prepare_least_squares", "start_least_squares", "least_squares_verdict", "sym_ortho"]
+__all__ = ["GolubKahan", "prepare_least_squares", "start_least_squares", "end_of_step", "least_squares_verdict",
+           "sym_ortho"]
 
 
 def prepare_least_squares(A, b, x0, maxiter, damp, rtol, atol, method):
@@ -41,6 +42,22 @@ def start_least_squares(A, b, x0, maxiter, damp, rtol, atol, callback, method):
         mon.info["least_squares"] = gk.beta > tol
         done = mon.result(x, Status.CONVERGED, 0)
     return A, b, x, maxiter, damp, tol, mon, gk, normal, done
+
+
+def end_of_step(mon, it, x, rnorm, arnorm, anorm, acond, normal, tol, rtol, beta, alpha):
+    """Record step ``it`` of LSQR/LSMR and decide: a final Status (NOT_FINITE, USER_STOP, CONVERGED) or None."""
+    normal.append(arnorm)
+    mon.info["anorm"] = anorm
+    mon.info["acond"] = acond
+    if not (math.isfinite(rnorm) and np.isfinite(x).all()):
+        mon.record(it, rnorm, x=x)
+        return Status.NOT_FINITE
+    verdict = least_squares_verdict(rnorm, arnorm, anorm, tol, rtol, beta, alpha)
+    if mon.record(it, rnorm, x=x):
+        return Status.USER_STOP
+    if verdict is not None:
+        mon.info["least_squares"] = rnorm > tol
+    return verdict
 
 
 def least_squares_verdict(rnorm, arnorm, anorm, tol, rtol, beta, alpha):

@@ -121,6 +121,7 @@ class AutoSolver:
         self._cache = {}
         self._x_prev = None
         self._checked = set()
+        self._tuner_time = self._cache_time = 0.0
         self.stats = {}
         self._recent_mean = {}
         self.history = []  # one dict per solve call
@@ -193,7 +194,9 @@ class AutoSolver:
         ``candidate`` (that attempt's candidate), ``chosen`` (the tuner's pick), ``setup_time`` /
         ``solve_time`` / ``total_time`` (seconds, all attempts of this call), ``setup_reused``,
         ``attempts`` (a list of ``{candidate, status, time, setup_time, iterations}``),
-        ``overhead_time`` (tuner and cache bookkeeping).
+        ``tuner_time`` (suggest + observe), ``cache_time`` (fingerprint and look-up of the cached set-ups)
+        and ``overhead_time`` (all of AutoSolver's own work in the call: input checks, tuner,
+        bookkeeping — everything but the candidates' set-up and solve).
         """
         t_call = time.perf_counter()
         op = aslinearoperator(A)
@@ -216,7 +219,10 @@ class AutoSolver:
             self._checked.add(type(A))
         if x0 is None and self.warm_start and self._x_prev is not None and self._x_prev.shape == (n,):
             x0 = self._x_prev
+        t_tuner = time.perf_counter()
         chosen = self.tuner.suggest(context)
+        self._tuner_time = time.perf_counter() - t_tuner
+        self._cache_time = 0.0
         order = [chosen] + self._fallback_order(exclude=chosen)
         best = self._best_mean()
         attempts, result, bookkeeping = [], None, time.perf_counter() - t_call
@@ -268,7 +274,9 @@ class AutoSolver:
                              "iterations": int(result.iterations), "fallbacks": len(attempts) - 1,
                              "context": context})
         bookkeeping += time.perf_counter() - t_book
-        result.info["overhead_time"] = bookkeeping
+        result.info["overhead_time"] = bookkeeping + self._cache_time
+        result.info["tuner_time"] = self._tuner_time
+        result.info["cache_time"] = self._cache_time
         return result
 
     def _attempt(self, cand, A, b, x0, rtol, atol, cap):
@@ -300,11 +308,15 @@ class AutoSolver:
     def _setup(self, cand, A):
         if not cand.has_setup:
             return None, 0.0, False
+        t0 = time.perf_counter()
         fp = _fingerprint(A)
         entry = self._cache.get(cand.name)
-        if entry is not None and entry.operator is A and entry.fingerprint == fp:
+        reuse = entry is not None and entry.operator is A and entry.fingerprint == fp
+        if not reuse:
+            self._cache.pop(cand.name, None)  # free the old set-up before building the new one
+        self._cache_time += time.perf_counter() - t0
+        if reuse:
             return entry.state, 0.0, True
-        self._cache.pop(cand.name, None)  # free the old set-up before building the new one
         t0 = time.perf_counter()
         state = cand.setup(A)
         dt = time.perf_counter() - t0
@@ -328,7 +340,9 @@ class AutoSolver:
             # attempt that was capped is charged: it was already slower than the cap.)
             rec["charged"] = None
             rec["cold"] = True
+            t0 = time.perf_counter()
             self.tuner.discard()
+            self._tuner_time += time.perf_counter() - t0
             return
         ok = res is not None and (res.converged or rec["status"] == "capped")
         if self.cost == "time":
@@ -344,7 +358,9 @@ class AutoSolver:
         st["costs"].append(cost)
         recent = st["costs"][-20:]
         self._recent_mean[name] = sum(recent) / len(recent)
+        t0 = time.perf_counter()
         self.tuner.observe(cost)
+        self._tuner_time += time.perf_counter() - t0
 
     def _means(self):
         """Mean of each candidate's last 20 charged costs (kept up to date by ``_charge_chosen``)."""

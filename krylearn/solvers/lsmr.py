@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._bidiag import least_squares_verdict, start_least_squares, sym_ortho
+from ._bidiag import end_of_step, start_least_squares, sym_ortho
 from ._common import rescaled
 from .result import Status
 
@@ -115,20 +115,10 @@ def lsmr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback
         if it > 0:
             minrbar = min(minrbar, rhobarold)
         it += 1
-        normal.append(arnorm)
-        mon.info["anorm"] = anorm
-        mon.info["acond"] = max(maxrbar, rhotildeold) / min(minrbar, rhotildeold)
-        if not (math.isfinite(rnorm) and np.isfinite(x).all()):
-            mon.record(it, rnorm, x=x)
-            status = Status.NOT_FINITE
-            break
-        verdict = least_squares_verdict(rnorm, arnorm, anorm, tol, rtol, beta, alpha)
-        if mon.record(it, rnorm, x=x):
-            status = Status.USER_STOP
-            break
+        acond = max(maxrbar, rhotildeold) / min(minrbar, rhotildeold)
+        verdict = end_of_step(mon, it, x, rnorm, arnorm, anorm, acond, normal, tol, rtol, beta, alpha)
         if verdict is not None:
             status = verdict
-            mon.info["least_squares"] = rnorm > tol
             break
     gk.finish(mon, x, b, damp)
     return mon.result(x, status, it)

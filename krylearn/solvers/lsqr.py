@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._bidiag import least_squares_verdict, start_least_squares
+from ._bidiag import end_of_step, start_least_squares
 from ._common import rescaled
 from .result import Status
 
@@ -97,21 +97,11 @@ def lsqr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback
         it += 1
         rnorm = math.sqrt(phibar * phibar + res2)
         arnorm = abs(phibar * alpha * cs)
-        normal.append(arnorm)
         anorm = math.sqrt(anorm2)
-        mon.info["anorm"] = anorm
-        mon.info["acond"] = anorm * math.sqrt(ddnorm)
-        if not (math.isfinite(rnorm) and np.isfinite(x).all()):
-            mon.record(it, rnorm, x=x)
-            status = Status.NOT_FINITE
-            break
-        verdict = least_squares_verdict(rnorm, arnorm, anorm, tol, rtol, beta, alpha)
-        if mon.record(it, rnorm, x=x):
-            status = Status.USER_STOP
-            break
+        verdict = end_of_step(mon, it, x, rnorm, arnorm, anorm, anorm * math.sqrt(ddnorm), normal, tol, rtol, beta,
+                              alpha)
         if verdict is not None:
             status = verdict
-            mon.info["least_squares"] = rnorm > tol
             break
     gk.finish(mon, x, b, damp)
     return mon.result(x, status, it)
