@@ -43,7 +43,7 @@ _COSTS = ("time", "iterations")
 
 def _fingerprint(A):
     """A cheap fingerprint of an operator's data: shape, size and a strided sample of the stored
-    values (≤ 4096 of them). Detects re-assembly and most in-place edits at microseconds per
+    values (≤ 256 of them). Detects re-assembly and most in-place edits at microseconds per
     call; an in-place edit that misses every sampled entry is not seen (call ``invalidate()``).
     Operators that wrap a matrix (``kl.aslinearoperator(C, positive_definite=True)``) are
     fingerprinted by the wrapped matrix."""
@@ -58,7 +58,7 @@ def _fingerprint(A):
     if data is None:
         return (A.shape,)
     flat = np.asarray(data).reshape(-1)
-    step = max(1, flat.size // 4096)
+    step = max(1, flat.size // 256)
     sample = flat[::step]
     return (A.shape, flat.size, hash(sample.tobytes()), getattr(A, "nnz", None))
 
