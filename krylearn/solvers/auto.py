@@ -223,13 +223,15 @@ class AutoSolver:
         chosen = self.tuner.suggest(context)
         self._tuner_time = time.perf_counter() - t_tuner
         self._cache_time = 0.0
-        order = [chosen] + self._fallback_order(exclude=chosen)
+        order = [chosen]              # the fallbacks are ordered only if the chosen candidate fails
         best = self._best_mean()
         attempts, result, bookkeeping = [], None, time.perf_counter() - t_call
         hard_deadline = None if time_limit is None else t_call + float(time_limit)
         setup_total = solve_total = 0.0
         reused_chosen = None
-        for k, name in enumerate(order):
+        k = 0
+        while k < len(order):
+            name = order[k]
             cand = self._candidates[name]
             cap = None
             if (k == 0 and self.explore_cap is not None and self.cost == "time" and best is not None
@@ -253,6 +255,9 @@ class AutoSolver:
             if res is not None and res.x is not None and np.all(np.isfinite(res.x)):
                 x0 = res.x  # continue from the iterate reached (a stopped exploration is not wasted)
                 result = res
+            if k == 0:
+                order += self._fallback_order(exclude=chosen)
+            k += 1
         t_book = time.perf_counter()
         self._charge_chosen(chosen, attempts[0], chosen_res, attempts[-1])
         if hard_deadline is not None and (result is None or not result.converged) and t_book >= hard_deadline:
@@ -287,6 +292,11 @@ class AutoSolver:
         res = None
         try:
             state, rec["setup_time"], rec["setup_reused"] = self._setup(cand, A)
+            if cap is not None and time.perf_counter() - t0 > cap:
+                # the set-up alone took longer than the cap: no need to start the solve to know
+                rec["status"] = "capped"
+                rec["time"] = time.perf_counter() - t0
+                return rec, None
             callback = None
             if cap is not None:
                 deadline = t0 + cap
@@ -344,7 +354,7 @@ class AutoSolver:
             self.tuner.discard()
             self._tuner_time += time.perf_counter() - t0
             return
-        ok = res is not None and (res.converged or rec["status"] == "capped")
+        ok = rec["status"] == "capped" or (res is not None and res.converged)
         if self.cost == "time":
             cost = rec["time"]
         else:

@@ -132,8 +132,18 @@ class UCB(Tuner):
     def suggest(self, context=None):
         """The arm (or grid value) with the lowest confidence bound; deterministic (no draw)."""
         ctx = self._check_context(context)
-        scores = self.scores(ctx).tolist()
-        arm = scores.index(min(scores))   # the first minimum: untried arms in the given order
+        j = self.bin_of(ctx)
+        plays = self._plays[j]
+        logt = math.log(self._bin_total[j] + 1.0)
+        k = self.confidence
+        arm, best = 0, math.inf
+        for i, (m, sd) in enumerate(self._summary[j]):   # the first minimum: untried arms in the given order
+            if m is None:
+                arm = i
+                break
+            score = m - k * sd * math.sqrt(logt / plays[i])
+            if score < best:
+                arm, best = i, score
         self._pending = (arm, 1.0, ctx)
         return self._values[arm] if self._values is not None else float(self.grid[arm])
 
