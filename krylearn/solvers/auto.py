@@ -322,12 +322,13 @@ class AutoSolver:
         fp = _fingerprint(A)
         entry = self._cache.get(cand.name)
         reuse = entry is not None and entry.operator is A and entry.fingerprint == fp
-        if not reuse:
-            self._cache.pop(cand.name, None)  # free the old set-up before building the new one
         self._cache_time += time.perf_counter() - t0
         if reuse:
             return entry.state, 0.0, True
         t0 = time.perf_counter()
+        # freeing the old set-up is part of replacing it (charged to the candidate's set-up time)
+        self._cache.pop(cand.name, None)
+        del entry
         state = cand.setup(A)
         dt = time.perf_counter() - t0
         self._cache[cand.name] = _CacheEntry(A, fp, state, dt)
