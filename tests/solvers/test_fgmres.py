@@ -12,7 +12,7 @@ import krylearn as kl
 def convection():
     """A nonsymmetric convection–diffusion matrix (upwind), 30×30 grid."""
     n = 30
-    T = sp.diags([-1.3, 2.6, -1.0 - 0.3 * 0], [-1, 0, 1], shape=(n, n))
+    T = sp.diags([-1.3, 2.6, -1.0], [-1, 0, 1], shape=(n, n))       # upwinded convection along x
     I = sp.identity(n)
     A = (sp.kron(I, T) + sp.kron(sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n)), I)).tocsr()
     b = np.random.default_rng(0).standard_normal(A.shape[0])
