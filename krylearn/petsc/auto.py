@@ -27,6 +27,7 @@ import time
 import numpy as np
 from petsc4py import PETSc
 
+from ..solvers.cost_ledger import CostLedger
 from ..solvers.result import SolverResult, Status
 from .solve import _set_norm, reason_name, status_from_reason
 
@@ -71,7 +72,8 @@ class AutoKSP:
     warm_start : bool
         Start from the content of ``x`` (default True).
     penalty : float
-        Cost of a diverged solve as a multiple of the largest mean cost seen (default 2).
+        A diverged solve is charged ``penalty × max(its cost, the largest mean cost seen, the cost of the
+        set that rescued the call)`` (default 2; :class:`krylearn.solvers.cost_ledger.CostLedger`).
     """
 
     def __init__(self, option_sets, *, comm=None, tuner=None, cost="time", seed=None, warm_start=True, penalty=2.0):
@@ -96,7 +98,8 @@ class AutoKSP:
                                      f"sets are {self.names}")
                 self.tuner = tuner
         self._ksps = {}
-        self.stats = {n: {"chosen": 0, "costs": [], "failures": 0} for n in self.names}
+        self._ledger = CostLedger(self.names, self.penalty, 1.0 if cost == "iterations" else 1e-3)
+        self.stats = self._ledger.stats   # identical on every rank: the costs are the slowest rank's
         self.history = []
 
     # -- collective helpers ------------------------------------------------------------------
@@ -137,7 +140,7 @@ class AutoKSP:
             raise ValueError("b contains NaN or Inf")
         x0 = x.copy() if self.warm_start else None
         chosen = self._bcast(self.tuner.suggest(context) if self.rank == 0 else None)
-        order = self._bcast([chosen] + self._fallback_order(chosen) if self.rank == 0 else None)
+        order = self._bcast([chosen] + self._ledger.fallback_order(chosen) if self.rank == 0 else None)
         attempts, final = [], None
         # KSPSolve leaves its right-hand side read-locked when it fails with an error (e.g. an option set
         # unsupported in parallel); the attempts solve with a private copy so that the user's b stays usable
@@ -148,14 +151,13 @@ class AutoKSP:
                 rhs.destroy()
                 rhs = b.copy()
             attempts.append(rec)
-            if k == 0:
-                self._charge(name, rec)
             if rec["status"] is Status.CONVERGED:
                 final = rec
                 break
             if not np.all(np.isfinite(x.array_r)) and x0 is not None:
                 x0.copy(x)  # restart the fallback from the warm start, not from NaNs
         rhs.destroy()
+        self._charge(chosen, attempts[0], attempts[-1])
         if final is None:
             final = attempts[0]
         total = self._max(time.perf_counter() - t_call)
@@ -194,29 +196,18 @@ class AutoKSP:
                 "iterations": int(ksp.getIterationNumber()), "status": status_from_reason(reason),
                 "reason": reason_name(reason), "residual": float(ksp.getResidualNorm()), "error": error}
 
-    def _charge(self, name, rec):
-        st = self.stats[name]
-        st["chosen"] += 1
+    def _charge(self, name, rec, last):
+        """The chosen set's cost to the tuner (rank 0), by the rules of :class:`CostLedger`."""
+        key = "time" if self.cost == "time" else "iterations"
         ok = rec["status"] is Status.CONVERGED
-        cost = rec["time"] if self.cost == "time" else float(rec["iterations"])
-        if not ok:
-            st["failures"] += 1
-            worst = max((sum(s["costs"][-20:]) / len(s["costs"][-20:]) for s in self.stats.values() if s["costs"]),
-                        default=cost)
-            cost = self.penalty * max(cost, worst)
-        elif st["chosen"] == 1:  # first use: one-time costs (see AutoSolver); not shown to the tuner
+        charged = self._ledger.charge(name, float(rec[key]), ok, ok, float(last[key]))
+        if charged is None:
             rec["cold"] = True
-            if self.rank == 0:
-                self.tuner.discard()
-            return
-        st["costs"].append(cost)
         if self.rank == 0:
-            self.tuner.observe(cost)
-
-    def _fallback_order(self, chosen):
-        means = {n: sum(s["costs"][-20:]) / len(s["costs"][-20:]) for n, s in self.stats.items() if s["costs"]}
-        tried = sorted((n for n in self.names if n != chosen and n in means), key=means.get)
-        return tried + [n for n in self.names if n != chosen and n not in means]
+            if charged is None:
+                self.tuner.discard()
+            else:
+                self.tuner.observe(charged)
 
     def report(self):
         """Per option set: times chosen, mean cost, failures (identical on every rank)."""

@@ -26,17 +26,17 @@ result or, when every candidate failed, an honest failure status — never a sil
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
-import os
 import time
 
 import numpy as np
 
 from ..operators.convert import aslinearoperator
 from .candidates import BUILTIN, Candidate, builtin, default_candidates
+from .cost_ledger import CostLedger
 from .result import SolverResult, Status
+from .tuning import read_tagged_json, tuner_from_state, write_json
 
 __all__ = ["AutoSolver"]
 
@@ -126,8 +126,7 @@ class AutoSolver:
         self._x_prev = None
         self._checked = set()
         self._tuner_time = self._cache_time = 0.0
-        self.stats = {}
-        self._recent_mean = {}
+        self._ledger = None
         self.history = []  # one dict per solve call
         self._candidates = None if candidates is None else self._parse(candidates)
         self.tuner = None
@@ -172,8 +171,13 @@ class AutoSolver:
                 raise ValueError(f"the tuner was built for arms {getattr(t, 'arm_names', None)}, the candidates "
                                  f"are {names}: construct it with arms={names}")
             self.tuner = t
-        for n in names:
-            self.stats.setdefault(n, {"chosen": 0, "costs": [], "setups": 0, "setup_time": 0.0, "failures": 0})
+        self._ledger = CostLedger(names, self.penalty, 1.0 if self.cost == "iterations" else 1e-3,
+                                  fields={"setups": 0, "setup_time": 0.0})
+
+    @property
+    def stats(self):
+        """Per candidate: ``chosen``, charged ``costs``, ``failures``, ``setups``, ``setup_time``."""
+        return {} if self._ledger is None else self._ledger.stats
 
     @property
     def candidates(self):
@@ -228,7 +232,7 @@ class AutoSolver:
         self._tuner_time = time.perf_counter() - t_tuner
         self._cache_time = 0.0
         order = [chosen]              # the fallbacks are ordered only if the chosen candidate fails
-        best = self._best_mean()
+        best = self._ledger.best()
         attempts, result, bookkeeping = [], None, time.perf_counter() - t_call
         hard_deadline = None if time_limit is None else t_call + float(time_limit)
         setup_total = solve_total = 0.0
@@ -260,7 +264,7 @@ class AutoSolver:
                 x0 = res.x  # continue from the iterate reached (a stopped exploration is not wasted)
                 result = res
             if k == 0:
-                order += self._fallback_order(exclude=chosen)
+                order += self._ledger.fallback_order(exclude=chosen)
             k += 1
         t_book = time.perf_counter()
         self._charge_chosen(chosen, attempts[0], chosen_res, attempts[-1])
@@ -342,56 +346,23 @@ class AutoSolver:
         return state, dt, False
 
     def _charge_chosen(self, name, rec, res, last):
-        """Feed the chosen candidate's cost to the tuner. A failure is charged ``penalty ×`` the
-        largest of its own cost, the worst mean cost seen and the cost of the attempt that finally
-        solved the system (so that a candidate failing before any other was measured is not cheap)."""
-        st = self.stats[name]
-        st["chosen"] += 1
-        cold = st["chosen"] == 1 and st["failures"] == 0
-        if cold and res is not None and res.converged:
-            # The first call of a candidate pays one-time costs (numba kernels loaded or compiled,
-            # torch imported, weights read) that no later step pays: it is not shown to the tuner,
-            # which will try the candidate again. Its time still counts in the run's totals. (A cold
-            # attempt that was capped is charged: it was already slower than the cap.)
-            rec["charged"] = None
-            rec["cold"] = True
-            t0 = time.perf_counter()
-            self.tuner.discard()
-            self._tuner_time += time.perf_counter() - t0
-            return
+        """Feed the chosen candidate's cost to the tuner, by the rules of :class:`CostLedger` (a cold
+        first call is discarded; a cold attempt that was capped is charged: it was already slower than
+        the cap; a failure is charged a penalty)."""
         ok = rec["status"] == "capped" or (res is not None and res.converged)
         if self.cost == "time":
-            cost = rec["time"]
+            cost, rescue = rec["time"], last["time"]
         else:
-            cost = float(res.iterations) if res is not None else 0.0
-        if not ok:
-            st["failures"] += 1
-            rescue = last["time"] if self.cost == "time" else float(last["iterations"])
-            worst = max(self._recent_mean.values(), default=0.0)
-            cost = self.penalty * max(cost, worst, rescue, 1.0 if self.cost == "iterations" else 1e-3)
-        rec["charged"] = cost
-        st["costs"].append(cost)
-        recent = st["costs"][-20:]
-        self._recent_mean[name] = sum(recent) / len(recent)
+            cost, rescue = (float(res.iterations) if res is not None else 0.0), float(last["iterations"])
+        charged = self._ledger.charge(name, cost, ok, res is not None and res.converged, rescue)
+        rec["charged"] = charged
         t0 = time.perf_counter()
-        self.tuner.observe(cost)
+        if charged is None:
+            rec["cold"] = True
+            self.tuner.discard()
+        else:
+            self.tuner.observe(charged)
         self._tuner_time += time.perf_counter() - t0
-
-    def _means(self):
-        """Mean of each candidate's last 20 charged costs (kept up to date by ``_charge_chosen``)."""
-        return self._recent_mean
-
-    def _best_mean(self):
-        means = {n: m for n, m in self._means().items() if self.stats[n]["failures"] < self.stats[n]["chosen"]}
-        if not means:
-            return None
-        name = min(means, key=means.get)
-        return name, means[name]
-
-    def _fallback_order(self, exclude):
-        means = self._means()
-        tried = sorted((n for n in self._candidates if n != exclude and n in means), key=means.get)
-        return tried + [n for n in self._candidates if n != exclude and n not in means]
 
     # -- reporting and persistence --------------------------------------------------------------
     def report(self, context=None):
@@ -421,27 +392,13 @@ class AutoSolver:
         data = {"format": _FORMAT, "version": _VERSION, "candidates": list(self._candidates), "cost": self.cost,
                 "warm_start": self.warm_start, "explore_cap": self.explore_cap, "penalty": self.penalty,
                 "seed": self.seed, "tuner": self.tuner.state_dict(), "stats": self.stats, "history": hist}
-        path = os.fspath(path)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-        return path
+        return write_json(path, data)
 
     @classmethod
     def load(cls, path, candidates=None):
         """Rebuild an AutoSolver saved by :meth:`save`. Built-in candidates are rebuilt by name; pass
         ``candidates`` (the same names) when the saved run used your own functions."""
-        from .tuning import tuner_from_state
-        try:
-            with open(os.fspath(path), encoding="utf-8") as fh:
-                data = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: corrupt AutoSolver file (not valid JSON: {exc})") from None
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise ValueError(f"{path}: not a krylearn AutoSolver file (missing format tag {_FORMAT!r})")
-        if data.get("version") != _VERSION:
-            raise ValueError(f"{path}: AutoSolver file version {data.get('version')!r}, this krylearn reads {_VERSION}")
+        data = read_tagged_json(path, _FORMAT, _VERSION, "AutoSolver")
         try:
             names = list(data["candidates"])
             if candidates is None:
@@ -457,12 +414,9 @@ class AutoSolver:
                 raise ValueError(f"{path}: the saved run has candidates {names}, got {auto.candidates}")
             for n in names:
                 s = data["stats"][n]
-                auto.stats[n] = {"chosen": int(s["chosen"]), "costs": [float(c) for c in s["costs"]],
-                                 "setups": int(s["setups"]), "setup_time": float(s["setup_time"]),
-                                 "failures": int(s["failures"])}
-                if auto.stats[n]["costs"]:
-                    recent = auto.stats[n]["costs"][-20:]
-                    auto._recent_mean[n] = sum(recent) / len(recent)
+                auto._ledger.restore(n, {"chosen": int(s["chosen"]), "costs": [float(c) for c in s["costs"]],
+                                         "setups": int(s["setups"]), "setup_time": float(s["setup_time"]),
+                                         "failures": int(s["failures"])})
             auto.history = list(data["history"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: corrupt AutoSolver file ({type(exc).__name__}: {exc})") from None

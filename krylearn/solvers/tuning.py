@@ -325,12 +325,7 @@ class Tuner:
 
     def save(self, path):
         """Write the full tuner state to ``path`` as JSON (atomically: a temporary file is renamed)."""
-        path = os.fspath(path)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(self.state_dict(), fh)
-        os.replace(tmp, path)
-        return path
+        return write_json(path, self.state_dict())
 
     def load(self, path):
         """Restore the state saved by :meth:`save` into this tuner; returns ``self``.
@@ -409,16 +404,33 @@ def _same(a, b):
     return a == b
 
 
-def _read(path):
+def write_json(path, data):
+    """Write ``data`` to ``path`` as JSON, atomically (a temporary file is renamed); returns the path."""
+    path = os.fspath(path)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+    return path
+
+
+def read_tagged_json(path, fmt, version, what):
+    """The JSON object in ``path`` after checking its ``format`` tag and ``version``; ``ValueError`` naming
+    ``what`` ("tuner", "AutoSolver") for invalid JSON, another format or another version."""
     try:
         with open(os.fspath(path), encoding="utf-8") as fh:
             data = json.load(fh)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: corrupt tuner file (not valid JSON: {exc})") from None
-    if not isinstance(data, dict) or data.get("format") != _FORMAT:
-        raise ValueError(f"{path}: not a krylearn tuner file (missing format tag {_FORMAT!r})")
-    if data.get("version") != _VERSION:
-        raise ValueError(f"{path}: tuner file version {data.get('version')!r}, this krylearn reads {_VERSION}")
+        raise ValueError(f"{path}: corrupt {what} file (not valid JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ValueError(f"{path}: not a krylearn {what} file (missing format tag {fmt!r})")
+    if data.get("version") != version:
+        raise ValueError(f"{path}: {what} file version {data.get('version')!r}, this krylearn reads {version}")
+    return data
+
+
+def _read(path):
+    data = read_tagged_json(path, _FORMAT, _VERSION, "tuner")
     for k in ("class", "config", "state", "t", "rng", "history", "pending"):
         if k not in data:
             raise ValueError(f"{path}: corrupt tuner file (missing {k!r})")
