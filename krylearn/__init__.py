@@ -25,6 +25,10 @@ _LAZY = {
     # dispatch, least squares
     "solve": ("krylearn.solvers.solve", "solve"),
     "lstsq": ("krylearn.solvers.lstsq", "lstsq"),
+    # the threading policy (BLAS, numba and torch pools: krylearn/threads.py)
+    "set_num_threads": ("krylearn.threads", "set_num_threads"),
+    "get_num_threads": ("krylearn.threads", "get_num_threads"),
+    "threads": ("krylearn.threads", None),
     # subpackages
     "operators": ("krylearn.operators", None),
     "solvers": ("krylearn.solvers", None),

@@ -14,6 +14,7 @@ from .._optional import require
 from ..operators.base import LinearOperator
 from ..solvers._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
 from ..solvers.result import Status
+from ..threads import solver_threads, torch_threads
 from .stencil_torch import grid_mask
 
 torch = require("torch", "the DCDM learned solver (krylearn.learned)")
@@ -65,7 +66,7 @@ class NetworkApply:
         g = self._grid
         g.zero_()
         g[0, 0][self._mask_t] = torch.as_tensor(r / scale, dtype=self.dtype, device=self.device)
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.mask.size, self.device):
             if hasattr(self.model, "eval"):
                 self.model.eval()
             q = self.model(g, self._mask_t)
@@ -86,6 +87,7 @@ def _grid_rhs(b, mask, name):
     return arr
 
 
+@solver_threads
 def dcdm(A, b, model, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, k=2, callback=None, mask=None,
          device=None, stagnation_window=10):
     """Solve ``A x = b`` (SPD grid Poisson) by the deep conjugate direction method.

@@ -29,7 +29,7 @@ import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
-from ..solvers._kernels import pick
+from ..threads import pick
 from .base import LinearOperator
 
 __all__ = ["PoissonStencil"]
@@ -344,7 +344,7 @@ class PoissonStencil(LinearOperator):
     -----
     Kernels: unmasked constant coefficient → a dedicated constant-weight kernel; unmasked variable
     coefficient → per-face weight arrays; masked → the index map. Each loops over the outer grid
-    axis with ``prange``; they run serial below ``krylearn.solvers._kernels.PARALLEL_MIN`` unknowns
+    axis with ``prange``; they run serial below ``krylearn.threads.PARALLEL_MIN`` unknowns
     (2**21 by default) and as ``parallel=True`` twins above it. Face weights and index maps of
     unmasked grids are built on first access only.
     """

@@ -44,75 +44,11 @@ import time
 import numpy as np
 
 from .._optional import require
+from ..threads import blas_threads
 from .equations import Equation, _check_domain, _parse_field
 from .gp_kernels import Kernel1D, SpectralMixture, make_kernel
 
 __all__ = ["GPHMSolver"]
-
-
-class _BlasThreads:
-    """Temporarily limit the OpenBLAS thread pools loaded in this process (numpy's and SciPy's).
-
-    GP-HM does many small dense products and factorisations; on a shared machine a multi-threaded
-    BLAS spends most of its time spinning (measured here: a 600×200 QR 200× slower under load). The
-    previous thread counts are restored on exit; a no-op where the pools cannot be found."""
-
-    _SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-                "openblas_set_num_threads64_")
-
-    def __init__(self, n):
-        self.n = n
-        self.saved = []
-
-    @staticmethod
-    def _libs():
-        import ctypes
-
-        paths = set()
-        try:
-            with open("/proc/self/maps") as fh:
-                for line in fh:
-                    part = line.split()
-                    if len(part) >= 6 and "openblas" in part[5].lower() and ".so" in part[5]:
-                        paths.add(part[5])
-        except OSError:
-            return []
-        libs = []
-        for p in sorted(paths):
-            try:
-                lib = ctypes.CDLL(p)
-            except OSError:
-                continue
-            for name in _BlasThreads._SETTERS:
-                setter = getattr(lib, name, None)
-                getter = getattr(lib, name.replace("set_", "get_"), None)
-                if setter is not None and getter is not None:
-                    setter.argtypes = [ctypes.c_int]
-                    getter.restype = ctypes.c_int
-                    libs.append((setter, getter))
-                    break
-        return libs
-
-    def __enter__(self):
-        if self.n is None:
-            return self
-        for setter, getter in self._libs():
-            try:
-                old = int(getter())
-                setter(int(self.n))
-                self.saved.append((setter, old))
-            except Exception:  # noqa: BLE001 - never fail a fit over a thread setting
-                pass
-        return self
-
-    def __exit__(self, *exc):
-        for setter, old in self.saved:
-            try:
-                setter(old)
-            except Exception:  # noqa: BLE001
-                pass
-        self.saved = []
-        return False
 
 
 def _apply_axis_np(A, U, axis):
@@ -815,7 +751,7 @@ class GPHMSolver:
         try:
             if self.blas_threads is not None:
                 torch.set_num_threads(self.blas_threads)
-            with _BlasThreads(self.blas_threads):
+            with blas_threads(self.blas_threads):
                 if self.mode == "newton":
                     self._fit_newton(params, n_steps, bar, callback)
                 else:

@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from ..threads import solver_threads
+
 from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator, check_finite_matrix
 from .result import SolverResult, SolverState, Status
@@ -104,7 +106,8 @@ def rescaled(solver=None, *, has_x0=True):
         res.info["rescaled_by"] = s
         return res
 
-    return wrapper
+    # every solver entry point also runs under the package's threading policy (BLAS on one thread)
+    return solver_threads(wrapper)
 
 
 def stopping_tolerance(b_norm, rtol, atol):

@@ -4,47 +4,20 @@ Each kernel does in one pass over memory what NumPy would do in two or three (ax
 dot product), which is what makes a CG iteration bandwidth-bound rather than
 allocation-bound. Real float64 vectors take the numba path; other dtypes fall back to NumPy.
 
-Threading: the kernels are compiled serial (and cached); a multi-threaded variant of the same
-code is compiled on first use for vectors of at least ``PARALLEL_MIN`` entries (environment
-variable ``KRYLEARN_PARALLEL_MIN``, default 2**21) when numba has more than one thread. One
-thread already streams a 2**18-entry vector in ~0.1 ms, and on a shared, oversubscribed machine
-a parallel region waits for a descheduled worker (measured here: 0.19 ms serial vs 4–16 ms with
-2 threads for the 512² stencil), so small and medium problems stay serial.
+Threading: the kernels are compiled serial (and cached); :func:`krylearn.threads.pick` swaps in a
+multi-threaded twin of the same code for vectors of at least ``PARALLEL_MIN`` entries (the
+package's threading policy, one place: ``krylearn/threads.py``).
 """
-
-import os
-import types
 
 import numba as nb
 import numpy as np
+
+from ..threads import PARALLEL_MIN, pick  # noqa: F401  (the parallel-kernel rule: krylearn/threads.py)
 
 # Reductions reassociate their sum so LLVM can vectorise it (a strict left-to-right sum is
 # latency-bound, 3-10x slower than BLAS ddot); NaN/Inf semantics are kept.
 NB_REDUCE = dict(cache=True, nogil=True, fastmath={"reassoc"})
 NB_PLAIN = dict(cache=True, nogil=True)
-PARALLEL_MIN = int(os.environ.get("KRYLEARN_PARALLEL_MIN", 1 << 21))
-_PARALLEL_VERSIONS = {}
-
-
-def pick(kernel, n):
-    """The serial ``kernel`` or, for ``n ≥ PARALLEL_MIN`` with several numba threads, its
-    ``parallel=True`` twin, compiled from the same Python source and cached on disk like the
-    serial one (the twin is a renamed copy of the function, so that numba's cache keeps the two
-    apart; without the disk cache every new process paid ~10 s of compilation for a multigrid
-    cycle on its first large grid)."""
-    if n < PARALLEL_MIN or nb.get_num_threads() < 2:
-        return kernel
-    par = _PARALLEL_VERSIONS.get(kernel)
-    if par is None:
-        fn = kernel.py_func
-        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
-                                  fn.__closure__)
-        twin.__qualname__ = fn.__qualname__ + "_parallel"
-        twin.__module__ = fn.__module__
-        twin.__doc__ = fn.__doc__
-        options = {k: v for k, v in kernel.targetoptions.items() if k in ("fastmath", "boundscheck", "error_model")}
-        par = _PARALLEL_VERSIONS[kernel] = nb.njit(parallel=True, nogil=True, cache=True, **options)(twin)
-    return par
 
 
 @nb.njit(**NB_REDUCE)

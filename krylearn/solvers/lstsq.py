@@ -46,6 +46,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from ..threads import get_num_threads
 from ._common import Monitor, _check_vector, rescaled, stopping_tolerance
 from .result import Status
 from .sketches import SRHT, IdentitySketch, Sketch, _check_size, _unwrap, make_sketch
@@ -200,7 +201,7 @@ class _Ops:
         self.M = M
         # threads only where a pass is big enough to pay for waking the pool (≥ 2^20 entries)
         work = M.nnz if kind == "sparse" else M.shape[0] * M.shape[1]
-        self.nt = max(1, min(nb.get_num_threads(), M.shape[0] // 2048, work >> 20))
+        self.nt = max(1, min(get_num_threads(), M.shape[0] // 2048, work >> 20))
         self.passes = 0           # passes over A (a fused pair counts once)
 
     def matvec(self, x):

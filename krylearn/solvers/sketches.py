@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..operators.base import LinearOperator
+from ..threads import get_num_threads
 from ..operators.convert import MatrixOperator, SparseOperator, aslinearoperator
 
 __all__ = ["Sketch", "GaussianSketch", "SRHT", "CountSketch", "SparseSign", "LeverageScore",
@@ -295,7 +296,7 @@ def _srht_dense_ser(A, signs, rows, scale, N, width):
 def _srht_dense(A, signs, rows, scale, N, width):
     """``S A`` by column blocks of ``width``; parallel over blocks only when there are several
     blocks and threads (the thread pool's wake-up costs milliseconds on a loaded machine)."""
-    if A.shape[1] <= width or nb.get_num_threads() == 1:
+    if A.shape[1] <= width or get_num_threads() == 1:
         return _srht_dense_ser(A, signs, rows, scale, N, width)
     return _srht_dense_par(A, signs, rows, scale, N, width)
 
@@ -513,13 +514,13 @@ class SparseSign(Sketch):
         if A.ndim == 1:
             return self.tosparse() @ A
         A = np.ascontiguousarray(A)
-        nt = min(nb.get_num_threads(), max(1, A.shape[0] // 4096), max(1, A.size >> 20))
+        nt = min(get_num_threads(), max(1, A.shape[0] // 4096), max(1, A.size >> 20))
         return _sparse_apply_dense(A, self.rows, self.vals, self.shape[0], nt)
 
     def _apply_sparse(self, A):
         A = sp.csr_matrix(A)
         A.sum_duplicates()
-        nt = min(nb.get_num_threads(), max(1, A.shape[0] // 4096), max(1, A.nnz >> 20))
+        nt = min(get_num_threads(), max(1, A.shape[0] // 4096), max(1, A.nnz >> 20))
         return _sparse_apply_csr(A.indptr.astype(np.int64), A.indices.astype(np.int64),
                                  A.data.astype(np.float64), A.shape[1], self.rows, self.vals,
                                  self.shape[0], nt)

@@ -118,6 +118,8 @@ def _check_range(context_range):
 
 
 def _check_cost(cost):
+    if type(cost) is float and 0.0 <= cost < math.inf:  # the common case, checked in ~0.1 µs
+        return cost
     if isinstance(cost, bool) or not isinstance(cost, numbers.Real):
         try:
             cost = float(cost)
@@ -542,6 +544,8 @@ class Exp3(_ImportanceWeighted):
 
 def check_context(context, who):
     """A finite real context, or ``ValueError`` (``who`` names the contextual tuner)."""
+    if type(context) is float and math.isfinite(context):  # the common case
+        return context
     if context is None:
         raise ValueError(f"{who} is contextual: pass suggest(context=...)")
     try:

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import time
 
-import numba as nb
 import numpy as np
 
 from ...operators.base import LinearOperator
-from .._kernels import PARALLEL_MIN, pick
+from ...threads import PARALLEL_MIN, get_num_threads, pick
 from . import _multigrid_kernels as K
 from .grid_hierarchy import GridHierarchy, sink_free_components
 
@@ -110,7 +109,7 @@ class MultigridPreconditioner(LinearOperator):
         N = lv.grid_shape
         if self.smoother == "rbgs":
             first_color = 0 if forward else 1
-            fused = lv.n < PARALLEL_MIN or nb.get_num_threads() < 2
+            fused = lv.n < PARALLEL_MIN or get_num_threads() < 2
             for s in range(sweeps):
                 zero = from_zero and s == 0
                 if fused:  # one pass over memory per red-black sweep (serial wavefront)
