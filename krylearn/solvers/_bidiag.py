@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from ._common import Monitor, prepare_system, stopping_tolerance
+from ._kernels import CSRPair
 from .result import Status
 
 __all__ = ["GolubKahan", "prepare_least_squares", "start_least_squares", "end_of_step", "least_squares_verdict",
@@ -90,6 +91,8 @@ class GolubKahan:
 
     def __init__(self, A, b, x):
         self.A = A
+        # real float64 sparse matrices: fused gather kernels for both products (CSRPair)
+        self._csr = CSRPair.of(A, x) if b.dtype == np.float64 else None
         u = b - A.matvec(x) if np.any(x) else b.copy()
         self.beta = float(np.linalg.norm(u))
         if self.beta > 0:
@@ -101,6 +104,17 @@ class GolubKahan:
         self.u, self.v = u, v
 
     def step(self):
+        if self._csr is not None:
+            # u and v are updated in place (the solvers copy v where they keep it)
+            u, v = self.u, self.v
+            beta = math.sqrt(self._csr.matvec_sub(v, u, self.alpha))
+            if beta > 0:
+                u *= 1.0 / beta
+            alpha = math.sqrt(self._csr.rmatvec_sub(u, v, beta))
+            if alpha > 0:
+                v *= 1.0 / alpha
+            self.beta, self.alpha = beta, alpha
+            return beta, alpha
         u = np.asarray(self.A.matvec(self.v), dtype=self.u.dtype)
         u -= self.alpha * self.u
         beta = float(np.linalg.norm(u))

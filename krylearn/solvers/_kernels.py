@@ -131,3 +131,71 @@ def fused_matvec_dot(A, like):
 
 # FCG, MINRES, BiCGSTAB use the same fused x/r update under a method-neutral name.
 update_xr = cg_update_xr
+
+
+@nb.njit(**NB_REDUCE)
+def _csr_matvec_sub_norm(indptr, indices, data, x, y, a):
+    """y = A x − a y in place (CSR A, unsigned index views); returns ‖y‖²."""
+    s = 0.0
+    for i in nb.prange(y.shape[0]):
+        k = indptr[i]
+        end = indptr[i + 1]
+        acc = 0.0
+        while k < end:
+            acc += data[k] * x[indices[k]]
+            k += 1
+        yi = acc - a * y[i]
+        y[i] = yi
+        s += yi * yi
+    return s
+
+
+class CSRPair:
+    """A float64 CSR matrix and, once built, its transpose (also CSR), for the products
+    ``u = A v − α u`` and ``v = Aᵀ u − β v`` of Golub–Kahan bidiagonalisation, each one gather pass
+    that also returns the new vector's squared norm. A gather over the rows of ``Aᵀ`` streams ``u`` in
+    order, where ``A.T @ u`` (SciPy) scatters; building it costs ``O(nnz)`` time and memory, about
+    a dozen plain products here, so it is built only once a solve has taken ``TRANSPOSE_AFTER``
+    steps (a short solve does not pay for it)."""
+
+    __slots__ = ("M", "A", "AT", "shape", "steps")
+    TRANSPOSE_AFTER = 8
+
+    def __init__(self, M):
+        self.M = M.tocsr() if M.format != "csr" else M
+        self.A = (_unsigned(self.M.indptr), _unsigned(self.M.indices), self.M.data)
+        self.AT = None
+        self.shape = self.M.shape
+        self.steps = 0
+
+    @classmethod
+    def of(cls, op, like):
+        """The pair for an operator that wraps a real float64 sparse matrix, else None."""
+        if like.dtype != np.float64:
+            return None
+        from ..operators.convert import SparseOperator, _Retagged
+
+        inner = op
+        while isinstance(inner, _Retagged):
+            inner = inner.args[0]
+        if (isinstance(inner, SparseOperator) and inner.shape == op.shape and inner.A.dtype == np.float64
+                and inner.A.format in ("csr", "csc")):
+            return cls(inner.A)
+        return None
+
+    def matvec_sub(self, x, y, a):
+        """``y ← A x − a y``; returns ``‖y‖²``."""
+        return pick(_csr_matvec_sub_norm, y.shape[0])(*self.A, x, y, a)
+
+    def rmatvec_sub(self, x, y, a):
+        """``y ← Aᵀ x − a y``; returns ``‖y‖²``."""
+        self.steps += 1
+        if self.AT is None and self.steps > self.TRANSPOSE_AFTER:
+            C = self.M.tocsc()
+            self.AT = (_unsigned(C.indptr), _unsigned(C.indices), C.data)
+        if self.AT is None:
+            t = self.M.T @ x
+            y *= -a
+            y += t
+            return float(y @ y)
+        return pick(_csr_matvec_sub_norm, y.shape[0])(*self.AT, x, y, a)
