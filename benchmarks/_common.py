@@ -12,7 +12,10 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def pin_threads(n):
-    """Hold BLAS, OpenMP, MKL and numba to ``n`` threads (call before importing numpy)."""
+    """Hold BLAS, OpenMP, MKL and numba to ``n`` threads (call before importing numpy); ``None``
+    leaves the user's default environment (what users run; krylearn's own policy applies)."""
+    if n is None:
+        return
     for var in THREAD_VARIABLES:
         os.environ[var] = str(int(n))
 
@@ -22,6 +25,14 @@ def standard_parser(doc, quick_help, name):
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help=quick_help)
     ap.add_argument("--repeats", type=int, default=None, help="repeats per method (default 5; 2 with --quick)")
-    ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/numba threads (default 1)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="pin BLAS/OpenMP/numba to this many threads (default: the user's default environment)")
     ap.add_argument("--output", default=None, help=f"markdown output (default benchmarks/results/{name}.md)")
     return ap
+
+
+def thread_note(n):
+    """How a result's header names its thread environment."""
+    if n is None:
+        return "default thread environment (no thread variable set)"
+    return f"pinned to {n} thread(s) for BLAS/OpenMP/numba"

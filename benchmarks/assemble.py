@@ -8,7 +8,7 @@ in a fixed order. Run: ``.venv/bin/python benchmarks/assemble.py``.
 import os
 import sys
 
-ORDER = ["cg", "precond", "multigrid", "krylov", "krylov_breadth", "petsc", "tuning", "workloads", "dcdm", "gphm", "lstsq"]
+ORDER = ["threads", "kernels", "cg", "precond", "multigrid", "krylov", "krylov_breadth", "petsc", "tuning", "workloads", "dcdm", "gphm", "lstsq"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 HEADER = """# krylearn benchmarks
@@ -38,6 +38,7 @@ def _as_section(text):
 def main():
     res_dir = os.path.join(HERE, "results")
     names = [f[:-3] for f in sorted(os.listdir(res_dir)) if f.endswith(".md")] if os.path.isdir(res_dir) else []
+    names = [n for n in names if not n.endswith("_quick")]   # smoke runs are not results
     names = [n for n in ORDER if n in names] + [n for n in names if n not in ORDER]
     parts = [HEADER]
     for n in names:

@@ -176,11 +176,13 @@ def main(argv=None):
                         "network preconditioner and truncation M")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--time-limit", type=float, default=240.0, help="seconds per solve before it is stopped")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: krylearn's policy in the user's default environment)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dcdm.md"))
     args = p.parse_args(argv)
     import torch
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.sizes2d, args.sizes3d, args.repeats = "64", "16", 1
         args.time_limit = min(args.time_limit, 30.0)
@@ -213,7 +215,7 @@ def main(argv=None):
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; machine: {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other jobs (load average {load0[0]:.1f} at start, "
         f"{load1[0]:.1f} at end; wall times are noisy, compare within a row); torch threads: "
-        f"{args.threads}; total {elapsed / 60:.1f} min.  ",
+        f"{'default (krylearn policy)' if args.threads is None else args.threads}; total {elapsed / 60:.1f} min.  ",
         "Models: " + ", ".join(f"{m['name']} ({m['config'].get('arch', 'unet')} network) trained at "
                                f"{'x'.join(map(str, m['grid']))} ({m['steps_done']} steps, final "
                                f"{m['recipe'].get('loss', 'residual')} loss {m['loss_final_mean100']:.3g})"

@@ -27,7 +27,7 @@ import platform
 import sys
 import time
 
-from _common import pin_threads, standard_parser  # noqa: E402
+from _common import pin_threads, standard_parser, thread_note  # noqa: E402
 
 args = standard_parser(__doc__, "small grids (64²) and 2 repeats", "krylov").parse_args()
 pin_threads(args.threads)
@@ -179,7 +179,7 @@ def write_md(rows, repeats, load0, load1, elapsed, have_petsc, problems):
     os.makedirs(os.path.dirname(out), exist_ok=True)
     cmd = "python benchmarks/krylov.py" + (" --quick" if args.quick else "") + \
         (f" --repeats {args.repeats}" if args.repeats else "") + \
-        (f" --threads {args.threads}" if args.threads != 1 else "")
+        (f" --threads {args.threads}" if args.threads is not None else "")
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line)
     except (OSError, StopIteration):
@@ -190,7 +190,7 @@ def write_md(rows, repeats, load0, load1, elapsed, have_petsc, problems):
         "",
         f"Command: `{cmd}`  ",
         f"Date: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}  ",
-        f"Machine: {os.cpu_count()} CPUs ({cpu}); {args.threads} thread(s) for BLAS/numba; "
+        f"Machine: {os.cpu_count()} CPUs ({cpu}); {thread_note(args.threads)}; "
         f"load average {load0[0]:.1f} at start, {load1[0]:.1f} at end (the machine is shared with other "
         "jobs, so absolute times are noisy; the ratios come from interleaved runs in the same process)  ",
         f"Versions: numpy {np.__version__}, scipy {scipy.__version__}, krylearn {kl.__version__}"

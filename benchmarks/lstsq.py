@@ -24,7 +24,7 @@ Gaussian sketch-and-solve at the same ``m``.
 
 Run ``.venv/bin/python benchmarks/lstsq.py`` (``--quick``: 20000 x 100 dense, 100000 x 200 sparse;
 ``--problems dense1e12`` reruns one case into ``results/lstsq_dense1e12.md``). BLAS, OpenMP and numba
-are held to the same thread count for every contestant (``--threads``, default 1). Timings are
+run in the user's default thread environment (``--threads N`` pins every contestant to N). Timings are
 interleaved: every contestant runs once per round (order reversed on alternate rounds), krylearn
 methods 3 rounds (2 on the sparse problem), scipy gelsd and numpy lstsq 3, gelsy and plain
 LSQR/LSMR 1; medians are reported with every run's time. About 16 minutes on the shared 2-core
@@ -48,7 +48,7 @@ ap.add_argument("--lapack-repeats", type=int, default=3,
 ap.add_argument("--problems", default="all",
                 help="comma list of dense1e2, dense1e8, dense1e12, dense1e12lownoise, sparse, linf (default all "
                      "but dense1e12lownoise); a subset writes results/lstsq_<subset>.md unless --output is given")
-ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--threads", type=int, default=None, help="pin every pool to N threads (default: the user's default environment)")
 ap.add_argument("--extra", action="store_true", help="add κ = 1e12 with noise 1e-12 (= dense1e12lownoise)")
 ap.add_argument("--lsqr-iters", type=int, default=100,
                 help="iteration cap of unpreconditioned LSQR (dense; 4x this on the sparse problem)")
@@ -61,7 +61,7 @@ if args.extra and "dense1e12lownoise" not in PROBLEMS:
 for _p in PROBLEMS:
     if _p not in _ALL + ["dense1e12lownoise"]:
         ap.error(f"unknown problem {_p!r}; choose from {_ALL + ['dense1e12lownoise']}")
-from _common import pin_threads  # noqa: E402
+from _common import pin_threads, thread_note  # noqa: E402
 
 pin_threads(args.threads)
 
@@ -442,8 +442,8 @@ def write(rows, linf, load0, load1):
     L = ["# Sketching least squares: krylearn vs LAPACK, NumPy and LSQR", "",
          f"Command: `{cmd.strip()}`  ",
          f"Date: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}  ",
-         f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}); {args.threads} thread(s) for "
-         f"BLAS/LAPACK/numba; load average {load0:.1f} at start, {load1:.1f} at end (shared machine: absolute "
+         f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}); {thread_note(args.threads)} for every "
+         f"contestant; load average {load0:.1f} at start, {load1:.1f} at end (shared machine: absolute "
          "times are noisy; the ratios come from the same run)  ",
          f"Versions: numpy {np.__version__}, scipy {scipy.__version__}, krylearn {kl.__version__}  ",
          f"Timing: median of {args.repeats} runs for krylearn methods ({args.sparse_repeats} on the sparse problem), "
