@@ -11,8 +11,10 @@ intra-op threads to 1. ``busy`` starts, before the worker, one process that spin
 whole cell (what a second job, a browser or an MPI neighbour does to a laptop or a shared node). A
 worker runs its routine once to compile and warm caches, then ``repeats`` times; the table gives the
 median wall time of the call, set-up included where a user pays it (AMG, IC(0), multigrid hierarchy,
-loading the DCDM model is outside: it is paid once per process). Environments and loads are
-interleaved per routine, so that a slow period of the machine does not favour one column.
+loading the DCDM model is outside: it is paid once per process). Each cell is repeated in
+``--rounds`` fresh processes (default 3), the four cells of a routine interleaved and their order
+alternating between rounds; the table gives the median over the rounds (run-to-run spread on this
+shared machine is ±20 %, so one process per cell is not enough).
 
 Targets (issue 17): default ≤ 1.05 × pinned (quiet), default ≤ 1.5 × pinned (busy core).
 """
@@ -22,6 +24,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -187,6 +190,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--repeats", type=int, default=None, help="timed calls per cell (default 5; 2 with --quick)")
     ap.add_argument("--routines", default=None, help="comma-separated substrings of routine names")
+    ap.add_argument("--rounds", type=int, default=3, help="fresh-process rounds per cell (median)")
     ap.add_argument("--no-busy", action="store_true", help="skip the busy-core columns")
     ap.add_argument("--output", default=None)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -205,13 +209,24 @@ def main():
     rows = []
     t_start = time.time()
     for name in names:
-        cells = {}
-        for busy in loads:
-            for env_kind in ("default", "pinned"):
-                cells[(env_kind, busy)] = run_cell(name, env_kind, busy, repeats, args.quick)
-                c = cells[(env_kind, busy)]
-                print(f"{name:40s} {env_kind:8s} {'busy' if busy else 'quiet':5s} "
+        runs = {}
+        for rnd in range(args.rounds):
+            cells = [(env_kind, busy) for busy in loads for env_kind in ("default", "pinned")]
+            if rnd % 2:
+                cells.reverse()  # alternate the order: no column always runs first
+            for env_kind, busy in cells:
+                c = run_cell(name, env_kind, busy, repeats, args.quick)
+                runs.setdefault((env_kind, busy), []).append(c)
+                print(f"{name:40s} {env_kind:8s} {'busy' if busy else 'quiet':5s} round {rnd}"
                       f"{c.get('median', float('nan')) * 1e3:10.1f} ms  {c.get('error', '')}", flush=True)
+        cells = {}
+        for key, cs in runs.items():
+            ok = [c for c in cs if "median" in c]
+            if not ok:
+                cells[key] = cs[0]
+                continue
+            cells[key] = dict(ok[0], median=float(statistics.median(c["median"] for c in ok)),
+                              rounds=[c["median"] for c in ok])
         rows.append((name, cells))
     write(rows, loads, repeats, args, time.time() - t_start)
 
@@ -233,8 +248,9 @@ def write(rows, loads, repeats, args, elapsed):
     lines = ["## Threads: the default environment against one pinned thread (issue 17)", "",
              f"Command: `python benchmarks/threads.py{' --quick' if args.quick else ''}`  ",
              f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-             f"{cores} cores; median of {repeats} calls per cell after one warm-up call, each cell a fresh "
-             f"process; total {elapsed / 60:.1f} min.", "",
+             f"{cores} cores; each cell: the median over {args.rounds} rounds (a fresh process each, cells "
+             f"interleaved, order alternating) of the median of {repeats} calls after one warm-up call; "
+             f"total {elapsed / 60:.1f} min.", "",
              "*default*: no thread variable set (what users run); *pinned*: OpenBLAS/OpenMP/MKL/numba/torch held to "
              "one thread. *busy core*: another process spins on one core for the whole cell. Method and targets: "
              "`benchmarks/threads.py` docstring.", "",

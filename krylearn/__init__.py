@@ -12,11 +12,18 @@ numba kernels compile on first use; torch (``krylearn.learned``, GP-HM) and pets
 (``krylearn.petsc``) are imported only by the parts that need them.
 """
 
-from ._lazy import install
-from .operators.base import LinearOperator
-from .operators.convert import aslinearoperator
-from .solvers.result import SolverError, SolverResult, SolverState, Status
-from .solvers.solve import METHODS
+import os as _os
+
+# Idle OpenMP workers (numba's, and torch's when imported after us) sleep instead of spinning:
+# rule 5 of krylearn/threads.py. Set before any OpenMP runtime starts; a user's setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+del _os
+
+from ._lazy import install  # noqa: E402
+from .operators.base import LinearOperator  # noqa: E402
+from .operators.convert import aslinearoperator  # noqa: E402
+from .solvers.result import SolverError, SolverResult, SolverState, Status  # noqa: E402
+from .solvers.solve import METHODS  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -122,3 +122,17 @@ def test_torch_threads_by_work():
     assert torch.get_num_threads() == old
     kl.set_num_threads(1)
     assert torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("user_value", [None, "ACTIVE"])
+def test_import_makes_idle_openmp_workers_sleep_unless_the_user_chose(user_value):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user_value is not None:
+        env["OMP_WAIT_POLICY"] = user_value
+    out = subprocess.run([sys.executable, "-c", "import os, krylearn; print(os.environ['OMP_WAIT_POLICY'])"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (user_value or "PASSIVE")

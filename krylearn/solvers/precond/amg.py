@@ -11,6 +11,7 @@ import numpy as np
 
 from ..._optional import require
 from ...operators.base import LinearOperator
+from ...threads import solver_threads
 from .._sweeps import assembled_csr
 from ._factor import symmetry_error
 
@@ -39,6 +40,7 @@ class AMGPreconditioner(LinearOperator):
         return np.asarray(self._M.matvec(np.asarray(x, dtype=np.result_type(self.dtype, x.dtype)))).ravel()
 
 
+@solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
 def amg(A, *, cycle="V", **options):
     """Smoothed-aggregation AMG preconditioner (PyAMG): ``M⁻¹ r`` is one ``cycle`` from zero.
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...operators.base import LinearOperator
 from ...operators.convert import aslinearoperator
+from ...threads import solver_threads
 
 __all__ = ["ChebyshevPreconditioner", "chebyshev"]
 
@@ -54,6 +55,7 @@ class ChebyshevPreconditioner(LinearOperator):
         return x
 
 
+@solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
 def chebyshev(A, degree=3, *, M=None, bounds=None, smoother=False, estimate_steps=10, safety=1.1):
     """Chebyshev polynomial preconditioner (``smoother=False``) or smoother (``smoother=True``).
 

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...operators.base import LinearOperator
+from ...threads import solver_threads
 from .._sweeps import CSRSystem
 from ._factor import factor_with_shift, lu_matrices, symmetry_error
 from ._triangular import split_lu, split_solve
@@ -64,6 +65,7 @@ class IC0Preconditioner(LinearOperator):
         return self.matmat(np.eye(self.shape[0]))
 
 
+@solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
 def ic0(A, shift=0.0, *, max_shift_tries=40):
     """Zero-fill incomplete Cholesky preconditioner ``M = L Lᵀ ≈ A``.
 

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from ...operators.base import LinearOperator
+from ...threads import solver_threads
 from .._sweeps import CSRSystem, assembled_csr
 from ._factor import factor_with_shift, lu_matrices, symmetry_error
 from ._triangular import lu_solve_adjoint, split_lu, split_solve
@@ -81,6 +82,7 @@ class ILUPreconditioner(LinearOperator):
         return self.matmat(np.eye(self.shape[0], dtype=self.dtype))
 
 
+@solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
 def ilu(A, *, drop_tol=None, fill_factor=None, shift=0.0, max_shift_tries=40, **spilu_options):
     """Incomplete LU preconditioner ``M = L U ≈ A``.
 

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...operators.base import LinearOperator
+from ...threads import solver_threads
 
 __all__ = ["jacobi", "JacobiPreconditioner"]
 
@@ -61,6 +62,7 @@ class JacobiPreconditioner(LinearOperator):
         return np.diag(self.inv_diag)
 
 
+@solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
 def jacobi(A):
     """Jacobi preconditioner: ``M⁻¹ r = D⁻¹ r`` with ``D = diag(A)``.
 

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from ...operators.base import LinearOperator
-from ...threads import PARALLEL_MIN, get_num_threads, pick
+from ...threads import PARALLEL_MIN, get_num_threads, pick, solver_threads
 from . import _multigrid_kernels as K
 from .grid_hierarchy import GridHierarchy, sink_free_components
 
@@ -224,6 +224,7 @@ class MultigridPreconditioner(LinearOperator):
         return np.column_stack([self._matvec(X[:, j]) for j in range(X.shape[1])])
 
 
+@solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
 def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None, coarse_size=512, omega=None,
               interpolation="linear", merge_tolerance=0.01, direct_max=None, boundary_sweeps=0, boundary_width=2):
     """Geometric multigrid preconditioner for a :func:`krylearn.pde.poisson` operator.

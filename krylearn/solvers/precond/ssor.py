@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from ...operators.base import LinearOperator
+from ...threads import solver_threads
 from .._sweeps import CSRSystem
 from ._factor import symmetry_error
 from ._triangular import ssor_apply, ssor_apply_adjoint
@@ -68,6 +69,7 @@ class SSORPreconditioner(LinearOperator):
         return self.matmat(np.eye(self.shape[0], dtype=self.dtype))
 
 
+@solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
 def ssor(A, omega=1.0):
     """SSOR preconditioner ``M = (D + ωL) D⁻¹ (D + ωU) / (ω(2 − ω))`` with ``A = L + D + U``.
 
