@@ -265,6 +265,14 @@ def write(rows, loads, repeats, args, elapsed):
     pools = next((c.get("pools") for _, cells in rows for c in cells.values() if c.get("pools")), None)
     if pools:
         lines += ["", f"Thread pools seen in a default worker (threadpoolctl): {', '.join(pools)}."]
+    lines += ["", "What the default environment runs (the threading policy, `krylearn/threads.py`): BLAS held to one "
+              "thread inside every solver and preconditioner set-up; numba kernels parallel only from 2²¹ "
+              "unknowns (the 2048² CG row) or in the hand-chunked least-squares passes (≥ 2²⁰ entries); torch "
+              "on one thread for grids under 2²⁰ points; idle OpenMP workers sleep (`OMP_WAIT_POLICY=PASSIVE`, "
+              "set by `import krylearn` unless the user set it). Before the policy (the same script, one round, "
+              "on this machine while a PETSc build held about one core): `lstsq` 4–8× and DCDM 3.8× their "
+              "pinned time, AMG-PCG 1.9×, CG/MINRES/GMRES on CSR 1.3–1.6×. The GP-HM row holds BLAS to one "
+              "thread itself (its `blas_threads=1` default), as it did before."]
     text = "\n".join(lines) + "\n"
     path = args.output or os.path.join(HERE, "results", "threads" + ("_quick" if args.quick else "") + ".md")
     with open(path, "w") as fh:

@@ -103,14 +103,6 @@ def test_pick_follows_the_budget_and_size(monkeypatch):
         assert par(x, x) == pytest.approx(float(x @ x), rel=1e-12)
 
 
-def test_kernel_threads():
-    kl.set_num_threads(1)
-    assert threads.kernel_threads(1 << 30) == 1
-    kl.set_num_threads(None)
-    assert threads.kernel_threads(10) == 1
-    assert threads.kernel_threads(1 << 40) == kl.get_num_threads()
-
-
 def test_torch_threads_by_work():
     torch = pytest.importorskip("torch")
     old = torch.get_num_threads()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import numbers
 
+import numba as nb
 import numpy as np
 
 from ._common import Monitor, prepare_system, stopping_tolerance
-from ._kernels import CSRPair
+from ._kernels import NB_PLAIN, NB_REDUCE, CSRPair
 from .result import Status
 
-__all__ = ["GolubKahan", "prepare_least_squares", "start_least_squares", "end_of_step", "least_squares_verdict",
+__all__ = ["GolubKahan", "lsqr_update", "lsmr_update", "prepare_least_squares", "start_least_squares", "end_of_step", "least_squares_verdict",
            "sym_ortho"]
 
 
@@ -84,6 +85,51 @@ def sym_ortho(a, b):
     tau = b / a
     c = math.copysign(1.0, a) / math.sqrt(1.0 + tau * tau)
     return c, c * tau, a / c
+
+
+@nb.njit(**NB_REDUCE)
+def _lsqr_update(x, w, v, a, c):
+    """x += a w; w = c w + v; returns the old ‖w‖² (one pass)."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        wi = w[i]
+        x[i] += a * wi
+        s += wi * wi
+        w[i] = c * wi + v[i]
+    return s
+
+
+@nb.njit(**NB_PLAIN)
+def _lsmr_update(x, h, hbar, v, a, b, c):
+    """hbar = a hbar + h; x += b hbar; h = c h + v (one pass)."""
+    for i in range(x.shape[0]):
+        hb = a * hbar[i] + h[i]
+        hbar[i] = hb
+        x[i] += b * hb
+        h[i] = c * h[i] + v[i]
+
+
+def lsqr_update(x, w, v, a, c):
+    """LSQR's ``x += a w``, ``w ← c w + v``; returns ``‖w‖²`` before the update."""
+    if x.dtype == np.float64 and w.dtype == np.float64 and v.dtype == np.float64:
+        return _lsqr_update(x, w, v, float(a), float(c))
+    ww = float(np.vdot(w, w).real)
+    x += a * w
+    w *= c
+    w += v
+    return ww
+
+
+def lsmr_update(x, h, hbar, v, a, b, c):
+    """LSMR's ``h̄ ← a h̄ + h``, ``x += b h̄``, ``h ← c h + v``."""
+    if x.dtype == np.float64 and h.dtype == np.float64 and hbar.dtype == np.float64 and v.dtype == np.float64:
+        _lsmr_update(x, h, hbar, v, float(a), float(b), float(c))
+        return
+    hbar *= a
+    hbar += h
+    x += b * hbar
+    h *= c
+    h += v
 
 
 class GolubKahan:

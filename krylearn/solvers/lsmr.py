@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._bidiag import end_of_step, start_least_squares, sym_ortho
+from ._bidiag import end_of_step, lsmr_update, start_least_squares, sym_ortho
 from ._common import rescaled
 from .result import Status
 
@@ -88,11 +88,8 @@ def lsmr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback
         zeta = cbar * zetabar
         zetabar = -sbar * zetabar
         # h̄ = h − (θ̄ρ/(ρ_old ρ̄_old)) h̄;  x += (ζ/(ρ ρ̄)) h̄;  h = v − (θ_new/ρ) h
-        hbar *= -(thetabar * rho) / (rhoold * rhobarold)
-        hbar += h
-        x += (zeta / (rho * rhobar)) * hbar
-        h *= -thetanew / rho
-        h += gk.v
+        lsmr_update(x, h, hbar, gk.v, -(thetabar * rho) / (rhoold * rhobarold), zeta / (rho * rhobar),
+                    -thetanew / rho)
         # ‖r_k‖ by the third set of rotations
         betaacute = chat * betadd
         betacheck = -shat * betadd

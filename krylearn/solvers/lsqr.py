@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._bidiag import end_of_step, start_least_squares
+from ._bidiag import end_of_step, lsqr_update, start_least_squares
 from ._common import rescaled
 from .result import Status
 
@@ -90,10 +90,7 @@ def lsqr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback
         rhobar = -cs * alpha
         phi = cs * phibar
         phibar = sn * phibar
-        x += (phi / rho) * w
-        ddnorm += float(np.vdot(w, w).real) / (rho * rho)
-        w *= -theta / rho
-        w += gk.v
+        ddnorm += lsqr_update(x, w, gk.v, phi / rho, -theta / rho) / (rho * rho)
         it += 1
         rnorm = math.sqrt(phibar * phibar + res2)
         arnorm = abs(phibar * alpha * cs)
