@@ -36,3 +36,14 @@ def thread_note(n):
     if n is None:
         return "default thread environment (no thread variable set)"
     return f"pinned to {n} thread(s) for BLAS/OpenMP/numba"
+
+
+def write_result(text, name, quick=False, output=None):
+    """Write a benchmark's markdown to ``output`` or ``benchmarks/results/<name>[_quick].md``, echo it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = output or os.path.join(here, "results", name + ("_quick" if quick else "") + ".md")
+    with open(path, "w") as fh:
+        fh.write(text)
+    print(text)
+    print(f"wrote {path}")
+    return path

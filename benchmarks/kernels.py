@@ -39,6 +39,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _common import write_result  # noqa: E402
+
 ROOT = os.path.dirname(HERE)
 PIN_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 USER_VARIABLES = PIN_VARIABLES + ("KRYLEARN_NUM_THREADS",)
@@ -265,12 +268,7 @@ def write(results, args, repeats, elapsed):
                          f"{rd['ours_ms'] / rd['scipy_ms']:.2f} | {rp['ours_ms']:.3f} | {rp['scipy_ms']:.3f} | "
                          f"{rp['ours_ms'] / rp['scipy_ms']:.2f} |")
         lines += ["", "Target: CSR CG per iteration ≤ 1.0× SciPy on every matrix.", ""]
-    text = "\n".join(lines) + "\n"
-    path = args.output or os.path.join(HERE, "results", "kernels" + ("_quick" if args.quick else "") + ".md")
-    with open(path, "w") as fh:
-        fh.write(text)
-    print(text)
-    print(f"wrote {path}")
+    write_result("\n".join(lines) + "\n", "kernels", args.quick, args.output)
 
 
 if __name__ == "__main__":

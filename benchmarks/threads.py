@@ -30,6 +30,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _common import write_result  # noqa: E402
+
 ROOT = os.path.dirname(HERE)
 PIN_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 # variables that would make "default" not the user's default; removed from the worker's environment
@@ -273,12 +276,7 @@ def write(rows, loads, repeats, args, elapsed):
               "on this machine while a PETSc build held about one core): `lstsq` 4–8× and DCDM 3.8× their "
               "pinned time, AMG-PCG 1.9×, CG/MINRES/GMRES on CSR 1.3–1.6×. The GP-HM row holds BLAS to one "
               "thread itself (its `blas_threads=1` default), as it did before."]
-    text = "\n".join(lines) + "\n"
-    path = args.output or os.path.join(HERE, "results", "threads" + ("_quick" if args.quick else "") + ".md")
-    with open(path, "w") as fh:
-        fh.write(text)
-    print(text)
-    print(f"wrote {path}")
+    write_result("\n".join(lines) + "\n", "threads", args.quick, args.output)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,18 @@ def dot(a, b):
     return np.vdot(a, b)
 
 
+@nb.njit(inline="always", **NB_REDUCE)
+def _csr_row_dot(indptr, indices, data, x, i):
+    """Row ``i`` of a CSR matrix times ``x`` (the gather every CSR kernel here shares)."""
+    k = indptr[i]
+    end = indptr[i + 1]
+    acc = 0.0
+    while k < end:
+        acc += data[k] * x[indices[k]]
+        k += 1
+    return acc
+
+
 @nb.njit(**NB_REDUCE)
 def _csr_matvec_dot(indptr, indices, data, x, y):
     """y = A x for CSR (A); returns x·y. Pass *unsigned* views of indptr/indices: numba then
@@ -83,12 +95,7 @@ def _csr_matvec_dot(indptr, indices, data, x, y):
     s = 0.0
     n = y.shape[0]
     for i in nb.prange(n):
-        k = indptr[i]
-        end = indptr[i + 1]
-        acc = 0.0
-        while k < end:
-            acc += data[k] * x[indices[k]]
-            k += 1
+        acc = _csr_row_dot(indptr, indices, data, x, i)
         y[i] = acc
         s += x[i] * acc
     return s
@@ -138,13 +145,7 @@ def _csr_matvec_sub_norm(indptr, indices, data, x, y, a):
     """y = A x − a y in place (CSR A, unsigned index views); returns ‖y‖²."""
     s = 0.0
     for i in nb.prange(y.shape[0]):
-        k = indptr[i]
-        end = indptr[i + 1]
-        acc = 0.0
-        while k < end:
-            acc += data[k] * x[indices[k]]
-            k += 1
-        yi = acc - a * y[i]
+        yi = _csr_row_dot(indptr, indices, data, x, i) - a * y[i]
         y[i] = yi
         s += yi * yi
     return s
