@@ -271,7 +271,7 @@ def write(rows, loads, repeats, args, elapsed):
     lines += ["", "What the default environment runs (the threading policy, `krylearn/threads.py`): BLAS held to one "
               "thread inside every solver and preconditioner set-up; numba kernels parallel only from 2²¹ "
               "unknowns (the 2048² CG row) or in the hand-chunked least-squares passes (≥ 2²⁰ entries); torch "
-              "on one thread for grids under 2²⁰ points; idle OpenMP workers sleep (`OMP_WAIT_POLICY=PASSIVE`, "
+              "on one thread for grids under 2¹⁵ points; idle OpenMP workers sleep (`OMP_WAIT_POLICY=PASSIVE`, "
               "set by `import krylearn` unless the user set it). Before the policy (the same script, one round, "
               "on this machine while a PETSc build held about one core): `lstsq` 4–8× and DCDM 3.8× their "
               "pinned time, AMG-PCG 1.9×, CG/MINRES/GMRES on CSR 1.3–1.6×. The GP-HM row holds BLAS to one "
