@@ -12,8 +12,8 @@ from ._common import Monitor, prepare_system, stopping_tolerance
 from ._kernels import NB_PLAIN, NB_REDUCE, CSRPair
 from .result import Status
 
-__all__ = ["GolubKahan", "lsqr_update", "lsmr_update", "prepare_least_squares", "start_least_squares", "end_of_step", "least_squares_verdict",
-           "sym_ortho"]
+__all__ = ["GolubKahan", "lsqr_update", "lsmr_update", "prepare_least_squares", "start_least_squares", "end_of_step",
+           "least_squares_verdict", "sym_ortho"]
 
 
 def prepare_least_squares(A, b, x0, maxiter, damp, rtol, atol, method):

@@ -13,10 +13,9 @@ import time
 
 import numpy as np
 
-from ..threads import solver_threads
-
 from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator, check_finite_matrix
+from ..threads import solver_threads
 from .result import SolverResult, SolverState, Status
 
 __all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner", "initial_residual", "safe_norm",

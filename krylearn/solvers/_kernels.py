@@ -110,6 +110,15 @@ def csr_matvec_dot(A, x, y):
     return pick(_csr_matvec_dot, x.shape[0])(_unsigned(A.indptr), _unsigned(A.indices), A.data, x, y)
 
 
+def _unwrapped(A):
+    """``A`` without the retagging wrappers of ``kl.aslinearoperator(..., positive_definite=True)``."""
+    from ..operators.convert import _Retagged
+
+    while isinstance(A, _Retagged):
+        A = A.args[0]
+    return A
+
+
 def fused_matvec_dot(A, like):
     """A callable ``f(p, q) -> pᵀq`` writing ``q = A p`` in place, or None if ``A`` has no fused path.
 
@@ -118,11 +127,9 @@ def fused_matvec_dot(A, like):
     real float64 vectors only."""
     if like.dtype != np.float64 or not like.flags.c_contiguous:
         return None
-    from ..operators.convert import SparseOperator, _Retagged
+    from ..operators.convert import SparseOperator
 
-    inner = A
-    while isinstance(inner, _Retagged):
-        inner = inner.args[0]
+    inner = _unwrapped(A)
     if inner.shape != A.shape or inner.dtype != np.float64:
         return None
     fn = getattr(inner, "matvec_dot", None)
@@ -159,14 +166,13 @@ class CSRPair:
     a dozen plain products here, so it is built only once a solve has taken ``TRANSPOSE_AFTER``
     steps (a short solve does not pay for it)."""
 
-    __slots__ = ("M", "A", "AT", "shape", "steps")
+    __slots__ = ("M", "A", "AT", "steps")
     TRANSPOSE_AFTER = 8
 
     def __init__(self, M):
         self.M = M.tocsr() if M.format != "csr" else M
         self.A = (_unsigned(self.M.indptr), _unsigned(self.M.indices), self.M.data)
         self.AT = None
-        self.shape = self.M.shape
         self.steps = 0
 
     @classmethod
@@ -174,11 +180,9 @@ class CSRPair:
         """The pair for an operator that wraps a real float64 sparse matrix, else None."""
         if like.dtype != np.float64:
             return None
-        from ..operators.convert import SparseOperator, _Retagged
+        from ..operators.convert import SparseOperator
 
-        inner = op
-        while isinstance(inner, _Retagged):
-            inner = inner.args[0]
+        inner = _unwrapped(op)
         if (isinstance(inner, SparseOperator) and inner.shape == op.shape and inner.A.dtype == np.float64
                 and inner.A.format in ("csr", "csc")):
             return cls(inner.A)

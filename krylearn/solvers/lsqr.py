@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ._bidiag import end_of_step, lsqr_update, start_least_squares
 from ._common import rescaled
 from .result import Status

@@ -44,8 +44,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..operators.base import LinearOperator
-from ..threads import get_num_threads
 from ..operators.convert import MatrixOperator, SparseOperator, aslinearoperator
+from ..threads import get_num_threads
 
 __all__ = ["Sketch", "GaussianSketch", "SRHT", "CountSketch", "SparseSign", "LeverageScore",
            "make_sketch", "SKETCHES", "fwht", "SRTT"]
