@@ -249,6 +249,76 @@ def _masked3d(x, y, d, W0, W1, W2, idx):
 
 
 # --------------------------------------------------------------------------------------
+# many vectors at once: Y = A X for X of shape (n, k), C order (the k values of a cell are
+# contiguous), one pass over the operator's arrays for all k columns. ``partial[i, c]`` receives
+# the contribution of grid row (3D: plane) i to x_cᵀ(A x_c), so the column dots of a parallel run
+# need no shared accumulator (summed over i by the caller).
+# --------------------------------------------------------------------------------------
+@nb.njit(**_KW)
+def _block2d(X, Y, d, W0, W1, idx, partial):
+    N0, N1 = idx.shape
+    k = X.shape[1]
+    for i in nb.prange(N0):
+        acc = np.zeros(k)
+        for j in range(N1):
+            m = idx[i, j]
+            if m < 0:
+                continue
+            # a neighbour that is absent (solid, box face) points at the cell itself with weight 0:
+            # the column loop below is then branch-free
+            wu = W0[i, j] if i > 0 else 0.0
+            u = idx[i - 1, j] if wu != 0.0 else m
+            wd = W0[i + 1, j] if i < N0 - 1 else 0.0
+            dn = idx[i + 1, j] if wd != 0.0 else m
+            wl = W1[i, j] if j > 0 else 0.0
+            le = idx[i, j - 1] if wl != 0.0 else m
+            wr = W1[i, j + 1] if j < N1 - 1 else 0.0
+            ri = idx[i, j + 1] if wr != 0.0 else m
+            dm = d[m]
+            for c in range(k):
+                xc = X[m, c]
+                v = dm * xc - wu * X[u, c] - wd * X[dn, c] - wl * X[le, c] - wr * X[ri, c]
+                Y[m, c] = v
+                acc[c] += xc * v
+        for c in range(k):
+            partial[i, c] = acc[c]
+
+
+@nb.njit(**_KW)
+def _block3d(X, Y, d, W0, W1, W2, idx, partial):
+    N0, N1, N2 = idx.shape
+    k = X.shape[1]
+    for i in nb.prange(N0):
+        acc = np.zeros(k)
+        for j in range(N1):
+            for l in range(N2):
+                m = idx[i, j, l]
+                if m < 0:
+                    continue
+                w0 = W0[i, j, l] if i > 0 else 0.0
+                n0 = idx[i - 1, j, l] if w0 != 0.0 else m
+                w1 = W0[i + 1, j, l] if i < N0 - 1 else 0.0
+                n1 = idx[i + 1, j, l] if w1 != 0.0 else m
+                w2 = W1[i, j, l] if j > 0 else 0.0
+                n2 = idx[i, j - 1, l] if w2 != 0.0 else m
+                w3 = W1[i, j + 1, l] if j < N1 - 1 else 0.0
+                n3 = idx[i, j + 1, l] if w3 != 0.0 else m
+                w4 = W2[i, j, l] if l > 0 else 0.0
+                n4 = idx[i, j, l - 1] if w4 != 0.0 else m
+                w5 = W2[i, j, l + 1] if l < N2 - 1 else 0.0
+                n5 = idx[i, j, l + 1] if w5 != 0.0 else m
+                dm = d[m]
+                for c in range(k):
+                    xc = X[m, c]
+                    v = (dm * xc - w0 * X[n0, c] - w1 * X[n1, c] - w2 * X[n2, c] - w3 * X[n3, c]
+                         - w4 * X[n4, c] - w5 * X[n5, c])
+                    Y[m, c] = v
+                    acc[c] += xc * v
+        for c in range(k):
+            partial[i, c] = acc[c]
+
+
+# --------------------------------------------------------------------------------------
 # input normalisation
 # --------------------------------------------------------------------------------------
 def _parse_bc(bc, ndim):
@@ -745,10 +815,30 @@ class PoissonStencil(LinearOperator):
 
     _rmatvec = _matvec
 
+    def matmat_dot(self, X, out):
+        """``out[:] = A X`` in place for ``X`` of shape ``(n, k)`` and return the ``k`` column dots
+        ``x_cᵀ A x_c`` — one pass over the operator for all columns (batched CG's hook).
+
+        ``X`` and ``out`` must be C-contiguous float64 arrays (the ``k`` values of a cell are
+        contiguous). Uses the index-map kernels for every grid (an unmasked grid builds its face
+        weights on first use)."""
+        W = self.face_weights
+        partial = np.empty((self.grid_shape[0], X.shape[1]))
+        if self.ndim_grid == 2:
+            pick(_block2d, X.size)(X, out, self._diag_c, W[0], W[1], self.index, partial)
+        else:
+            pick(_block3d, X.size)(X, out, self._diag_c, W[0], W[1], W[2], self.index, partial)
+        return partial.sum(axis=0)
+
     def _matmat(self, X):
-        out = np.empty(X.shape, dtype=np.result_type(X.dtype, np.float64))
-        for j in range(X.shape[1]):
-            out[:, j] = self._matvec(X[:, j])
+        if X.shape[1] == 1 or np.iscomplexobj(X):
+            out = np.empty(X.shape, dtype=np.result_type(X.dtype, np.float64))
+            for j in range(X.shape[1]):
+                out[:, j] = self._matvec(X[:, j])
+            return out
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        out = np.empty_like(X)
+        self.matmat_dot(X, out)
         return out
 
     _rmatmat = _matmat

@@ -61,7 +61,36 @@ class _ScaledState:
         return v
 
 
-def rescaled(solver=None, *, has_x0=True):
+def _solve_columns(solver, batched, A, b_arr, args, kwargs):
+    """``b`` with ``k > 1`` columns: the solver's batched implementation when it has one, otherwise
+    one solve per column (each through the single-column entry point, rescaling included),
+    gathered into one result (:func:`krylearn.solvers.batched_cg.combine_columns`)."""
+    from .batched_cg import combine_columns
+
+    if batched is not None:
+        res = batched(A, b_arr, *args, **kwargs)
+        if res is not NotImplemented:  # the batched path may decline (it is slower for this A)
+            return res
+    t0 = time.perf_counter()
+    x0 = args[0] if args else kwargs.get("x0")
+    if x0 is not None:
+        x0 = np.asarray(x0)
+        if x0.shape != b_arr.shape:
+            raise ValueError(f"x0 has shape {x0.shape}, but b has shape {b_arr.shape}")
+    results = []
+    for c in range(b_arr.shape[1]):
+        kw = dict(kwargs)
+        a = tuple(args)
+        if x0 is not None:
+            if a:
+                a = (x0[:, c],) + a[1:]
+            else:
+                kw["x0"] = x0[:, c]
+        results.append(solver(A, b_arr[:, c], *a, **kw))
+    return combine_columns(results[0].method, results, t0)
+
+
+def rescaled(solver=None, *, has_x0=True, batched=None):
     """Decorator: solve ``A x = b`` as ``A (x/s) = b/s`` with ``s = ‖b‖`` when ‖b‖ is outside
     :data:`SAFE_NORM_RANGE`, so that no inner product of the iteration under- or overflows.
 
@@ -70,12 +99,19 @@ def rescaled(solver=None, *, has_x0=True):
     ``res.info["rescaled_by"]`` records ``s``. ``x0`` (the third positional argument, or the
     keyword; ``has_x0=False`` for solvers without one, like :func:`krylearn.lstsq`) and ``atol`` are
     scaled with ``b``. Inputs that are not finite numeric arrays are passed through unchanged, for
-    the solver to reject."""
+    the solver to reject.
+
+    Many right-hand sides: a ``b`` of shape ``(n, k)`` with ``k > 1`` goes to ``batched(A, b, ...)``
+    when given (same arguments; it may return ``NotImplemented`` to decline), else the solver runs
+    once per column and the results are gathered into one (``x`` of shape
+    ``(n, k)``, per-column iterations and statuses in ``info``)."""
     if solver is None:
-        return functools.partial(rescaled, has_x0=has_x0)
+        return functools.partial(rescaled, has_x0=has_x0, batched=batched)
 
     @functools.wraps(solver)
     def wrapper(A, b, *args, **kwargs):
+        if np.ndim(b) == 2 and np.shape(b)[1] > 1:
+            return _solve_columns(wrapper, batched, A, np.asarray(b), args, kwargs)
         try:
             b_arr = np.asarray(b)
             ok = b_arr.ndim >= 1 and np.issubdtype(b_arr.dtype, np.number) and bool(np.all(np.isfinite(b_arr)))

@@ -11,13 +11,20 @@ import numpy as np
 
 from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, ritz_summary,
                       stopping_tolerance, zero_rhs_result)
+from .batched_cg import batched_cg, prefers_batched
 from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .result import SolverError, Status
 
 __all__ = ["cg"]
 
 
-@rescaled
+def _many(A, B, *args, **kwargs):
+    """``k`` right-hand sides: batched CG where it is faster than a loop of solves (see
+    :func:`~krylearn.solvers.batched_cg.prefers_batched`), else decline (a loop of ``cg`` calls)."""
+    return batched_cg(A, B, *args, **kwargs) if prefers_batched(A) else NotImplemented
+
+
+@rescaled(batched=_many)
 def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
        raise_on_indefinite=False, check_true_residual=True, estimate_eigenvalues=False):
     """Solve ``A x = b`` for Hermitian positive definite ``A`` by (preconditioned) CG.
@@ -41,9 +48,15 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     A : operator-like, shape (n, n)
         Hermitian positive definite; anything :func:`krylearn.aslinearoperator` accepts.
         Untagged operators are accepted; positive curvature is checked at run time.
-    b : array_like, shape (n,)
+    b : array_like, shape (n,) or (n, k)
+        Right-hand side; ``k`` columns give ``res.x`` of shape ``(n, k)``, each column with its own
+        stopping rule, iterations and status (``res.info``). They are solved together by batched
+        CG (:func:`~krylearn.solvers.batched_cg.batched_cg`: one block product per iteration) when
+        the operator stores its matrix (CSR, masked or variable-coefficient stencils), and one
+        after the other for a uniform matrix-free stencil, where that is faster (measured:
+        ``benchmarks/many_rhs.py``).
     x0 : array_like, optional
-        Starting guess (default zeros). Not modified.
+        Starting guess (default zeros), shaped like ``b``. Not modified.
     rtol, atol : float
         Relative and absolute tolerances of the stopping rule above.
     maxiter : int, optional

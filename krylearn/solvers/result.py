@@ -34,8 +34,10 @@ class SolverError(RuntimeError):
 
     def __init__(self, result):
         self.result = result
+        rel = result.relative_residual
+        rel = float(np.nanmax(rel)) if np.ndim(rel) and np.size(rel) else rel
         super().__init__(f"{result.method}: {result.status.message} after {result.iterations} "
-                         f"iterations (relative residual {result.relative_residual:.3e})")
+                         f"iterations (relative residual {rel:.3e})")
 
 
 @dataclass
@@ -53,6 +55,9 @@ class SolverResult:
         methods it is one sweep, for GMRES one inner step).
     residuals : ndarray
         Residual norms ``‖r_k‖`` for ``k = 0..iterations`` (the norm named by ``residual_norm``).
+        For ``b`` with ``k`` columns: shape ``(iterations + 1, k)``, NaN after a column stopped;
+        ``x`` is then ``(n, k)``, ``b_norm`` and ``tol`` are arrays of length ``k``, and
+        ``info["iterations"]``/``info["statuses"]`` hold each column's own.
     time : float
         Wall time of the solve in seconds (setup of the operator excluded).
     method : str
@@ -87,13 +92,27 @@ class SolverResult:
         return self.status.message
 
     @property
-    def final_residual(self) -> float:
-        return float(self.residuals[-1]) if len(self.residuals) else float("nan")
+    def final_residual(self):
+        """The last recorded residual norm; for ``k`` right-hand sides an array of each column's last one."""
+        res = np.asarray(self.residuals)
+        if res.ndim == 2:
+            last = np.full(res.shape[1], np.nan)
+            for c in range(res.shape[1]):
+                col = res[:, c][~np.isnan(res[:, c])]
+                if col.size:
+                    last[c] = col[-1]
+            return last
+        return float(res[-1]) if len(res) else float("nan")
 
     @property
-    def relative_residual(self) -> float:
-        """Final residual norm over ‖b‖ (or the absolute residual if b = 0)."""
-        return self.final_residual / self.b_norm if self.b_norm > 0 else self.final_residual
+    def relative_residual(self):
+        """Final residual norm over ‖b‖ (or the absolute residual if b = 0); per column for ``k``
+        right-hand sides."""
+        fr = self.final_residual
+        if np.ndim(fr):
+            bn = np.asarray(self.b_norm, dtype=float)
+            return np.where(bn > 0, fr / np.where(bn > 0, bn, 1.0), fr)
+        return fr / self.b_norm if self.b_norm > 0 else fr
 
     def raise_if_failed(self):
         """Raise :class:`SolverError` unless converged; return ``self`` otherwise."""
@@ -105,8 +124,11 @@ class SolverResult:
         raise TypeError("SolverResult is not a tuple: use res.x, res.status, res.iterations, ...")
 
     def __repr__(self):
+        rel = self.relative_residual
+        cols = f", columns={np.size(rel)}" if np.ndim(rel) else ""
+        rel = float(np.nanmax(rel)) if np.ndim(rel) and np.size(rel) else rel
         return (f"SolverResult(method={self.method!r}, status={self.status}, iterations={self.iterations}, "
-                f"relative_residual={self.relative_residual:.3e}, time={self.time:.4g}s)")
+                f"relative_residual={rel:.3e}{cols}, time={self.time:.4g}s)")
 
 
 class SolverState:
