@@ -778,7 +778,8 @@ class PoissonStencil(LinearOperator):
     def matvec_dot(self, x, out):
         """``out[:] = A x`` in place and return ``xᵀ A x`` (one fused pass; CG's hook).
 
-        ``x`` and ``out`` must be C-contiguous float64 vectors of length ``n``."""
+        ``x`` and ``out`` must be C-contiguous vectors of length ``n``, both float64 or both float32
+        (the float32 kernels read the float64 coefficients and accumulate the dot in float64)."""
         nd = self.ndim_grid
         n = x.shape[0]
         if self.masked:
@@ -808,7 +809,7 @@ class PoissonStencil(LinearOperator):
     def _matvec(self, x):
         if np.iscomplexobj(x):
             return self._matvec(np.ascontiguousarray(x.real)) + 1j * self._matvec(np.ascontiguousarray(x.imag))
-        x = np.ascontiguousarray(x, dtype=np.float64)
+        x = np.ascontiguousarray(x, dtype=np.float32 if x.dtype == np.float32 else np.float64)
         out = np.empty_like(x)
         self.matvec_dot(x, out)
         return out
@@ -819,8 +820,8 @@ class PoissonStencil(LinearOperator):
         """``out[:] = A X`` in place for ``X`` of shape ``(n, k)`` and return the ``k`` column dots
         ``x_cᵀ A x_c`` — one pass over the operator for all columns (batched CG's hook).
 
-        ``X`` and ``out`` must be C-contiguous float64 arrays (the ``k`` values of a cell are
-        contiguous). Uses the index-map kernels for every grid (an unmasked grid builds its face
+        ``X`` and ``out`` must be C-contiguous arrays, both float64 or both float32 (the ``k``
+        values of a cell are contiguous). Uses the index-map kernels for every grid (an unmasked grid builds its face
         weights on first use)."""
         W = self.face_weights
         partial = np.empty((self.grid_shape[0], X.shape[1]))
@@ -836,7 +837,7 @@ class PoissonStencil(LinearOperator):
             for j in range(X.shape[1]):
                 out[:, j] = self._matvec(X[:, j])
             return out
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        X = np.ascontiguousarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
         out = np.empty_like(X)
         self.matmat_dot(X, out)
         return out

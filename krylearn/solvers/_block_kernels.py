@@ -134,7 +134,7 @@ def fused_matmat_dot(A, like):
     if inner.shape != A.shape:
         return None
     fn = getattr(inner, "matmat_dot", None)
-    if callable(fn) and like.dtype == np.float64:
+    if callable(fn):
         return fn
     if isinstance(inner, SparseOperator) and inner.A.format == "csr" and inner.A.dtype == like.dtype:
         M = inner.A

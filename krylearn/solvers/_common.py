@@ -23,6 +23,8 @@ __all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner
 
 #: right-hand sides whose norm lies outside this range are solved scaled to unit norm (see :func:`rescaled`)
 SAFE_NORM_RANGE = (1e-100, 1e100)
+#: the same for float32/complex64 right-hand sides (squares must stay inside float32's range)
+SINGLE_SAFE_NORM_RANGE = (1e-15, 1e15)
 
 
 def safe_norm(v):
@@ -90,7 +92,50 @@ def _solve_columns(solver, batched, A, b_arr, args, kwargs):
     return combine_columns(results[0].method, results, t0)
 
 
-def rescaled(solver=None, *, has_x0=True, batched=None):
+def _single_precision_note(res, b_dtype, x0):
+    """A single-precision solve returns ``x`` in single precision, and says why when it stagnated."""
+    x0_dtype = None if x0 is None else np.asarray(x0).dtype
+    if b_dtype not in _SINGLE or (x0_dtype is not None and x0_dtype not in _SINGLE):
+        return res
+    want = working_dtype(res.x.dtype, b_dtype)
+    if isinstance(res.x, np.ndarray) and res.x.dtype != want and np.can_cast(want, res.x.dtype):
+        res.x = res.x.astype(want)
+    if res.status is Status.STAGNATION:
+        why = res.info.get("reason")
+        res.info["reason"] = (f"{why}; " if why else "") + (f"the solve ran in {np.dtype(want).name} (the dtype of b), whose relative accuracy "
+                              f"is about {np.finfo(want).eps:.1e} times the condition number of A: a tolerance "
+                              "below that cannot be reached; pass b in float64 for a smaller rtol")
+    return res
+
+
+def _solve_tensor(solver, torch_impl, A, b, args, kwargs, has_x0):
+    """``b`` is a torch tensor: the solver's torch implementation when it has one (the iteration runs
+    on the tensor's device), otherwise one host copy in and one out around the NumPy solver
+    (``res.info["host_solve"] = True``). ``res.x`` is a tensor like ``b`` either way."""
+    if torch_impl is not None:
+        return torch_impl(A, b, *args, **kwargs)
+    from .cg_torch import is_tensor
+
+    def host(v):
+        return v.detach().cpu().numpy() if is_tensor(v) else v
+
+    args = tuple(host(a) for a in args) if has_x0 and args else args
+    if has_x0 and "x0" in kwargs:
+        kwargs = dict(kwargs, x0=host(kwargs["x0"]))
+    if is_tensor(kwargs.get("M")):
+        from ..operators.convert import aslinearoperator
+
+        kwargs = dict(kwargs, M=aslinearoperator(kwargs["M"]))
+    res = solver(A, host(b), *args, **kwargs)
+    import torch
+
+    res.x = torch.as_tensor(np.asarray(res.x), device=b.device).to(b.dtype if b.is_floating_point() or b.is_complex()
+                                                                    else torch.float64)
+    res.info["host_solve"] = True
+    return res
+
+
+def rescaled(solver=None, *, has_x0=True, batched=None, torch_impl=None):
     """Decorator: solve ``A x = b`` as ``A (x/s) = b/s`` with ``s = ‖b‖`` when ‖b‖ is outside
     :data:`SAFE_NORM_RANGE`, so that no inner product of the iteration under- or overflows.
 
@@ -106,10 +151,12 @@ def rescaled(solver=None, *, has_x0=True, batched=None):
     once per column and the results are gathered into one (``x`` of shape
     ``(n, k)``, per-column iterations and statuses in ``info``)."""
     if solver is None:
-        return functools.partial(rescaled, has_x0=has_x0, batched=batched)
+        return functools.partial(rescaled, has_x0=has_x0, batched=batched, torch_impl=torch_impl)
 
     @functools.wraps(solver)
     def wrapper(A, b, *args, **kwargs):
+        if type(b).__module__.startswith("torch"):
+            return _solve_tensor(wrapper, torch_impl, A, b, args, kwargs, has_x0)
         if np.ndim(b) == 2 and np.shape(b)[1] > 1:
             return _solve_columns(wrapper, batched, A, np.asarray(b), args, kwargs)
         try:
@@ -120,9 +167,11 @@ def rescaled(solver=None, *, has_x0=True, batched=None):
         if not ok:
             return solver(A, b, *args, **kwargs)
         s = safe_norm(b_arr)
-        lo, hi = SAFE_NORM_RANGE
+        single = b_arr.dtype in _SINGLE
+        x0 = (args[0] if args else kwargs.get("x0")) if has_x0 else None
+        lo, hi = SINGLE_SAFE_NORM_RANGE if single else SAFE_NORM_RANGE
         if s == 0.0 or lo <= s <= hi:
-            return solver(A, b, *args, **kwargs)
+            return _single_precision_note(solver(A, b, *args, **kwargs), b_arr.dtype, x0)
         if isinstance(kwargs.get("atol"), numbers.Real):
             kwargs["atol"] = kwargs["atol"] / s
         cb = kwargs.get("callback")
@@ -139,7 +188,7 @@ def rescaled(solver=None, *, has_x0=True, batched=None):
         res.b_norm = s
         res.tol = res.tol * s
         res.info["rescaled_by"] = s
-        return res
+        return _single_precision_note(res, b_arr.dtype, x0)
 
     # every solver entry point also runs under the package's threading policy (BLAS on one thread)
     return solver_threads(wrapper)
@@ -181,6 +230,70 @@ def as_preconditioner(M, n):
     return M
 
 
+_SINGLE = (np.dtype(np.float32), np.dtype(np.complex64))
+
+
+def working_dtype(A_dtype, b_dtype, x0_dtype=None):
+    """The precision a solve runs in: the right-hand side's.
+
+    ``b`` (and ``x0``) in float32/complex64 → float32, or complex64 when ``A``, ``b`` or ``x0`` is
+    complex; the operator's products are then taken in that precision (see
+    :func:`in_precision`). Otherwise float64/complex128 as before (integers count as float64)."""
+    dts = [np.dtype(b_dtype) if np.issubdtype(b_dtype, np.number) else np.dtype(np.float64)]
+    if x0_dtype is not None:
+        dts.append(np.dtype(x0_dtype))
+    if all(d in _SINGLE for d in dts):
+        cplx = any(np.issubdtype(d, np.complexfloating) for d in dts + [np.dtype(A_dtype)])
+        return np.dtype(np.complex64 if cplx else np.float32)
+    return np.result_type(A_dtype, *dts, np.float64)
+
+
+class _InPrecision(LinearOperator):
+    """An operator whose products are returned in ``dtype`` (the working precision of a solve)."""
+
+    def __init__(self, op, dtype):
+        self.op = op
+        super().__init__(op.shape, dtype=dtype, symmetric=op.symmetric, hermitian=op.hermitian,
+                         positive_definite=op.positive_definite)
+
+    def _matvec(self, x):
+        return np.asarray(self.op.matvec(x)).astype(self.dtype, copy=False)
+
+    def _rmatvec(self, x):
+        return np.asarray(self.op.rmatvec(x)).astype(self.dtype, copy=False)
+
+    def _matmat(self, X):
+        return np.asarray(self.op.matmat(X)).astype(self.dtype, copy=False)
+
+    def _diagonal(self):
+        return self.op.diagonal()
+
+    def __getattr__(self, name):  # e.g. a preconditioner's ``info`` or a stencil's grid
+        if name == "op":
+            raise AttributeError(name)
+        return getattr(self.op, name)
+
+
+def in_precision(op, dtype):
+    """``op`` with products in the single working precision ``dtype``: a CSR matrix is stored again
+    in ``dtype`` (half the bytes per product; numba kernels then run in single precision), a grid
+    stencil computes in ``dtype`` natively, anything else has its products cast. Unchanged for
+    double-precision solves."""
+    if op is None or np.dtype(dtype) not in _SINGLE or op.dtype == dtype:
+        return op
+    from ..operators.convert import SparseOperator
+    from ..operators.stencil import PoissonStencil
+    from ._kernels import _unwrapped
+
+    inner = _unwrapped(op)
+    if isinstance(inner, PoissonStencil) and dtype == np.float32:
+        return op
+    if isinstance(inner, SparseOperator) and inner.shape == op.shape:
+        return aslinearoperator(inner.A.astype(dtype), symmetric=op.symmetric, positive_definite=op.positive_definite,
+                                hermitian=op.hermitian)
+    return _InPrecision(op, dtype)
+
+
 def prepare_system(A, b, x0=None, *, M=None, maxiter=None, square=True, method="solver"):
     """Validate the inputs of a solve before any work starts.
 
@@ -195,13 +308,11 @@ def prepare_system(A, b, x0=None, *, M=None, maxiter=None, square=True, method="
         raise ValueError(f"{method} needs a square operator, got shape {A.shape}")
     check_finite_matrix(A)
     b_arr = np.asarray(b)
-    dtype = np.result_type(A.dtype, b_arr.dtype if np.issubdtype(b_arr.dtype, np.number) else np.float64,
-                           np.float64)
-    if x0 is not None:
-        dtype = np.result_type(dtype, np.asarray(x0).dtype)
+    dtype = working_dtype(A.dtype, b_arr.dtype, None if x0 is None else np.asarray(x0).dtype)
     b = _check_vector(b, m, "b", dtype)
     x = np.zeros(n, dtype=dtype) if x0 is None else _check_vector(x0, n, "x0", dtype)
-    M = as_preconditioner(M, n)
+    M = in_precision(as_preconditioner(M, n), dtype)
+    A = in_precision(A, dtype)
     if maxiter is None:
         maxiter = 10 * n
     if not isinstance(maxiter, numbers.Integral) or maxiter < 0:

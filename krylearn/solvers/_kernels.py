@@ -48,7 +48,10 @@ def _dot(a, b):
 
 
 def _is_fast(*arrays):
-    return all(a.dtype == np.float64 and a.flags.c_contiguous for a in arrays)
+    """Real float64 or float32 arrays, all of one dtype and C-contiguous (numba compiles one
+    version per dtype; reductions accumulate in float64 either way)."""
+    dt = arrays[0].dtype
+    return dt in (np.float64, np.float32) and all(a.dtype == dt and a.flags.c_contiguous for a in arrays)
 
 
 def cg_update_xr(x, r, p, q, alpha):
@@ -123,19 +126,19 @@ def fused_matvec_dot(A, like):
     """A callable ``f(p, q) -> pᵀq`` writing ``q = A p`` in place, or None if ``A`` has no fused path.
 
     Used by CG for its ``(p, Ap)``: operators with a ``matvec_dot(x, out)`` method (e.g.
-    :class:`~krylearn.operators.stencil.PoissonStencil`) and float64 CSR matrices qualify, for
-    real float64 vectors only."""
-    if like.dtype != np.float64 or not like.flags.c_contiguous:
+    :class:`~krylearn.operators.stencil.PoissonStencil`, float64 or float32 vectors) and CSR
+    matrices of the vectors' dtype (float64, or float32 for a single-precision solve) qualify."""
+    if like.dtype not in (np.float64, np.float32) or not like.flags.c_contiguous:
         return None
     from ..operators.convert import SparseOperator
 
     inner = _unwrapped(A)
-    if inner.shape != A.shape or inner.dtype != np.float64:
+    if inner.shape != A.shape or inner.dtype != np.float64 and inner.dtype != like.dtype:
         return None
     fn = getattr(inner, "matvec_dot", None)
     if callable(fn):
         return fn
-    if isinstance(inner, SparseOperator) and inner.A.format == "csr" and inner.A.dtype == np.float64:
+    if isinstance(inner, SparseOperator) and inner.A.format == "csr" and inner.A.dtype == like.dtype:
         M = inner.A
         indptr, indices, data = _unsigned(M.indptr), _unsigned(M.indices), M.data
         kern = pick(_csr_matvec_dot, A.shape[0])

@@ -28,7 +28,8 @@ import numpy as np
 
 from ..operators.convert import aslinearoperator, check_finite_matrix
 from ._block_kernels import block_dots, block_update_xr, block_xpby, fused_matmat_dot
-from ._common import SAFE_NORM_RANGE, as_preconditioner, safe_norm, stopping_tolerance
+from ._common import (_SINGLE, SAFE_NORM_RANGE, SINGLE_SAFE_NORM_RANGE, as_preconditioner, in_precision, safe_norm,
+                      stopping_tolerance, working_dtype)
 from .result import SolverError, SolverResult, SolverState, Status
 
 __all__ = ["batched_cg", "prefers_batched", "check_block", "combine_columns"]
@@ -119,15 +120,14 @@ def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
         raise ValueError(f"cg needs a square operator, got shape {A.shape}")
     check_finite_matrix(A)
     B_in = np.asarray(B)
-    dtype = np.result_type(A.dtype, B_in.dtype if np.issubdtype(B_in.dtype, np.number) else np.float64, np.float64)
-    if X0 is not None:
-        dtype = np.result_type(dtype, np.asarray(X0).dtype)
+    dtype = working_dtype(A.dtype, B_in.dtype, None if X0 is None else np.asarray(X0).dtype)
     B = check_block(B_in, n, "b", dtype)
     k = B.shape[1]
     X = np.zeros((n, k), dtype=dtype) if X0 is None else check_block(X0, n, "x0", dtype)
     if X.shape != B.shape:
         raise ValueError(f"x0 has shape {X.shape}, b has shape {B.shape}")
-    M = as_preconditioner(M, n)
+    M = in_precision(as_preconditioner(M, n), dtype)
+    A = in_precision(A, dtype)
     if maxiter is None:
         maxiter = 10 * n
     if not isinstance(maxiter, numbers.Integral) or maxiter < 0:
@@ -138,7 +138,7 @@ def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
 
     # per-column scaling into the safe range (a linear solve commutes with it)
     bnorm = np.array([safe_norm(B[:, c]) for c in range(k)])
-    lo, hi = SAFE_NORM_RANGE
+    lo, hi = SINGLE_SAFE_NORM_RANGE if dtype in _SINGLE else SAFE_NORM_RANGE
     scale = np.where((bnorm > 0) & ((bnorm < lo) | (bnorm > hi)), bnorm, 1.0)
     B /= scale
     X /= scale
@@ -245,9 +245,12 @@ def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
             if it % 16 == 0:  # stagnation guard: the steps no longer change x at this precision
                 step = np.abs(alpha) * np.sqrt(np.real(block_dots(P, P)))
                 xn = np.sqrt(np.real(block_dots(Xa, Xa)))
-                vec["stag"] = np.where(step <= 1e-15 * xn, vec["stag"] + 1, 0)
+                vec["stag"] = np.where(step <= 8 * np.finfo(dtype).eps * xn, vec["stag"] + 1, 0)
                 for c in np.flatnonzero((vec["stag"] >= 3) & ~leaving):
                     status[act[c]], leaving[c] = Status.STAGNATION, True
+                    # record the true residual: the recursive one may have drifted far below it
+                    t = blk["B"][:, c] - A.matvec(np.ascontiguousarray(Xa[:, c]))
+                    history[act[c]][-1] = float(np.linalg.norm(t.astype(np.float64)))
             if callback is not None:
                 state.iteration, state.residual_norm = it, float(np.max(rn * scale[act]))
                 state._x = Xa
@@ -276,7 +279,10 @@ def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
         info["restarts"] = misses
     if np.any(scale != 1.0):
         info["rescaled_by"] = scale
-    res = SolverResult(x=X * scale, status=_overall(status), iterations=int(iters.max(initial=0)), residuals=hist,
+    if Status.STAGNATION in status and dtype in _SINGLE:
+        info["reason"] = (f"the solve ran in {np.dtype(dtype).name} (the dtype of b): a tolerance below about "
+                          f"{np.finfo(dtype).eps:.1e} times the condition number of A cannot be reached")
+    res = SolverResult(x=(X * scale.astype(X.real.dtype)), status=_overall(status), iterations=int(iters.max(initial=0)), residuals=hist,
                         time=time.perf_counter() - t0, method="batched-cg" if M is None else "batched-pcg",
                         b_norm=bnorm, tol=tol * scale, info=info)
     if raise_on_indefinite and Status.INDEFINITE in status:

@@ -24,7 +24,13 @@ def _many(A, B, *args, **kwargs):
     return batched_cg(A, B, *args, **kwargs) if prefers_batched(A) else NotImplemented
 
 
-@rescaled(batched=_many)
+def _torch(A, b, *args, **kwargs):
+    from .cg_torch import cg_torch
+
+    return cg_torch(A, b, *args, **kwargs)
+
+
+@rescaled(batched=_many, torch_impl=_torch)
 def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
        raise_on_indefinite=False, check_true_residual=True, estimate_eigenvalues=False):
     """Solve ``A x = b`` for Hermitian positive definite ``A`` by (preconditioned) CG.
@@ -54,7 +60,8 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         CG (:func:`~krylearn.solvers.batched_cg.batched_cg`: one block product per iteration) when
         the operator stores its matrix (CSR, masked or variable-coefficient stencils), and one
         after the other for a uniform matrix-free stencil, where that is faster (measured:
-        ``benchmarks/many_rhs.py``).
+        ``benchmarks/many_rhs.py``). A torch tensor runs the whole iteration in torch on its
+        device (:func:`~krylearn.solvers.cg_torch.cg_torch`); ``res.x`` is then a tensor.
     x0 : array_like, optional
         Starting guess (default zeros), shaped like ``b``. Not modified.
     rtol, atol : float
@@ -111,6 +118,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     if M is not None and not rz > 0:
         return _indefinite(mon, x, 0, raise_on_indefinite, "the preconditioner M is not positive definite")
     p = np.array(z, copy=True)
+    eps = float(np.finfo(x.dtype).eps)  # the working precision (float32 for a float32 b)
     # fused ``q = A p`` and ``(p, q)`` in one pass into a preallocated q where the operator allows
     # (PoissonStencil.matvec_dot, float64 CSR matrices); otherwise matvec then dot.
     matvec_dot = fused_matvec_dot(A, p)
@@ -155,7 +163,7 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         if it % 16 == 0:
             # stagnation guard: the step no longer changes x at this precision
             step = abs(alpha) * np.sqrt(abs(float(np.real(dot(p, p)))))
-            stagnant = stagnant + 1 if step <= 1e-15 * np.linalg.norm(x) else 0
+            stagnant = stagnant + 1 if step <= 8 * eps * np.linalg.norm(x) else 0
             if stagnant >= 3:
                 mon.record(it, rnorm, x=x)
                 status = Status.STAGNATION

@@ -108,10 +108,14 @@ def test_complex_hpd():
     assert np.allclose(res.x, p.x_true, rtol=1e-7)
 
 
-def test_float32_input_is_solved_in_float64():
+def test_float32_input_is_solved_in_float32():
+    # issue 18: the precision of b is the working precision (it was float64 before)
     p = problem("spd_random")
-    res = kl.cg(p.A.astype(np.float32), p.b.astype(np.float32), rtol=1e-10)
-    assert res.x.dtype == np.float64 and res.converged
+    res = kl.cg(p.A.astype(np.float32), p.b.astype(np.float32), rtol=1e-5)
+    assert res.x.dtype == np.float32 and res.converged
+    tight = kl.cg(p.A.astype(np.float32), p.b.astype(np.float32), rtol=1e-10)
+    assert tight.x.dtype == np.float32 and tight.status is kl.Status.STAGNATION and "float32" in tight.info["reason"]
+    assert kl.cg(p.A.astype(np.float32), p.b, rtol=1e-10).x.dtype == np.float64  # a float64 b: float64
 
 
 def test_unreachable_tolerance_is_not_converged():
