@@ -14,7 +14,8 @@ from .._optional import require
 require("torch", "the learned solvers (krylearn.learned)")
 
 from .dcdm import DCDMPreconditioner, NetworkApply, dcdm  # noqa: E402
-from .model import DCDMNet, build_model  # noqa: E402
+from .architectures import build_model  # noqa: E402
+from .model import DCDMNet  # noqa: E402
 from .multilevel_net import MultilevelNet  # noqa: E402
 from .pretrained import available, load_pretrained, load_weights  # noqa: E402
 from .stencil_torch import TorchStencil  # noqa: E402

@@ -268,16 +268,3 @@ def solid_share(fluid, dim):
     (cells outside the grid do not count)."""
     pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
     return 1.0 - pool(fluid, 3, stride=1, padding=1, count_include_pad=False)
-
-
-def build_model(config):
-    """The network a stored config describes: ``config["arch"]`` ``"multilevel"`` builds a
-    :class:`~krylearn.learned.multilevel_net.MultilevelNet`, absent or ``"unet"`` a :class:`DCDMNet`."""
-    config = dict(config)
-    arch = config.pop("arch", "unet")
-    if arch == "unet":
-        return DCDMNet(**config)
-    if arch == "multilevel":
-        from .multilevel_net import MultilevelNet
-        return MultilevelNet(**config)
-    raise ValueError(f"unknown DCDM network architecture {arch!r} (expected 'unet' or 'multilevel')")

@@ -48,7 +48,7 @@ def load_weights(weights, manifest=None, *, device=None):
     validated against an optional manifest dict.
 
     Raises ``ValueError`` (checksum, dimension or parameter-shape mismatch, unreadable file)."""
-    from .model import build_model
+    from .architectures import build_model
 
     weights = Path(weights)
     if manifest is not None:

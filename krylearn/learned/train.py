@@ -183,7 +183,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     from tqdm.auto import tqdm
 
     from .data import build_dataset
-    from .model import build_model
+    from .architectures import build_model
     from .stencil_torch import TorchStencil
 
     if threads:

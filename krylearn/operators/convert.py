@@ -146,7 +146,7 @@ def aslinearoperator(A, *, symmetric=None, positive_definite=None, hermitian=Non
 
         return TorchOperator(A, **tags)
     if mod.startswith("petsc4py"):
-        from ..petsc import PetscMatOperator  # noqa: the optional dependency is checked there
+        from .petsc_mat import PetscMatOperator  # (imports petsc4py; a missing one raises ImportError)
 
         return PetscMatOperator(A, **tags)
     if isinstance(A, (np.ndarray, list, tuple)) or np.isscalar(A) is False and hasattr(A, "__array__"):

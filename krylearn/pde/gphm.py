@@ -441,7 +441,8 @@ class GPHMSolver:
             Qm, Rm = np.linalg.qr(Amat)
             v = np.linalg.solve(Rm, Qm.T @ rhs)
             return v.reshape(grid), 0
-        import krylearn as kl
+        from ..operators.base import LinearOperator
+        from ..solvers.cg import cg
 
         Sf = [fa["T"][0] for fa in facs]
         fmats = {m: self._field_factors(facs, m) for m in names}
@@ -469,11 +470,11 @@ class GPHMSolver:
         G[bmask] = self.g
         rhs = (A * self._kron_apply(Sf, G, transpose=True) + c * JTw(b)).reshape(-1)
         diag = 1.0 + A * self._diag_boundary(Sf) + c * self._diag_jtj(facs, coef, names)
-        H = kl.LinearOperator((self.n, self.n), matvec=matvec, rmatvec=matvec, symmetric=True,
+        H = LinearOperator((self.n, self.n), matvec=matvec, rmatvec=matvec, symmetric=True,
                               positive_definite=True)
-        M = kl.LinearOperator((self.n, self.n), matvec=lambda x: x / diag.reshape(-1), symmetric=True,
+        M = LinearOperator((self.n, self.n), matvec=lambda x: x / diag.reshape(-1), symmetric=True,
                               positive_definite=True)
-        res = kl.cg(H, rhs, x0=v0.reshape(-1), rtol=self.inner_rtol, maxiter=self.inner_maxiter, M=M)
+        res = cg(H, rhs, x0=v0.reshape(-1), rtol=self.inner_rtol, maxiter=self.inner_maxiter, M=M)
         self._last_cg = res
         return res.x.reshape(grid), res.iterations
 
@@ -625,7 +626,8 @@ class GPHMSolver:
             delta = -np.linalg.solve(H, grad)
             its = 0
         else:
-            import krylearn as kl
+            from ..operators.base import LinearOperator
+            from ..solvers.cg import cg
 
             # preconditioner: Kronecker sum with mean coefficients, per-axis eigendecomposition
             Ws, Winv, gam = [], [], []
@@ -665,10 +667,10 @@ class GPHMSolver:
                 Y = kron(Ws, Y)                 # W
                 return (Y.real / c).reshape(-1)
 
-            H = kl.LinearOperator((n_i, n_i), matvec=matvec, rmatvec=matvec, symmetric=True,
+            H = LinearOperator((n_i, n_i), matvec=matvec, rmatvec=matvec, symmetric=True,
                                   positive_definite=True)
-            M = kl.LinearOperator((n_i, n_i), matvec=precond, symmetric=True, positive_definite=True)
-            res = kl.cg(H, -grad, rtol=self.inner_rtol, maxiter=self.inner_maxiter, M=M)
+            M = LinearOperator((n_i, n_i), matvec=precond, symmetric=True, positive_definite=True)
+            res = cg(H, -grad, rtol=self.inner_rtol, maxiter=self.inner_maxiter, M=M)
             self._last_cg = res
             delta, its = res.x, res.iterations
         dU = np.zeros(self.grid)

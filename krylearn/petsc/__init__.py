@@ -28,7 +28,7 @@ require("petsc4py.PETSc", "krylearn.petsc (PETSc interop)")
 
 from petsc4py import PETSc  # noqa: E402
 
-from .mat import MatContext, PetscMatOperator, as_aij, as_mat, local_block, local_csr, set_spd  # noqa: E402
+from ..operators.petsc_mat import MatContext, PetscMatOperator, as_aij, as_mat, local_block, local_csr, set_spd  # noqa: E402
 from .pc import AMG, DCDM, IC0, PC, SSOR, Jacobi, Multigrid, TunedSSOR  # noqa: E402
 from .auto import AutoKSP  # noqa: E402
 from .poisson import from_natural, poisson, to_natural  # noqa: E402

@@ -26,7 +26,7 @@ from petsc4py import PETSc
 
 from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator
-from .mat import local_block, local_csr
+from ..operators.petsc_mat import local_block, local_csr
 
 __all__ = ["PC", "Jacobi", "SSOR", "IC0", "AMG", "Multigrid", "TunedSSOR", "DCDM"]
 

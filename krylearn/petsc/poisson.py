@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from petsc4py import PETSc
 
-from .mat import set_spd
+from ..operators.petsc_mat import set_spd
 
 __all__ = ["poisson", "to_natural", "from_natural"]
 

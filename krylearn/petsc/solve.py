@@ -16,7 +16,7 @@ from petsc4py import PETSc
 from ..operators.convert import SparseOperator, _Retagged
 from ..solvers._common import stopping_tolerance
 from ..solvers.result import SolverResult, SolverState, Status
-from .mat import as_aij, as_mat, set_spd
+from ..operators.petsc_mat import as_aij, as_mat, set_spd
 from .pc import PC as _PCContext
 
 __all__ = ["solve", "status_from_reason"]
@@ -128,6 +128,11 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
         sequential python Mat (:func:`as_mat`).
     b : array_like or PETSc.Vec
         Right-hand side: a NumPy array (sequential, or this rank's entries in parallel) or a Vec.
+        An array of shape ``(n, k)`` solves ``k`` right-hand sides with one KSP set up once (the
+        PC's factorisation or hierarchy shared, as ``KSPMatSolve`` does for non-block KSP types);
+        the result then has ``x`` of shape ``(n, k)``, per-column ``info["iterations"]``,
+        ``info["statuses"]`` and ``info["ksp_reasons"]``, ``residuals`` of shape
+        ``(max iterations + 1, k)``.
     x0 : array_like or PETSc.Vec, optional
         Initial guess (default zero); not modified.
     ksp_type : str
@@ -178,13 +183,28 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
     (m_loc, m_glob), (n_loc, n_glob) = mat.getSizes()
     if m_glob != n_glob:
         raise ValueError(f"solve needs a square operator, got global shape ({m_glob}, {n_glob})")
-    bvec = _as_vec(mat, b, "b", left=True)
+    # several right-hand sides: one KSP, set up once (the PC factorisation / hierarchy is shared), a
+    # solve per column — what KSPMatSolve does for the non-block KSP types — with each column's
+    # reason, iterations and history kept
+    columns = not isinstance(b, PETSc.Vec) and np.ndim(b) == 2 and np.shape(b)[1] > 1
+    if columns:
+        b_cols = np.asarray(b)
+        bvecs = [_as_vec(mat, b_cols[:, j].copy(), "b", left=True).copy() for j in range(b_cols.shape[1])]
+        if x0 is not None:
+            x0 = np.asarray(x0)
+            if x0.shape != b_cols.shape:
+                raise ValueError(f"x0 has shape {x0.shape}, but b has shape {b_cols.shape}")
+        bvec = bvecs[0]
+    else:
+        bvec = _as_vec(mat, b, "b", left=True)
+        bvecs = [bvec]
     if maxiter is None:
         maxiter = 10 * n_glob
     if int(maxiter) != maxiter or maxiter < 0:
         raise ValueError(f"maxiter must be a non-negative integer, got {maxiter!r}")
-    b_norm = bvec.norm()
-    tol = stopping_tolerance(b_norm, rtol, atol)
+    b_norms = [v.norm() for v in bvecs]
+    tols = [stopping_tolerance(bn, rtol, atol) for bn in b_norms]
+    b_norm, tol = b_norms[0], tols[0]
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable: callback(state) -> bool")
     norm_types = {"unpreconditioned": PETSc.KSP.NormType.UNPRECONDITIONED,
@@ -207,7 +227,11 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
     dm = mat.getDM() if mat.getType() != "python" else None
     # a DM-attached solution vector lets krylearn.petsc.to_natural find the grid
     xvec = dm.createGlobalVec() if dm and dm.getType() == "da" else mat.createVecRight()
-    if x0 is not None:
+    x0vecs = None
+    if x0 is not None and columns:
+        x0vecs = [_as_vec(mat, x0[:, j].copy(), "x0", left=False).copy() for j in range(x0.shape[1])]
+        ksp.setInitialGuessNonzero(True)
+    elif x0 is not None:
         _as_vec(mat, x0, "x0", left=False).copy(xvec)
         ksp.setInitialGuessNonzero(True)
     db = PETSc.Options()
@@ -249,27 +273,58 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
         except PETSc.Error as exc:
             _reraise(exc)
         t_setup = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        try:
-            ksp.solve(bvec, xvec)
-        except PETSc.Error as exc:
-            _reraise(exc)
-        elapsed = time.perf_counter() - t0
+        per_column = []
+        for j, bv in enumerate(bvecs):
+            if j:
+                history.clear()
+                state.tol = tols[j]
+                if x0vecs is None:
+                    xvec.set(0.0)
+            if x0vecs is not None:
+                x0vecs[j].copy(xvec)
+            t0 = time.perf_counter()
+            try:
+                ksp.solve(bv, xvec)
+            except PETSc.Error as exc:
+                _reraise(exc)
+            elapsed = time.perf_counter() - t0
+            if columns:
+                per_column.append((ksp.getConvergedReason(), ksp.getIterationNumber(), list(history),
+                                   xvec.array_r.copy(), elapsed))
     finally:
         for name, old in saved.items():
             if old is None:
                 db.delValue(name)
             else:
                 db.setValue(name, old)
+    normtype = ksp.getNormType()
+    if columns:
+        return _column_result(ksp, per_column, b_norms, tols, t_setup, normtype)
     reason = ksp.getConvergedReason()
     iterations = ksp.getIterationNumber()
-    normtype = ksp.getNormType()
     res = SolverResult(x=xvec.array_r.copy(), status=status_from_reason(reason), iterations=int(iterations),
                        residuals=np.asarray(history, dtype=float), time=elapsed,
                        method=f"petsc-{ksp.getType()}+{ksp.getPC().getType()}", b_norm=float(b_norm), tol=tol,
                        residual_norm=_NORM_NAMES.get(normtype, str(normtype)),
                        info={"ksp_reason": reason_name(reason), "setup_time": t_setup, "x_vec": xvec,
                              "ksp": ksp, "pc_side": ksp.getPCSide()})
+    return res
+
+
+def _column_result(ksp, per_column, b_norms, tols, t_setup, normtype):
+    """One :class:`SolverResult` for the columns of a multi-right-hand-side solve."""
+    from ..solvers._columns import combine_columns
+
+    method = f"petsc-{ksp.getType()}+{ksp.getPC().getType()}"
+    results = [SolverResult(x=x, status=status_from_reason(reason), iterations=int(its),
+                            residuals=np.asarray(hist, dtype=float), time=elapsed, method=method, b_norm=float(bn),
+                            tol=tol, residual_norm=_NORM_NAMES.get(normtype, str(normtype)),
+                            info={"ksp_reason": reason_name(reason)})
+               for (reason, its, hist, x, elapsed), bn, tol in zip(per_column, b_norms, tols)]
+    res = combine_columns(method, results, time.perf_counter())
+    res.time = sum(r.time for r in results)
+    res.info.update(setup_time=t_setup, ksp=ksp, pc_side=ksp.getPCSide(),
+                    ksp_reasons=[r.info["ksp_reason"] for r in results])
     return res
 
 

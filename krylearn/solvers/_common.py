@@ -16,6 +16,7 @@ import numpy as np
 from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator, check_finite_matrix
 from ..threads import solver_threads
+from ._columns import combine_columns
 from .result import SolverResult, SolverState, Status
 
 __all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner", "initial_residual", "safe_norm",
@@ -63,18 +64,16 @@ class _ScaledState:
         return v
 
 
-def _solve_columns(solver, batched, A, b_arr, args, kwargs):
+def _solve_columns(solver, batched, A, b_arr, args, kwargs, has_x0=True):
     """``b`` with ``k > 1`` columns: the solver's batched implementation when it has one, otherwise
     one solve per column (each through the single-column entry point, rescaling included),
-    gathered into one result (:func:`krylearn.solvers.batched_cg.combine_columns`)."""
-    from .batched_cg import combine_columns
-
+    gathered into one result (:func:`krylearn.solvers._columns.combine_columns`)."""
     if batched is not None:
         res = batched(A, b_arr, *args, **kwargs)
         if res is not NotImplemented:  # the batched path may decline (it is slower for this A)
             return res
     t0 = time.perf_counter()
-    x0 = args[0] if args else kwargs.get("x0")
+    x0 = (args[0] if args else kwargs.get("x0")) if has_x0 else None
     if x0 is not None:
         x0 = np.asarray(x0)
         if x0.shape != b_arr.shape:
@@ -135,6 +134,76 @@ def _solve_tensor(solver, torch_impl, A, b, args, kwargs, has_x0):
     return res
 
 
+#: inner solves of ``precision="mixed"`` reduce their residual this much (float32 reaches ~1e-6)
+MIXED_INNER_RTOL = 1e-4
+
+
+def _mixed(solver, A, b, args, kwargs):
+    """``precision="mixed"``: iterative refinement in float64 around single-precision solves.
+
+    ``r = b − A x`` in float64; the correction solves ``A d = r`` in float32 (the same solver and
+    preconditioner, to ``MIXED_INNER_RTOL``), ``x += d``; until ``‖r‖ ≤ max(atol, rtol·‖b‖)``. Each
+    inner solve reads the operator in single precision (half the bytes of a float64 product); the
+    outer products are float64. Stops with STAGNATION when two refinements in a row fail to halve
+    the residual (``A`` too ill-conditioned for float32 corrections), MAX_ITERATIONS when the inner
+    iterations reach ``maxiter``. Reference: J. H. Wilkinson, "Rounding Errors in Algebraic
+    Processes", 1963 (iterative refinement); A. Buttari et al., "Mixed precision iterative
+    refinement techniques for the solution of dense linear systems", IJHPCA 21, 2007."""
+    from ..operators.convert import aslinearoperator
+
+    t0 = time.perf_counter()
+    A = aslinearoperator(A)
+    b = _check_vector(b, A.shape[0], "b", np.result_type(np.asarray(b).dtype, np.float64))
+    single = np.complex64 if np.iscomplexobj(b) or np.issubdtype(A.dtype, np.complexfloating) else np.float32
+    x0 = args[0] if args else kwargs.pop("x0", None)
+    args = args[1:] if args else ()
+    x = np.zeros(A.shape[1], dtype=b.dtype) if x0 is None else _check_vector(x0, A.shape[1], "x0", b.dtype)
+    rtol, atol = kwargs.pop("rtol", 1e-5), kwargs.pop("atol", 0.0)
+    maxiter = kwargs.pop("maxiter", None)
+    if kwargs.get("callback") is not None:
+        raise ValueError('precision="mixed" does not take a callback (the inner solves are separate runs)')
+    b_norm = safe_norm(b)
+    tol = stopping_tolerance(b_norm, rtol, atol)
+    budget = 10 * A.shape[0] if maxiter is None else int(maxiter)
+    A1 = in_precision(A, single)  # converted once for all refinements
+    M = kwargs.pop("M", None)
+    M1 = in_precision(as_preconditioner(M, A.shape[0]), single)
+    mon = Monitor(f"{solver.__name__} (mixed precision)", b_norm, tol)
+    inner_its, fails, used = [], 0, 0
+    status = Status.MAX_ITERATIONS
+    prev = np.inf
+    while True:
+        r = b - A.matvec(x)
+        rn = safe_norm(r)
+        mon.record(used, rn, x=x)
+        if not np.isfinite(rn):
+            status = Status.NOT_FINITE
+            break
+        if rn <= tol:
+            status = Status.CONVERGED
+            break
+        fails = fails + 1 if rn > 0.5 * prev else 0
+        if fails >= 2:
+            status = Status.STAGNATION
+            mon.info["reason"] = ("float32 corrections no longer reduce the residual: A is too ill-conditioned "
+                                  "for mixed precision at this tolerance; solve in float64")
+            break
+        if used >= budget:
+            break
+        prev = rn
+        s = rn  # the correction equation scaled to unit norm: float32 holds any scale of r
+        if M1 is not None:
+            kwargs["M"] = M1
+        inner = solver(A1, (r / s).astype(single), *args, rtol=MIXED_INNER_RTOL, maxiter=budget - used, **kwargs)
+        used += inner.iterations
+        inner_its.append(inner.iterations)
+        x += s * inner.x.astype(b.dtype)
+    mon.info.update(refinements=len(inner_its), inner_iterations=inner_its, precision="mixed")
+    res = mon.result(x, status, used)
+    res.time = time.perf_counter() - t0
+    return res
+
+
 def rescaled(solver=None, *, has_x0=True, batched=None, torch_impl=None):
     """Decorator: solve ``A x = b`` as ``A (x/s) = b/s`` with ``s = ‖b‖`` when ‖b‖ is outside
     :data:`SAFE_NORM_RANGE`, so that no inner product of the iteration under- or overflows.
@@ -155,10 +224,17 @@ def rescaled(solver=None, *, has_x0=True, batched=None, torch_impl=None):
 
     @functools.wraps(solver)
     def wrapper(A, b, *args, **kwargs):
+        precision = kwargs.pop("precision", None)
+        if precision not in (None, "working", "mixed"):
+            raise ValueError(f'precision must be "working" (the dtype of b, default) or "mixed", got {precision!r}')
+        if precision == "mixed":
+            if not has_x0:
+                raise ValueError(f'precision="mixed" is not available for {solver.__name__}')
+            return _mixed(wrapper, A, b, args, kwargs)
         if type(b).__module__.startswith("torch"):
             return _solve_tensor(wrapper, torch_impl, A, b, args, kwargs, has_x0)
         if np.ndim(b) == 2 and np.shape(b)[1] > 1:
-            return _solve_columns(wrapper, batched, A, np.asarray(b), args, kwargs)
+            return _solve_columns(wrapper, batched, A, np.asarray(b), args, kwargs, has_x0)
         try:
             b_arr = np.asarray(b)
             ok = b_arr.ndim >= 1 and np.issubdtype(b_arr.dtype, np.number) and bool(np.all(np.isfinite(b_arr)))

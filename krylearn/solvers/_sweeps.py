@@ -30,6 +30,31 @@ import scipy.sparse as sp
 __all__ = ["assembled_csr", "CSRSystem", "run_stationary", "STALL_SWEEPS"]
 
 _JIT = dict(cache=True, nogil=True)
+
+
+@nb.njit(**_JIT)
+def diag_positions(indptr, indices):
+    """Position of the diagonal entry of each row, ``-1`` where the row has none.
+
+    Requires sorted column indices within each row."""
+    n = indptr.shape[0] - 1
+    out = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        # binary search (rows are sorted)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            j = indices[mid]
+            if j < i:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < indptr[i + 1] and indices[lo] == i:
+            out[i] = lo
+    return out
+
+
 # FMA contraction allowed (no other fast-math): the sweeps are latency-bound recurrences
 _FAST = dict(cache=True, nogil=True, fastmath={"contract"})
 
@@ -104,7 +129,6 @@ class CSRSystem:
     __slots__ = ("csr", "n", "indptr", "indices", "data", "dptr", "diag", "invdiag", "dtype")
 
     def __init__(self, A, method="this method"):
-        from .precond._triangular import diag_positions  # (precond imports this module)
 
         M = assembled_csr(A, method)
         self.csr = M

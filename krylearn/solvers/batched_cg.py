@@ -30,9 +30,10 @@ from ..operators.convert import aslinearoperator, check_finite_matrix
 from ._block_kernels import block_dots, block_update_xr, block_xpby, fused_matmat_dot
 from ._common import (_SINGLE, SAFE_NORM_RANGE, SINGLE_SAFE_NORM_RANGE, as_preconditioner, in_precision, safe_norm,
                       stopping_tolerance, working_dtype)
+from ._columns import check_block, overall_status
 from .result import SolverError, SolverResult, SolverState, Status
 
-__all__ = ["batched_cg", "prefers_batched", "check_block", "combine_columns"]
+__all__ = ["batched_cg", "prefers_batched"]
 
 
 def prefers_batched(A):
@@ -47,45 +48,6 @@ def prefers_batched(A):
 
     inner = _unwrapped(aslinearoperator(A))
     return not getattr(inner, "uniform", False)
-
-
-def check_block(B, n, name, dtype):
-    """Validate an ``(n, k)`` block (shape, numeric, finite) and return a C-order copy in ``dtype``."""
-    B = np.asarray(B)
-    if B.ndim != 2 or B.shape[0] != n:
-        raise ValueError(f"{name} has shape {B.shape}, but the operator needs ({n}, k) for k right-hand sides")
-    if not np.issubdtype(B.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {B.dtype}")
-    if not np.all(np.isfinite(B)):
-        raise ValueError(f"{name} contains NaN or Inf")
-    return np.array(B, dtype=dtype, order="C", copy=True)
-
-
-def _overall(statuses):
-    """CONVERGED when every column converged, else the status of the first column that did not."""
-    for s in statuses:
-        if s is not Status.CONVERGED:
-            return s
-    return Status.CONVERGED
-
-
-def combine_columns(method, results, t0):
-    """One :class:`SolverResult` for ``k`` single-column results (the column loop of solvers without a
-    batched implementation): ``x`` of shape (n, k), ``residuals`` of shape (max iterations + 1, k)
-    padded with NaN after each column stopped, per-column ``iterations``/``statuses`` in ``info``."""
-    k = len(results)
-    its = np.array([r.iterations for r in results], dtype=np.int64)
-    length = max(len(r.residuals) for r in results)
-    hist = np.full((length, k), np.nan)
-    for j, r in enumerate(results):
-        hist[: len(r.residuals), j] = r.residuals
-    statuses = [r.status for r in results]
-    info = {"columns": k, "iterations": its, "statuses": statuses, "batched": False,
-            "column_info": [r.info for r in results]}
-    return SolverResult(x=np.column_stack([r.x for r in results]), status=_overall(statuses),
-                        iterations=int(its.max()), residuals=hist, time=time.perf_counter() - t0, method=method,
-                        b_norm=np.array([r.b_norm for r in results]), tol=np.array([r.tol for r in results]),
-                        residual_norm=results[0].residual_norm, info=info)
 
 
 def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
@@ -282,7 +244,7 @@ def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
     if Status.STAGNATION in status and dtype in _SINGLE:
         info["reason"] = (f"the solve ran in {np.dtype(dtype).name} (the dtype of b): a tolerance below about "
                           f"{np.finfo(dtype).eps:.1e} times the condition number of A cannot be reached")
-    res = SolverResult(x=(X * scale.astype(X.real.dtype)), status=_overall(status), iterations=int(iters.max(initial=0)), residuals=hist,
+    res = SolverResult(x=(X * scale.astype(X.real.dtype)), status=overall_status(status), iterations=int(iters.max(initial=0)), residuals=hist,
                         time=time.perf_counter() - t0, method="batched-cg" if M is None else "batched-pcg",
                         b_norm=bnorm, tol=tol * scale, info=info)
     if raise_on_indefinite and Status.INDEFINITE in status:

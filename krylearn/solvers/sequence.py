@@ -99,12 +99,6 @@ class SequenceResult:
 # ---------------------------------------------------------------------------------------------
 # solvers
 # ---------------------------------------------------------------------------------------------
-def _import_order():
-    # krylearn.solvers.precond must be imported before krylearn.solvers._sweeps (they import
-    # each other; the package first resolves the cycle)
-    from . import precond  # noqa: F401
-
-
 def _unpack(item):
     if isinstance(item, tuple):
         if len(item) == 2:
@@ -132,7 +126,6 @@ class _Prepared:
         if A is self._A and self._setup is not None:
             return self._setup
         kind = self.kind
-        _import_order()
         if kind in ("sor", "ssor"):
             from .sor import SOR
             from .ssor import SSOR
@@ -430,7 +423,6 @@ def grid_costs(systems, grid, solver="sor", *, warm_start=False, rtol=1e-8, atol
 
 
 def _csr_and_diag(A):
-    _import_order()
     from ._sweeps import CSRSystem
 
     s = CSRSystem(A, "young_omega")

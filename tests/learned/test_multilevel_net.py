@@ -4,7 +4,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import krylearn as kl  # noqa: E402
-from krylearn.learned.model import DCDMNet, build_model  # noqa: E402
+from krylearn.learned.architectures import build_model  # noqa: E402
+from krylearn.learned.model import DCDMNet  # noqa: E402
 from krylearn.learned.multilevel_net import MultilevelNet  # noqa: E402
 from krylearn.learned.train import dcdm_energy_loss, train  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Operators both ways: krylearn.petsc.as_mat / as_aij / PetscMatOperator (krylearn.petsc.mat)."""
+"""Operators both ways: krylearn.petsc.as_mat / as_aij / PetscMatOperator (krylearn.operators.petsc_mat)."""
 
 import numpy as np
 import pytest

@@ -140,3 +140,23 @@ def test_options_prefix_and_restore(poisson2d):
         assert db.getReal("pc_sor_omega") == 1.7
     finally:
         db.delValue("pc_sor_omega")
+
+
+def test_several_right_hand_sides_share_one_setup(poisson2d):
+    A, csr = poisson2d
+    rng = np.random.default_rng(0)
+    B = rng.standard_normal((A.shape[0], 3))
+    B[:, 1] *= 1e3
+    res = klp.solve(csr, B, pc="icc", rtol=1e-8)
+    assert res.converged and res.x.shape == B.shape
+    assert len(res.info["statuses"]) == 3 and res.residuals.shape[1] == 3
+    assert all(r == "CONVERGED_RTOL" for r in res.info["ksp_reasons"])
+    for j in range(3):
+        one = klp.solve(csr, B[:, j], pc="icc", rtol=1e-8)
+        assert res.info["iterations"][j] == one.iterations
+        assert np.linalg.norm(B[:, j] - csr @ res.x[:, j]) <= 1.01e-8 * np.linalg.norm(B[:, j])
+    X0 = rng.standard_normal(B.shape)
+    warm = klp.solve(csr, B, X0, pc="icc", rtol=1e-8)
+    assert warm.converged
+    with pytest.raises(ValueError, match="x0"):
+        klp.solve(csr, B, X0[:, :2], rtol=1e-8)

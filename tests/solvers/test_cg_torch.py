@@ -6,6 +6,7 @@ import pytest
 import krylearn as kl
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore:Sparse:UserWarning")
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

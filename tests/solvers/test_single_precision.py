@@ -77,3 +77,33 @@ def test_float64_unchanged():
     b = np.ones(A.shape[0], dtype=np.int64)
     assert kl.cg(A, b).x.dtype == np.float64
     assert kl.cg(A, b.astype(np.float32), np.zeros(A.shape[0])).x.dtype == np.float64  # float64 x0 wins
+
+
+@pytest.mark.parametrize("solver", [kl.cg, kl.minres, kl.gmres, kl.bicgstab])
+def test_mixed_precision_reaches_float64_accuracy(solver):
+    A = _problem()
+    C = A.tocsr()
+    b = np.random.default_rng(5).standard_normal(A.shape[0])
+    M = kl.precond.multigrid(A)
+    res = solver(C, b, rtol=1e-10, M=M, precision="mixed")
+    assert res.converged and res.x.dtype == np.float64
+    assert np.linalg.norm(b - C @ res.x) <= 1e-10 * np.linalg.norm(b)
+    assert res.info["precision"] == "mixed" and res.info["refinements"] >= 2
+    assert res.iterations == sum(res.info["inner_iterations"])
+
+
+def test_mixed_precision_errors_and_stagnation():
+    A = _problem((16, 16))
+    b = np.ones(A.shape[0])
+    with pytest.raises(ValueError, match="precision"):
+        kl.cg(A, b, precision="half")
+    with pytest.raises(ValueError, match="callback"):
+        kl.cg(A, b, precision="mixed", callback=lambda s: False)
+    # a matrix too ill-conditioned for float32 corrections: stops with a reason, no hang
+    n = 60
+    d = np.logspace(0, 12, n)
+    Q = np.linalg.qr(np.random.default_rng(0).standard_normal((n, n)))[0]
+    H = (Q * d) @ Q.T
+    res = kl.cg(H, np.ones(n), rtol=1e-12, precision="mixed", maxiter=5000)
+    assert not res.converged
+    assert res.status in (kl.Status.STAGNATION, kl.Status.MAX_ITERATIONS)

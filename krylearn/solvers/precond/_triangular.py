@@ -15,32 +15,11 @@ Algorithm 10.4 (ILU(0), IKJ variant) and Section 4.1 (SOR/SSOR).
 import numba as nb
 import numpy as np
 
+from .._sweeps import diag_positions  # noqa: F401  (re-exported: the precond modules take it from here)
+
 _JIT = dict(cache=True, nogil=True)
 # FMA contraction allowed (no other fast-math): the sweeps are latency-bound recurrences
 _FAST = dict(cache=True, nogil=True, fastmath={"contract"})
-
-
-@nb.njit(**_JIT)
-def diag_positions(indptr, indices):
-    """Position of the diagonal entry of each row, ``-1`` where the row has none.
-
-    Requires sorted column indices within each row."""
-    n = indptr.shape[0] - 1
-    out = np.full(n, -1, dtype=np.int64)
-    for i in range(n):
-        lo = indptr[i]
-        hi = indptr[i + 1]
-        # binary search (rows are sorted)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            j = indices[mid]
-            if j < i:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < indptr[i + 1] and indices[lo] == i:
-            out[i] = lo
-    return out
 
 
 @nb.njit(**_JIT)

@@ -1,5 +1,9 @@
 """Operators both ways between krylearn and PETSc: :func:`as_mat` and :class:`PetscMatOperator`.
 
+This module lives in the operator layer (``kl.aslinearoperator(petsc_mat)`` needs it, and the
+operator layer imports nothing above it); :mod:`krylearn.petsc` re-exports its names. Importing it
+imports petsc4py.
+
 A krylearn :class:`~krylearn.LinearOperator` becomes a PETSc ``Mat`` of type ``"python"``
 (products call back into NumPy/numba; ``getDiagonal`` is provided when the operator knows its
 diagonal, so ``-pc_type jacobi`` works on it), and a PETSc ``Mat`` becomes a krylearn operator
@@ -15,10 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from petsc4py import PETSc
 
-from ..operators.base import LinearOperator
-from ..operators.convert import SparseOperator, _Retagged, aslinearoperator
+from .._optional import require
+
+require("petsc4py.PETSc", "PETSc matrices as krylearn operators")
+from petsc4py import PETSc  # noqa: E402
+
+from .base import LinearOperator  # noqa: E402
+from .convert import SparseOperator, _Retagged, aslinearoperator  # noqa: E402
 
 __all__ = ["as_mat", "as_aij", "PetscMatOperator", "MatContext", "local_block", "local_csr", "set_spd"]
 
