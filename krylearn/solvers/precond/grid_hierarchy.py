@@ -162,8 +162,9 @@ class _DirectSolver:
     def __init__(self, A, sink):
         n = A.shape[0]
         self.singular = sink_free_components(A, sink)
+        self.ground = np.zeros(0, dtype=np.int64)
         if self.singular:
-            ground = np.array([c[0] for c in self.singular])
+            ground = self.ground = np.array([c[0] for c in self.singular])
             keep = np.ones(n, bool)
             keep[ground] = False
             D = sp.diags(keep.astype(float))
@@ -181,6 +182,10 @@ class _DirectSolver:
     def solve(self, v):
         v = v.copy()
         self._project(v)
+        # the grounded row reads x_ground = v_ground: its equation is implied by the others once v
+        # is consistent, so its right-hand side must be 0 (else the solution carries a spike there,
+        # which made the standalone cycle diverge on all-Neumann problems: one eigenvalue of M·A ≈ 150)
+        v[self.ground] = 0.0
         x = self._lu.solve(v)
         self._project(x)
         return x
