@@ -113,7 +113,8 @@ def _solve_tensor(solver, torch_impl, A, b, args, kwargs, has_x0):
     (``res.info["host_solve"] = True``). ``res.x`` is a tensor like ``b`` either way."""
     if torch_impl is not None:
         return torch_impl(A, b, *args, **kwargs)
-    from .cg_torch import is_tensor
+    def is_tensor(v):
+        return type(v).__module__.startswith("torch")
 
     def host(v):
         return v.detach().cpu().numpy() if is_tensor(v) else v
@@ -392,11 +393,23 @@ def prepare_system(A, b, x0=None, *, M=None, maxiter=None, square=True, method="
     x = np.zeros(n, dtype=dtype) if x0 is None else _check_vector(x0, n, "x0", dtype)
     M = in_precision(as_preconditioner(M, n), dtype)
     A = in_precision(A, dtype)
+    return A, b, x, M, resolve_maxiter(maxiter, n)
+
+
+def resolve_maxiter(maxiter, n):
+    """``maxiter`` checked, or the default iteration limit ``10 n``."""
     if maxiter is None:
-        maxiter = 10 * n
+        return 10 * n
     if not isinstance(maxiter, numbers.Integral) or maxiter < 0:
         raise ValueError(f"maxiter must be a non-negative integer, got {maxiter!r}")
-    return A, b, x, M, int(maxiter)
+    return int(maxiter)
+
+
+def check_run_options(rtol, atol, callback):
+    """Validate the tolerances and the callback of a solve before any work starts."""
+    stopping_tolerance(1.0, rtol, atol)
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable: callback(state) -> bool")
 
 
 class Monitor:

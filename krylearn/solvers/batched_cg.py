@@ -21,15 +21,14 @@ are its own, and results equal the one-column solver's.
 
 from __future__ import annotations
 
-import numbers
 import time
 
 import numpy as np
 
 from ..operators.convert import aslinearoperator, check_finite_matrix
 from ._block_kernels import block_dots, block_update_xr, block_xpby, fused_matmat_dot
-from ._common import (_SINGLE, SAFE_NORM_RANGE, SINGLE_SAFE_NORM_RANGE, as_preconditioner, in_precision, safe_norm,
-                      stopping_tolerance, working_dtype)
+from ._common import (_SINGLE, SAFE_NORM_RANGE, SINGLE_SAFE_NORM_RANGE, as_preconditioner, check_run_options,
+                      in_precision, resolve_maxiter, safe_norm, working_dtype)
 from ._columns import check_block, overall_status
 from .result import SolverError, SolverResult, SolverState, Status
 
@@ -90,13 +89,8 @@ def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
         raise ValueError(f"x0 has shape {X.shape}, b has shape {B.shape}")
     M = in_precision(as_preconditioner(M, n), dtype)
     A = in_precision(A, dtype)
-    if maxiter is None:
-        maxiter = 10 * n
-    if not isinstance(maxiter, numbers.Integral) or maxiter < 0:
-        raise ValueError(f"maxiter must be a non-negative integer, got {maxiter!r}")
-    if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable: callback(state) -> bool")
-    stopping_tolerance(1.0, rtol, atol)  # validates rtol and atol
+    maxiter = resolve_maxiter(maxiter, n)
+    check_run_options(rtol, atol, callback)
 
     # per-column scaling into the safe range (a linear solve commutes with it)
     bnorm = np.array([safe_norm(B[:, c]) for c in range(k)])

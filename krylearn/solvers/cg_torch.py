@@ -24,13 +24,13 @@ Methods for Sparse Linear Systems*, 2003, Alg. 9.1.
 
 from __future__ import annotations
 
-import numbers
 import time
 
 import numpy as np
 
 from .._optional import require
 from ..operators.base import LinearOperator
+from ._common import check_run_options, resolve_maxiter
 from .result import SolverError, SolverResult, Status
 
 __all__ = ["cg_torch", "is_tensor"]
@@ -113,15 +113,8 @@ def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     single = b.ndim == 1
     B = b.reshape(-1, 1) if single else b
     n, k = B.shape
-    for name, v in (("rtol", rtol), ("atol", atol)):
-        if not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a finite non-negative number, got {v!r}")
-    if maxiter is None:
-        maxiter = 10 * n
-    if not isinstance(maxiter, numbers.Integral) or maxiter < 0:
-        raise ValueError(f"maxiter must be a non-negative integer, got {maxiter!r}")
-    if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable: callback(state) -> bool")
+    check_run_options(rtol, atol, callback)
+    maxiter = resolve_maxiter(maxiter, n)
     apply_A = _Apply(A, B, "A")
     apply_M = None if M is None else _Apply(M, B, "M")
     real = torch.float64 if not B.is_complex() else torch.complex128
