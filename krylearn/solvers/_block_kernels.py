@@ -14,7 +14,7 @@ import numba as nb
 import numpy as np
 
 from ..threads import PARALLEL_MIN, get_num_threads, pick
-from ._kernels import _unsigned, _unwrapped
+from ._kernels import fused_source
 
 __all__ = ["block_update_xr", "block_xpby", "block_dots", "fused_matmat_dot"]
 
@@ -126,24 +126,14 @@ def fused_matmat_dot(A, like):
     operator for all columns), or None when ``A`` has no fused block path. Qualify: operators with a
     ``matmat_dot(X, out)`` method (:class:`~krylearn.operators.stencil.PoissonStencil`) and CSR
     matrices, for real blocks of the matrix's dtype (float64; float32 CSR with float32 blocks)."""
-    if like.dtype not in (np.float64, np.float32) or not like.flags.c_contiguous:
-        return None
-    from ..operators.convert import SparseOperator
+    src = fused_source(A, like, "matmat_dot")
+    if src is None or src[0] == "method":
+        return None if src is None else src[1]
+    csr = src[1]
 
-    inner = _unwrapped(A)
-    if inner.shape != A.shape:
-        return None
-    fn = getattr(inner, "matmat_dot", None)
-    if callable(fn):
-        return fn
-    if isinstance(inner, SparseOperator) and inner.A.format == "csr" and inner.A.dtype == like.dtype:
-        M = inner.A
-        indptr, indices, data = _unsigned(M.indptr), _unsigned(M.indices), M.data
+    def matmat_dot(X, Y):
+        partial = _partial(Y)
+        pick(_csr_block, X.size)(*csr, X, Y, partial)
+        return partial.sum(axis=0)
 
-        def matmat_dot(X, Y):
-            partial = _partial(Y)
-            pick(_csr_block, X.size)(indptr, indices, data, X, Y, partial)
-            return partial.sum(axis=0)
-
-        return matmat_dot
-    return None
+    return matmat_dot

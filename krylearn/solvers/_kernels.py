@@ -122,12 +122,10 @@ def _unwrapped(A):
     return A
 
 
-def fused_matvec_dot(A, like):
-    """A callable ``f(p, q) -> pᵀq`` writing ``q = A p`` in place, or None if ``A`` has no fused path.
-
-    Used by CG for its ``(p, Ap)``: operators with a ``matvec_dot(x, out)`` method (e.g.
-    :class:`~krylearn.operators.stencil.PoissonStencil`, float64 or float32 vectors) and CSR
-    matrices of the vectors' dtype (float64, or float32 for a single-precision solve) qualify."""
+def fused_source(A, like, method):
+    """Where a fused product of ``A`` with real vectors like ``like`` comes from: the operator's own
+    ``method`` (``"matvec_dot"``/``"matmat_dot"``: grid stencils) as ``("method", fn)``, the unsigned
+    CSR arrays of a CSR matrix of ``like``'s dtype as ``("csr", (indptr, indices, data))``, or None."""
     if like.dtype not in (np.float64, np.float32) or not like.flags.c_contiguous:
         return None
     from ..operators.convert import SparseOperator
@@ -135,15 +133,27 @@ def fused_matvec_dot(A, like):
     inner = _unwrapped(A)
     if inner.shape != A.shape or inner.dtype != np.float64 and inner.dtype != like.dtype:
         return None
-    fn = getattr(inner, "matvec_dot", None)
+    fn = getattr(inner, method, None)
     if callable(fn):
-        return fn
+        return "method", fn
     if isinstance(inner, SparseOperator) and inner.A.format == "csr" and inner.A.dtype == like.dtype:
         M = inner.A
-        indptr, indices, data = _unsigned(M.indptr), _unsigned(M.indices), M.data
-        kern = pick(_csr_matvec_dot, A.shape[0])
-        return lambda x, y: kern(indptr, indices, data, x, y)
+        return "csr", (_unsigned(M.indptr), _unsigned(M.indices), M.data)
     return None
+
+
+def fused_matvec_dot(A, like):
+    """A callable ``f(p, q) -> pᵀq`` writing ``q = A p`` in place, or None if ``A`` has no fused path.
+
+    Used by CG for its ``(p, Ap)``: operators with a ``matvec_dot(x, out)`` method (e.g.
+    :class:`~krylearn.operators.stencil.PoissonStencil`, float64 or float32 vectors) and CSR
+    matrices of the vectors' dtype (float64, or float32 for a single-precision solve) qualify."""
+    src = fused_source(A, like, "matvec_dot")
+    if src is None or src[0] == "method":
+        return None if src is None else src[1]
+    kern = pick(_csr_matvec_dot, A.shape[0])
+    csr = src[1]
+    return lambda x, y: kern(*csr, x, y)
 
 
 # FCG, MINRES, BiCGSTAB use the same fused x/r update under a method-neutral name.
