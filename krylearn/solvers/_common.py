@@ -112,7 +112,9 @@ def _solve_tensor(solver, torch_impl, A, b, args, kwargs, has_x0):
     on the tensor's device), otherwise one host copy in and one out around the NumPy solver
     (``res.info["host_solve"] = True``). ``res.x`` is a tensor like ``b`` either way."""
     if torch_impl is not None:
-        return torch_impl(A, b, *args, **kwargs)
+        res = torch_impl(A, b, *args, **kwargs)
+        if res is not NotImplemented:  # the torch path may decline (an option it does not support)
+            return res
     def is_tensor(v):
         return type(v).__module__.startswith("torch")
 

@@ -9,7 +9,8 @@ device-to-host copy, the synchronisation every torch Krylov loop has). ``res.x``
 
 ``A`` may be a torch tensor (dense or sparse, moved once to ``b``'s device and dtype), a
 :class:`~krylearn.operators.torch_operator.TorchOperator` (its tensor is used directly), or a
-callable on tensors; ``M`` likewise (or None). A krylearn operator that works on NumPy arrays
+callable on tensors (it receives a vector ``(n,)`` for one right-hand side, the block ``(n, k)``
+for ``k``); ``M`` likewise (or None). A krylearn operator that works on NumPy arrays
 (a grid stencil, a CSR matrix, ``kl.precond.*``) is accepted too, through a host copy per product;
 ``res.info["host_products"]`` counts them so that the cost is visible.
 
@@ -72,13 +73,20 @@ class _Apply:
             self.op = op
             self.fn = self._numpy
         elif callable(A):
-            self.fn = A
+            self.fn = self._user
+            self.user = A
         else:
             raise TypeError(f"{name} must be a torch tensor, a krylearn operator or a callable on tensors, "
                             f"got {type(A).__name__}")
 
     def _tensor(self, x):
         return self.mat @ x
+
+    def _user(self, x):
+        # a user's callable sees a vector (n,) for one right-hand side, the block (n, k) for k
+        if x.ndim == 2 and x.shape[1] == 1:
+            return self.user(x[:, 0]).reshape(-1, 1)
+        return self.user(x)
 
     def _numpy(self, x):
         self.host += 1
@@ -94,12 +102,16 @@ class _Apply:
 
 
 def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
-             raise_on_indefinite=False, check_true_residual=True, estimate_eigenvalues=False):
+             raise_on_indefinite=False, check_true_residual=True, estimate_eigenvalues=False, flexible=False):
     """CG (or PCG) for Hermitian positive definite ``A`` on torch tensors; see the module docstring.
 
     Arguments as :func:`krylearn.cg`; ``b`` is a torch tensor of shape ``(n,)`` or ``(n, k)``,
     ``x0`` a tensor of the same shape (or None). Returns a :class:`SolverResult` whose ``x`` is a
-    tensor on ``b``'s device and dtype; ``info["device"]`` names the device."""
+    tensor on ``b``'s device and dtype; ``info["device"]`` names the device.
+
+    ``flexible=True`` is flexible CG with one kept direction (Notay's FCG(1), what :func:`krylearn.fcg`
+    runs with ``truncation=1``): ``α = (p, r)/(p, Ap)`` and the next direction ``z`` A-orthogonalised
+    against the last one, so ``M`` may vary between applications (real tensors only)."""
     torch = require("torch", "torch tensors in krylearn solvers")
     t0 = time.perf_counter()
     if estimate_eigenvalues:
@@ -163,7 +175,7 @@ def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     stagnant = np.zeros(k, dtype=np.int64)
     live = torch.as_tensor(~done, device=B.device)
     while it < maxiter and not all(status[c] is not None for c in range(k)):
-        if bool((rz[live] <= 0).any()):
+        if not flexible and bool((rz[live] <= 0).any()):
             for c in np.flatnonzero((rz <= 0).cpu().numpy() & live.cpu().numpy()):
                 status[c] = Status.INDEFINITE
                 info["reason"] = "the preconditioner M is not positive definite"
@@ -178,7 +190,8 @@ def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
                 status[c] = Status.NOT_FINITE if not np.isfinite(float(pq[c])) else Status.INDEFINITE
                 info["reason"] = "A is not positive definite: (p, Ap) <= 0"
             live = live & ~bad
-        alpha = torch.where(live, rz / torch.where(live, pq, torch.ones_like(pq)), torch.zeros_like(pq))
+        num = (P * R).sum(0).to(torch.float64) if flexible else rz  # (p, r) = (r, z) in exact PCG
+        alpha = torch.where(live, num / torch.where(live, pq, torch.ones_like(pq)), torch.zeros_like(pq))
         a = alpha.to(B.real.dtype if B.is_complex() else B.dtype)
         X += P * a
         R -= Q * a
@@ -227,6 +240,11 @@ def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
         if not bool(live.any()):
             break
         Z = precond(R)
+        if flexible:  # z A-orthogonalised against the last direction: β = −(Ap, z)/(p, Ap)
+            beta = torch.where(live, -(Q * Z).sum(0).to(torch.float64) / torch.where(live, pq, torch.ones_like(pq)),
+                               torch.zeros_like(pq))
+            P = Z + P * beta.to(B.dtype)
+            continue
         rz_new = (R.conj() * Z).sum(0).real.to(torch.float64)
         beta = torch.where(live & (rz > 0), rz_new / torch.where(rz > 0, rz, torch.ones_like(rz)),
                            torch.zeros_like(rz))
@@ -245,7 +263,7 @@ def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     if overall is Status.STAGNATION and B.dtype in (torch.float32, torch.complex64):
         info["reason"] = (f"the solve ran in {str(B.dtype).replace('torch.', '')} (the dtype of b): a tolerance below "
                           f"about {eps:.1e} times the condition number of A cannot be reached")
-    method = "cg-torch" if M is None else "pcg-torch"
+    method = "fcg-torch" if flexible else ("cg-torch" if M is None else "pcg-torch")
     if single:
         res = SolverResult(x=Xout.reshape(-1), status=overall, iterations=int(iters[0]), residuals=H[:, 0],
                            time=time.perf_counter() - t0, method=method, b_norm=float(bnorm[0]),

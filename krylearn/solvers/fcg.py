@@ -20,7 +20,16 @@ from .result import SolverError, Status
 __all__ = ["fcg"]
 
 
-@rescaled
+def _torch(A, b, x0=None, *, truncation=1, **kwargs):
+    """Tensors: FCG(1) in torch on their device; other truncations and complex tensors go through the host."""
+    if truncation != 1 or b.is_complex():
+        return NotImplemented
+    from .cg_torch import cg_torch
+
+    return cg_torch(A, b, x0, flexible=True, **kwargs)
+
+
+@rescaled(torch_impl=_torch)
 def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None, truncation=1,
         raise_on_indefinite=False, check_true_residual=True):
     """Solve ``A x = b`` for Hermitian positive definite ``A`` by flexible CG.
