@@ -5,7 +5,7 @@ CORE    := .venv/.krylearn-core
 PETSC   := .venv/.krylearn-petsc
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup petsc bench clean
+.PHONY: demo test setup petsc bench docs clean
 
 $(CORE): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -33,5 +33,11 @@ test: $(CORE) $(PETSC)
 bench: $(CORE)
 	$(PY) benchmarks/run_all.py
 
+docs: $(CORE)
+	# the API pages are generated from the docstrings; the site is built into site/
+	$(PY) docs/gen_api.py
+	$(PY) -m pip install -q mkdocs
+	$(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf .venv build *.egg-info
+	rm -rf .venv build *.egg-info site docs/api
