@@ -64,34 +64,16 @@ def lanczos_ritz(A, m, *, seed=0, progress=True, drop=1e-10, desc="lanczos"):
     """
     from tqdm.auto import tqdm
 
+    from ..solvers.lanczos import lanczos
+
     n = A.shape[0]
-    m = int(min(m, n))
     rng = np.random.default_rng(seed)
-    V = np.zeros((m, n))          # row-major: V[j] is the j-th Lanczos vector
-    alpha = np.zeros(m)
-    beta = np.zeros(max(m - 1, 0))
-    v = A @ rng.standard_normal(n)
-    v /= np.linalg.norm(v)
-    k = m
-    for j in tqdm(range(m), desc=desc, disable=not progress, leave=False):
-        V[j] = v
-        w = A @ v
-        alpha[j] = v @ w
-        # full reorthogonalisation, twice (classical Gram-Schmidt with BLAS-2)
-        for _ in range(2):
-            w -= V[:j + 1].T @ (V[:j + 1] @ w)
-        if j == m - 1:
-            break
-        bnorm = np.linalg.norm(w)
-        if bnorm < 1e-12 * max(1.0, abs(alpha[j])):   # invariant subspace found
-            k = j + 1
-            break
-        beta[j] = bnorm
-        v = w / bnorm
-    theta, S = sla.eigh_tridiagonal(alpha[:k], beta[:k - 1])
+    alpha, beta, V = lanczos(lambda v: A @ v, A @ rng.standard_normal(n), m,
+                             iterate=lambda r: tqdm(r, desc=desc, disable=not progress, leave=False))
+    theta, S = sla.eigh_tridiagonal(alpha, beta)
     keep = theta > drop * theta.max()
     theta, S = theta[keep], S[:, keep]
-    Y = (V[:k].T @ S).astype(np.float32)
+    Y = (V.T @ S).astype(np.float32)
     return theta, Y
 
 

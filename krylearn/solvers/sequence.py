@@ -440,30 +440,16 @@ def jacobi_spectral_radius(A, steps=30, seed=0):
     """
     from scipy.linalg import eigh_tridiagonal
 
+    from .lanczos import lanczos
+
     csr, diag = _csr_and_diag(A)
     if np.any(diag <= 0):
         raise ValueError("jacobi_spectral_radius needs a positive diagonal")
     n = csr.shape[0]
     s = 1.0 / np.sqrt(diag)
-    k = int(min(max(steps, 1), n))
-    rng = np.random.default_rng(seed)
-    V = np.empty((k, n))
-    q = rng.standard_normal(n)
-    q /= np.linalg.norm(q)
-    alphas, betas = [], []
-    for j in range(k):
-        V[j] = q
-        w = s * (csr @ (s * q))
-        a = float(q @ w)
-        alphas.append(a)
-        w -= V[:j + 1].T @ (V[:j + 1] @ w)     # full reorthogonalisation (twice is enough)
-        w -= V[:j + 1].T @ (V[:j + 1] @ w)
-        bnorm = float(np.linalg.norm(w))
-        if j == k - 1 or bnorm <= 1e-12 * max(1.0, abs(a)):
-            break
-        betas.append(bnorm)
-        q = w / bnorm
-    theta = eigh_tridiagonal(np.asarray(alphas), np.asarray(betas[:len(alphas) - 1]), eigvals_only=True)
+    start = np.random.default_rng(seed).standard_normal(n)
+    alphas, betas, _ = lanczos(lambda q: s * (csr @ (s * q)), start, steps)
+    theta = eigh_tridiagonal(alphas, betas, eigvals_only=True)
     return float(max(abs(1.0 - theta[0]), abs(theta[-1] - 1.0)))
 
 
