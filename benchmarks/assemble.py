@@ -8,7 +8,7 @@ in a fixed order. Run: ``.venv/bin/python benchmarks/assemble.py``.
 import os
 import sys
 
-ORDER = ["threads", "kernels", "cg", "precond", "multigrid", "krylov", "krylov_breadth", "petsc", "tuning", "workloads", "many_rhs", "mixed_precision", "dcdm", "gphm", "lstsq"]
+ORDER = ["threads", "kernels", "cg", "precond", "multigrid", "krylov", "krylov_breadth", "petsc", "tuning", "workloads", "many_rhs", "mixed_precision", "lstsq_many_rhs", "dcdm", "gphm", "lstsq"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 HEADER = """# krylearn benchmarks

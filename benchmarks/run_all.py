@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["threads.py", "kernels.py", "cg.py", "precond.py", "multigrid.py", "krylov.py", "krylov_breadth.py", "petsc.py", "tuning.py", "workloads.py", "many_rhs.py", "mixed_precision.py", "dcdm.py", "gphm.py", "lstsq.py"]
+SCRIPTS = ["threads.py", "kernels.py", "cg.py", "precond.py", "multigrid.py", "krylov.py", "krylov_breadth.py", "petsc.py", "tuning.py", "workloads.py", "many_rhs.py", "mixed_precision.py", "lstsq_many_rhs.py", "dcdm.py", "gphm.py", "lstsq.py"]
 
 
 def main():

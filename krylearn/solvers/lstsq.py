@@ -37,6 +37,7 @@ Hot loops: for a dense (C-ordered float64) or CSR ``A`` one numba pass over ``A`
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import time
@@ -47,7 +48,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ..threads import get_num_threads
-from ._common import Monitor, _check_vector, rescaled, stopping_tolerance
+from ._common import SAFE_NORM_RANGE, Monitor, _check_vector, rescaled, safe_norm, stopping_tolerance
 from .result import Status
 from .sketches import SRHT, IdentitySketch, Sketch, _check_size, _unwrap, make_sketch
 
@@ -295,17 +296,19 @@ class _Precond:
     def __init__(self, S, M, b, rcond):
         t0 = time.perf_counter()
         SA = S.apply(M)
-        Sb = S.matvec(b)
+        B = b.reshape(b.shape[0], -1)  # one column, or k right-hand sides sharing the factorisation
+        SB = np.column_stack([S.matvec(B[:, j]) for j in range(B.shape[1])])
         t1 = time.perf_counter()
         if not np.all(np.isfinite(SA)):
             raise ValueError("A produced NaN or Inf (checked through the sketch S A)")
-        # QR of [SA | Sb] (R only), then the SVD of the small triangle: SA = Q R, R = W Σ Vᵀ,
-        # and Qᵀ S b is the last column of the augmented triangle.
-        d = SA.shape[1]
-        Raug = sla.qr(np.column_stack([SA, Sb]), mode="r", check_finite=False)[0]
-        Raug = Raug[: min(d + 1, Raug.shape[0])]
-        W, s, Vt = sla.svd(Raug[:d, :d], check_finite=False, lapack_driver="gesdd")
-        QtSb = Raug[:d, d] if Raug.shape[0] > d else Raug[:, d]
+        # QR of [SA | SB] (R only), then the SVD of the small triangle: SA = Q R, R = W Σ Vᵀ,
+        # and Qᵀ S b_j are the last columns of the augmented triangle (the part of S b_j outside
+        # range(SA) does not enter the sketch-and-solve start)
+        d, kb = SA.shape[1], B.shape[1]
+        Raug = sla.qr(np.column_stack([SA, SB]), mode="r", check_finite=False)[0]
+        Raug = Raug[:d]  # the sketch has m ≥ d rows, so R has at least d
+        W, s, Vt = sla.svd(Raug[:, :d], check_finite=False, lapack_driver="gesdd")
+        QtSB = Raug[:, d:]
         U = W
         if s[0] == 0:
             self.k = 0
@@ -316,11 +319,18 @@ class _Precond:
         self.V = Vt[:k].T.copy() if self.k else np.zeros((SA.shape[1], 1))
         self.P = self.V / self.s                      # d x k
         self.Pinv_T = self.V * self.s                 # y = (V Σ)ᵀ x
-        self.y0 = (U[:, :k].T @ QtSb[: U.shape[0]]) if self.k else np.zeros(1)
-        self.x0 = self.P @ (self.y0 / 1.0) if self.k else np.zeros(SA.shape[1])
+        self.Y0 = (U[:, :k].T @ QtSB) if self.k else np.zeros((1, kb))
+        self.X0 = self.P @ self.Y0 if self.k else np.zeros((SA.shape[1], kb))
+        self.y0, self.x0 = self.Y0[:, 0], self.X0[:, 0]
         self.cond = float(s[0] / s[k - 1]) if self.k else np.inf
         self.sketch_time = t1 - t0
         self.factor_time = time.perf_counter() - t1
+
+    def column(self, j):
+        """The preconditioner with the sketch-and-solve start of right-hand side ``j``."""
+        view = copy.copy(self)
+        view.y0, view.x0 = self.Y0[:, j], self.X0[:, j]
+        return view
 
     def y(self, x):
         return self.Pinv_T.T @ x
@@ -347,7 +357,35 @@ def _floors(b_norm, ax_norm, r_norm, cond):
 # ---------------------------------------------------------------------------------------
 # public entry point
 # ---------------------------------------------------------------------------------------
-@rescaled(has_x0=False)
+def _columns(A, B, method="sketch_precondition", *, sketch=None, sketch_size=None, rtol=None, atol=0.0, maxiter=None,
+             seed=None, callback=None, rcond=None, zeta=8, damping=None, momentum=None, refinements=2, eps=0.5,
+             delta=0.01):
+    """``b`` with ``k`` columns: one sketch ``S A`` and one factorisation for all of them (the set-up
+    is most of a sketching solve), then each column's own iteration. Declines (a loop of single
+    solves, each rescaled) when a column's norm is outside the safe range."""
+    from ._columns import check_block, combine_columns
+
+    t0 = time.perf_counter()
+    B = np.asarray(B)
+    if np.iscomplexobj(B):
+        raise ValueError("complex b is not supported by the sketching solvers")
+    lo, hi = SAFE_NORM_RANGE
+    if not np.issubdtype(B.dtype, np.number) or any(not lo <= safe_norm(B[:, j]) <= hi for j in range(B.shape[1])
+                                                     if np.all(np.isfinite(B[:, j])) and np.any(B[:, j])):
+        return NotImplemented
+    kind, M, _ = _prepare(A, B[:, 0], method)
+    B = check_block(B, M.shape[0], "b", np.float64)
+    opts = _check_options(M, rtol, maxiter, refinements, rcond, damping, momentum)
+    S = _build_sketch(method, kind, M, sketch, sketch_size, seed, zeta, eps, delta)
+    pre = _Precond(S, M, B, opts["rcond"])
+    results = [_solve_rhs(method, kind, M, np.ascontiguousarray(B[:, j]), S, pre.column(j), opts, atol, callback,
+                          time.perf_counter(), damping, momentum, eps, delta) for j in range(B.shape[1])]
+    res = combine_columns(method, results, t0)
+    res.info["shared_sketch"] = True
+    return res
+
+
+@rescaled(has_x0=False, batched=_columns)
 def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, rtol=None, atol=0.0,
           maxiter=None, seed=None, callback=None, rcond=None, zeta=8, damping=None, momentum=None,
           refinements=2, eps=0.5, delta=0.01):
@@ -358,7 +396,9 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
     A : array_like (n, d), scipy.sparse matrix or operator-like
         ``n ≥ d``. Dense arrays and CSR matrices take fused numba kernels; any other operator
         is used through ``matvec``/``rmatvec`` (and ``matmat`` for the sketch) and never densified.
-    b : array_like (n,)
+    b : array_like (n,) or (n, k)
+        ``k`` right-hand sides share one sketch ``S A`` and its factorisation (``res.x`` is
+        ``(d, k)``, per-column iterations and statuses in ``res.info``; ``info["shared_sketch"]``).
     method : {"sketch_precondition", "iterative_sketching", "fossils", "sketch_and_solve", "linf"}
         See the module docstring. ``"fossils"`` is the backward-stable one.
     sketch : str or Sketch, optional
@@ -452,10 +492,18 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
     """
     t_start = time.perf_counter()
     kind, M, b = _prepare(A, b, method)
+    opts = _check_options(M, rtol, maxiter, refinements, rcond, damping, momentum)
+    S = _build_sketch(method, kind, M, sketch, sketch_size, seed, zeta, eps, delta)
+    return _solve_rhs(method, kind, M, b, S, _Precond(S, M, b, opts["rcond"]), opts, atol, callback, t_start,
+                      damping, momentum, eps, delta)
+
+
+def _check_options(M, rtol, maxiter, refinements, rcond, damping, momentum):
+    """Validated options of :func:`lstsq` (defaults resolved)."""
     n, d = M.shape
     if rtol is None:
         rtol = 0.0
-    stopping_tolerance(1.0, rtol, atol)          # validates rtol / atol
+    stopping_tolerance(1.0, rtol, 0.0)          # validates rtol
     if maxiter is None:
         maxiter = 200
     if isinstance(maxiter, bool) or not isinstance(maxiter, numbers.Integral) or maxiter < 0:
@@ -468,7 +516,12 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
     for name, v in (("damping", damping), ("momentum", momentum)):
         if v is not None and not (isinstance(v, numbers.Real) and np.isfinite(v) and 0 <= v < 2):
             raise ValueError(f"{name} must be a number in [0, 2), got {v!r}")
+    return {"rtol": rtol, "maxiter": maxiter, "refinements": refinements, "rcond": rcond}
 
+
+def _build_sketch(method, kind, M, sketch, sketch_size, seed, zeta, eps, delta):
+    """The sketch ``S`` of :func:`lstsq` for ``A = M`` (see its ``sketch``/``sketch_size`` arguments)."""
+    n, d = M.shape
     if method == "linf":
         m = linf_sketch_size(n, d, eps, delta) if sketch_size is None else _check_size(sketch_size, "sketch_size", d)
         if m > n:
@@ -501,10 +554,16 @@ def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, 
             S = make_sketch(name, m, n, seed=seed, A=M if name == "leverage" else None, **opts)
     if isinstance(S, SRHT) and S.shape[0] > S.N:
         raise ValueError("sketch_size exceeds the padded SRHT length")
+    return S
 
+
+def _solve_rhs(method, kind, M, b, S, pre, opts, atol, callback, t_start, damping, momentum, eps, delta):
+    """The solve of :func:`lstsq` for one right-hand side with a built sketch and preconditioner."""
+    stopping_tolerance(1.0, 0.0, atol)          # validates atol
+    rtol, maxiter, refinements = opts["rtol"], opts["maxiter"], opts["refinements"]
+    d = M.shape[1]
     ops = _Ops(kind, M)
     b_norm = float(np.linalg.norm(b))
-    pre = _Precond(S, M, b, rcond)
     info = dict(sketch=S.kind, sketch_size=int(S.shape[0]), rank=pre.k, sketch_cond=pre.cond,
                 sketch_time=pre.sketch_time, factor_time=pre.factor_time)
     mon = Monitor(method, b_norm, 0.0, callback, norm_name=_NORM_NAME)

@@ -225,3 +225,23 @@ def test_sketch_precondition_ill_conditioned_few_cycles():
     assert res.info["normal_residuals"][-1] <= res.info["floor"]
     err = np.linalg.norm(res.x - x_ref) / np.linalg.norm(x_ref)
     assert err < 100 * 1e-16 * 1e10
+
+
+@pytest.mark.parametrize("method", ["sketch_precondition", "iterative_sketching", "fossils", "sketch_and_solve"])
+def test_many_right_hand_sides_share_one_sketch(method):
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((3000, 30))
+    B = rng.standard_normal((3000, 4))
+    B[:, 2] = A @ rng.standard_normal(30)  # a consistent column
+    res = kl.lstsq(A, B, method=method, seed=1)
+    assert res.x.shape == (30, 4) and res.info["shared_sketch"] and len(res.info["statuses"]) == 4
+    X = np.linalg.lstsq(A, B, rcond=None)[0]
+    for j in range(4):
+        one = kl.lstsq(A, B[:, j], method=method, seed=1)
+        assert np.allclose(res.x[:, j], one.x, rtol=1e-8, atol=1e-10)  # the same sketch: the same answer
+        if method != "sketch_and_solve":
+            assert res.converged and np.allclose(res.x[:, j], X[:, j], rtol=1e-7, atol=1e-9)
+    tiny = B.copy()
+    tiny[:, 1] *= 1e-170  # outside the safe range: solved column by column, rescaled
+    res2 = kl.lstsq(A, tiny, method=method, seed=1)
+    assert "shared_sketch" not in res2.info and np.all(np.isfinite(res2.x))
