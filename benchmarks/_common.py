@@ -47,3 +47,17 @@ def write_result(text, name, quick=False, output=None):
     print(text)
     print(f"wrote {path}")
     return path
+
+
+def median_time(fn, repeats):
+    """Median wall time of ``repeats`` calls of ``fn()`` and the last call's return value."""
+    import time
+
+    import numpy as np
+
+    ts, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts)), out

@@ -18,7 +18,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _common import pin_threads, standard_parser, thread_note, write_result  # noqa: E402
+from _common import median_time, pin_threads, standard_parser, thread_note, write_result  # noqa: E402
 
 ARGS = standard_parser(__doc__, "20000×100, 1 repeat", "lstsq_many_rhs").parse_args()
 pin_threads(ARGS.threads)
@@ -27,15 +27,6 @@ import numpy as np  # noqa: E402
 import scipy.linalg as sla  # noqa: E402
 
 import krylearn as kl  # noqa: E402
-
-
-def median_time(fn, repeats):
-    ts, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)), out
 
 
 def main():

@@ -34,7 +34,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _common import write_result  # noqa: E402
+from _common import median_time, write_result  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 PIN_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -52,14 +52,7 @@ def parse():
 
 # -- worker ---------------------------------------------------------------------------------------
 def _median_time(fn, repeats):
-    import numpy as np
-
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
+    return median_time(fn, repeats)[0]
 
 
 def _elasticity(quick):

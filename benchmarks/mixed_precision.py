@@ -20,7 +20,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _common import pin_threads, standard_parser, thread_note, write_result  # noqa: E402
+from _common import median_time, pin_threads, standard_parser, thread_note, write_result  # noqa: E402
 
 ARGS = standard_parser(__doc__, "512² grid, elasticity on 12³ points, 1 repeat", "mixed_precision").parse_args()
 pin_threads(ARGS.threads)
@@ -32,15 +32,6 @@ import krylearn as kl  # noqa: E402
 from kernels import fem_matrices  # noqa: E402
 
 RTOL = 1e-10
-
-
-def median_time(fn, repeats):
-    ts, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)), out
 
 
 def main():
