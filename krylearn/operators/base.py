@@ -20,6 +20,20 @@ import numbers
 
 import numpy as np
 
+#: ``aslinearoperator``, registered by :mod:`krylearn.operators.convert` when it is imported (the
+#: package imports it with this module): the algebra below wraps array operands with it, and this
+#: module does not import the conversion layer, which builds on it.
+_AS_OPERATOR = []
+
+
+def register_conversion(fn):
+    """Called once by :mod:`krylearn.operators.convert` with ``aslinearoperator``."""
+    _AS_OPERATOR[:] = [fn]
+
+
+def _as_operator(other):
+    return _AS_OPERATOR[0](other)
+
 __all__ = [
     "LinearOperator",
     "IdentityOperator",
@@ -213,9 +227,7 @@ class LinearOperator:
             raise ValueError("scalar operand for @; use * to scale an operator")
         x = np.asarray(other) if not _is_operator_like(other) else None
         if x is None:
-            from .convert import aslinearoperator
-
-            return ProductOperator(self, aslinearoperator(other))
+            return ProductOperator(self, _as_operator(other))
         if x.ndim == 1:
             return self.matvec(x)
         if x.ndim == 2:
@@ -224,9 +236,7 @@ class LinearOperator:
 
     def __rmatmul__(self, other):
         if _is_operator_like(other):
-            from .convert import aslinearoperator
-
-            return ProductOperator(aslinearoperator(other), self)
+            return ProductOperator(_as_operator(other), self)
         x = np.asarray(other)
         if x.ndim == 1:  # x @ A == (A^T x)^T
             return self.T.matvec(x)
@@ -258,30 +268,22 @@ class LinearOperator:
 
     def __add__(self, other):
         if _is_operator_like(other) or isinstance(other, np.ndarray):
-            from .convert import aslinearoperator
-
-            return SumOperator(self, aslinearoperator(other))
+            return SumOperator(self, _as_operator(other))
         return NotImplemented
 
     def __radd__(self, other):
         if _is_operator_like(other) or isinstance(other, np.ndarray):
-            from .convert import aslinearoperator
-
-            return SumOperator(aslinearoperator(other), self)
+            return SumOperator(_as_operator(other), self)
         return NotImplemented
 
     def __sub__(self, other):
         if _is_operator_like(other) or isinstance(other, np.ndarray):
-            from .convert import aslinearoperator
-
-            return SumOperator(self, -aslinearoperator(other))
+            return SumOperator(self, -_as_operator(other))
         return NotImplemented
 
     def __rsub__(self, other):
         if _is_operator_like(other) or isinstance(other, np.ndarray):
-            from .convert import aslinearoperator
-
-            return SumOperator(aslinearoperator(other), -self)
+            return SumOperator(_as_operator(other), -self)
         return NotImplemented
 
     def __pow__(self, k):

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .base import LinearOperator
+from .base import LinearOperator, register_conversion
 
 __all__ = ["aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator", "check_finite_matrix"]
 
@@ -200,3 +200,6 @@ def check_finite_matrix(A):
         data = inner.A.data
     if data is not None and not np.all(np.isfinite(data)):
         raise ValueError("the matrix A contains NaN or Inf entries")
+
+
+register_conversion(aslinearoperator)
