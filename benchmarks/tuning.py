@@ -226,7 +226,8 @@ def _ceiling_markdown(hc):
 
 def part_overhead(quick, cmd):
     import krylearn as kl
-    from krylearn.solvers.tuning import ChebCB, Exp3, TsallisINF, TsallisINFCB
+    from krylearn.solvers.contextual_tuners import ChebCB, TsallisINFCB
+    from krylearn.solvers.tuning import Exp3, TsallisINF
 
     T = 1000 if quick else 5000
     rng = np.random.default_rng(0)

@@ -30,7 +30,8 @@ import numpy as np
 
 from krylearn.pde.heat import HeatEquation2D, sine_coefficient
 from krylearn.solvers.sequence import grid_costs, instance_optimal, solve_sequence
-from krylearn.solvers.tuning import ChebCB, TsallisINF, TsallisINFCB, omega_grid
+from krylearn.solvers.contextual_tuners import ChebCB, TsallisINFCB
+from krylearn.solvers.tuning import TsallisINF, omega_grid
 
 RTOL = 1e-8
 

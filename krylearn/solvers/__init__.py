@@ -13,8 +13,8 @@ _LAZY = {
     # Learning to Relax (issue 4)
     "TsallisINF": ("krylearn.solvers.tuning", "TsallisINF"),
     "Exp3": ("krylearn.solvers.tuning", "Exp3"),
-    "TsallisINFCB": ("krylearn.solvers.tuning", "TsallisINFCB"),
-    "ChebCB": ("krylearn.solvers.tuning", "ChebCB"),
+    "TsallisINFCB": ("krylearn.solvers.contextual_tuners", "TsallisINFCB"),
+    "ChebCB": ("krylearn.solvers.contextual_tuners", "ChebCB"),
     "UCB": ("krylearn.solvers.ucb", "UCB"),
     "RecyclingCG": ("krylearn.solvers.recycling_cg", "RecyclingCG"),
     "AutoSolver": ("krylearn.solvers.auto", "AutoSolver"),

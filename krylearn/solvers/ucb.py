@@ -30,7 +30,8 @@ import numbers
 
 import numpy as np
 
-from .tuning import Tuner, _check_range, check_context
+from .contextual_tuners import check_context
+from .tuning import Tuner, _check_range
 
 __all__ = ["UCB"]
 

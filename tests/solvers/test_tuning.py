@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import krylearn as kl
-from krylearn.solvers.tuning import (ChebCB, Exp3, TsallisINF, TsallisINFCB, load_tuner, omega_grid,
-                                     tsallis_inf_distribution)
+from krylearn.solvers.contextual_tuners import ChebCB, TsallisINFCB
+from krylearn.solvers.tuning import Exp3, TsallisINF, load_tuner, omega_grid, tsallis_inf_distribution
 
 GRID = np.linspace(1.0, 1.95, 20)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import krylearn as kl
-from krylearn.solvers.tuning import (ChebCB, Exp3, TsallisINF, TsallisINFCB, load_tuner, omega_grid,
-                                     tuner_from_state)
+from krylearn.solvers.contextual_tuners import ChebCB, TsallisINFCB
+from krylearn.solvers.tuning import Exp3, TsallisINF, load_tuner, omega_grid, tuner_from_state
 from krylearn.solvers.ucb import UCB
 
 ARMS = ["a", "b", "c"]
