@@ -63,7 +63,13 @@ def _xr_update(x, phat, shat, r, s, t, alpha, omega):
     return acc
 
 
-@rescaled
+def _torch(A, b, *args, **kwargs):
+    from .bicgstab_torch import bicgstab_torch
+
+    return bicgstab_torch(A, b, *args, **kwargs)
+
+
+@rescaled(torch_impl=_torch)
 def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
              check_true_residual=True):
     """Solve ``A x = b`` for a general (real or complex) ``A`` by (right-preconditioned) BiCGSTAB.
@@ -85,6 +91,8 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     A : operator-like, shape (n, n)
         Any square operator :func:`krylearn.aslinearoperator` accepts.
     b : array_like, shape (n,)
+        A torch tensor runs the iteration in torch on its device
+        (:func:`~krylearn.solvers.bicgstab_torch.bicgstab_torch`); ``res.x`` is then a tensor.
     x0 : array_like, optional
         Starting guess (default zeros). Not modified.
     rtol, atol : float
