@@ -10,6 +10,11 @@ _HINTS = {
 }
 
 
+def is_torch_tensor(v):
+    """True for a torch tensor, without importing torch (the check the solvers' dispatch uses)."""
+    return type(v).__module__.startswith("torch") and hasattr(v, "device") and hasattr(v, "dtype")
+
+
 def require(module, feature=None):
     """Import and return ``module``, or raise an ImportError that says how to install it."""
     try:

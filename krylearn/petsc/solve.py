@@ -189,7 +189,7 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
     columns = not isinstance(b, PETSc.Vec) and np.ndim(b) == 2 and np.shape(b)[1] > 1
     if columns:
         b_cols = np.asarray(b)
-        bvecs = [_as_vec(mat, b_cols[:, j].copy(), "b", left=True).copy() for j in range(b_cols.shape[1])]
+        bvecs = [_as_vec(mat, b_cols[:, j], "b", left=True) for j in range(b_cols.shape[1])]  # a new Vec each
         if x0 is not None:
             x0 = np.asarray(x0)
             if x0.shape != b_cols.shape:
@@ -229,7 +229,7 @@ def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter
     xvec = dm.createGlobalVec() if dm and dm.getType() == "da" else mat.createVecRight()
     x0vecs = None
     if x0 is not None and columns:
-        x0vecs = [_as_vec(mat, x0[:, j].copy(), "x0", left=False).copy() for j in range(x0.shape[1])]
+        x0vecs = [_as_vec(mat, x0[:, j], "x0", left=False) for j in range(x0.shape[1])]
         ksp.setInitialGuessNonzero(True)
     elif x0 is not None:
         _as_vec(mat, x0, "x0", left=False).copy(xvec)

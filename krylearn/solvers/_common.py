@@ -15,6 +15,7 @@ import numpy as np
 
 from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator, check_finite_matrix
+from .._optional import is_torch_tensor
 from ..threads import solver_threads
 from ._columns import combine_columns
 from .result import SolverResult, SolverState, Status
@@ -91,6 +92,13 @@ def _solve_columns(solver, batched, A, b_arr, args, kwargs, has_x0=True):
     return combine_columns(results[0].method, results, t0)
 
 
+def single_precision_reason(dtype_name, eps):
+    """Why a single-precision solve stagnated (the one wording for every solver path)."""
+    return (f"the solve ran in {dtype_name} (the dtype of b), whose relative accuracy is about {eps:.1e} times "
+            "the condition number of A: a tolerance below that cannot be reached; pass b in float64 for a "
+            "smaller rtol")
+
+
 def _single_precision_note(res, b_dtype, x0):
     """A single-precision solve returns ``x`` in single precision, and says why when it stagnated."""
     x0_dtype = None if x0 is None else np.asarray(x0).dtype
@@ -101,9 +109,8 @@ def _single_precision_note(res, b_dtype, x0):
         res.x = res.x.astype(want)
     if res.status is Status.STAGNATION:
         why = res.info.get("reason")
-        res.info["reason"] = (f"{why}; " if why else "") + (f"the solve ran in {np.dtype(want).name} (the dtype of b), whose relative accuracy "
-                              f"is about {np.finfo(want).eps:.1e} times the condition number of A: a tolerance "
-                              "below that cannot be reached; pass b in float64 for a smaller rtol")
+        res.info["reason"] = (f"{why}; " if why else "") + single_precision_reason(np.dtype(want).name,
+                                                                                  np.finfo(want).eps)
     return res
 
 
@@ -115,16 +122,13 @@ def _solve_tensor(solver, torch_impl, A, b, args, kwargs, has_x0):
         res = torch_impl(A, b, *args, **kwargs)
         if res is not NotImplemented:  # the torch path may decline (an option it does not support)
             return res
-    def is_tensor(v):
-        return type(v).__module__.startswith("torch")
-
     def host(v):
-        return v.detach().cpu().numpy() if is_tensor(v) else v
+        return v.detach().cpu().numpy() if is_torch_tensor(v) else v
 
     args = tuple(host(a) for a in args) if has_x0 and args else args
     if has_x0 and "x0" in kwargs:
         kwargs = dict(kwargs, x0=host(kwargs["x0"]))
-    if is_tensor(kwargs.get("M")):
+    if is_torch_tensor(kwargs.get("M")):
         from ..operators.convert import aslinearoperator
 
         kwargs = dict(kwargs, M=aslinearoperator(kwargs["M"]))
@@ -168,10 +172,12 @@ def _mixed(solver, A, b, args, kwargs):
         raise ValueError('precision="mixed" does not take a callback (the inner solves are separate runs)')
     b_norm = safe_norm(b)
     tol = stopping_tolerance(b_norm, rtol, atol)
-    budget = 10 * A.shape[0] if maxiter is None else int(maxiter)
+    budget = resolve_maxiter(maxiter, A.shape[0])
     A1 = in_precision(A, single)  # converted once for all refinements
     M = kwargs.pop("M", None)
     M1 = in_precision(as_preconditioner(M, A.shape[0]), single)
+    if M1 is not None:
+        kwargs["M"] = M1
     mon = Monitor(f"{solver.__name__} (mixed precision)", b_norm, tol)
     inner_its, fails, used = [], 0, 0
     status = Status.MAX_ITERATIONS
@@ -196,8 +202,6 @@ def _mixed(solver, A, b, args, kwargs):
             break
         prev = rn
         s = rn  # the correction equation scaled to unit norm: float32 holds any scale of r
-        if M1 is not None:
-            kwargs["M"] = M1
         # as far as float32 goes, but no further than this refinement needs (the last one is short)
         inner_rtol = max(MIXED_INNER_RTOL, 0.5 * tol / rn)
         inner = solver(A1, (r / s).astype(single), *args, rtol=inner_rtol, maxiter=budget - used, **kwargs)
@@ -237,7 +241,7 @@ def rescaled(solver=None, *, has_x0=True, batched=None, torch_impl=None):
             if not has_x0:
                 raise ValueError(f'precision="mixed" is not available for {solver.__name__}')
             return _mixed(wrapper, A, b, args, kwargs)
-        if type(b).__module__.startswith("torch"):
+        if is_torch_tensor(b):
             return _solve_tensor(wrapper, torch_impl, A, b, args, kwargs, has_x0)
         if np.ndim(b) == 2 and np.shape(b)[1] > 1:
             return _solve_columns(wrapper, batched, A, np.asarray(b), args, kwargs, has_x0)

@@ -28,7 +28,7 @@ import numpy as np
 from ..operators.convert import aslinearoperator, check_finite_matrix
 from ._block_kernels import block_dots, block_update_xr, block_xpby, fused_matmat_dot
 from ._common import (_SINGLE, SAFE_NORM_RANGE, SINGLE_SAFE_NORM_RANGE, as_preconditioner, check_run_options,
-                      in_precision, resolve_maxiter, safe_norm, working_dtype)
+                      in_precision, resolve_maxiter, safe_norm, single_precision_reason, working_dtype)
 from ._columns import check_block, overall_status
 from .result import SolverError, SolverResult, SolverState, Status
 
@@ -157,12 +157,13 @@ def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
         if act.size:
             vec["rz"] = vec["rz_new"]
             blk["P"] = blk["Z"].copy()
+        # the fused block product, looked up once (the block keeps its dtype and C order)
+        fused = fused_matmat_dot(A, blk["P"]) if act.size else None
         while act.size and it < maxiter:
             P, Xa, Ra = blk["P"], blk["X"], blk["R"]
             Q = blk.get("Q")
             if Q is None or Q.shape != P.shape:
                 Q = blk["Q"] = np.empty_like(P)
-            fused = fused_matmat_dot(A, P)
             if fused is not None:
                 pq = np.real(fused(P, Q))
             else:
@@ -236,8 +237,7 @@ def batched_cg(A, B, X0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
     if np.any(scale != 1.0):
         info["rescaled_by"] = scale
     if Status.STAGNATION in status and dtype in _SINGLE:
-        info["reason"] = (f"the solve ran in {np.dtype(dtype).name} (the dtype of b): a tolerance below about "
-                          f"{np.finfo(dtype).eps:.1e} times the condition number of A cannot be reached")
+        info["reason"] = single_precision_reason(np.dtype(dtype).name, np.finfo(dtype).eps)
     res = SolverResult(x=(X * scale.astype(X.real.dtype)), status=overall_status(status), iterations=int(iters.max(initial=0)), residuals=hist,
                         time=time.perf_counter() - t0, method="batched-cg" if M is None else "batched-pcg",
                         b_norm=bnorm, tol=tol * scale, info=info)

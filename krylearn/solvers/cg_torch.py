@@ -29,17 +29,16 @@ import time
 
 import numpy as np
 
-from .._optional import require
+from .._optional import is_torch_tensor, require
 from ..operators.base import LinearOperator
-from ._common import check_run_options, resolve_maxiter
-from .result import SolverError, SolverResult, Status
+from ._common import check_run_options, resolve_maxiter, single_precision_reason
+from ._columns import overall_status
+from .result import SolverError, SolverResult, SolverState, Status
 
 __all__ = ["cg_torch", "is_tensor"]
 
 
-def is_tensor(v):
-    """True for a torch tensor (without importing torch)."""
-    return type(v).__module__.startswith("torch") and hasattr(v, "device") and hasattr(v, "dtype")
+is_tensor = is_torch_tensor  # the package's one check (krylearn._optional)
 
 
 class _Apply:
@@ -140,7 +139,6 @@ def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     scale_h = scale.cpu().numpy()
     bnorm = bnorm_s.cpu().numpy() * scale_h
     tol = np.maximum(float(atol) / scale_h, float(rtol) * bnorm_s.cpu().numpy())
-    tol_t = torch.as_tensor(tol, device=B.device)
 
     if x0 is None:
         X = torch.zeros_like(Bs)
@@ -227,8 +225,6 @@ def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
                     row[c] = float(norms(Bs[:, c:c + 1] - apply_A(X[:, c:c + 1].contiguous()))[0])
         hist.append(row)
         if callback is not None:
-            from .result import SolverState
-
             st = SolverState("cg-torch", float(np.max(tol * scale_h)))
             st.iteration, st.residual_norm = it, float(np.nanmax(row * scale_h))
             st._x = X
@@ -254,15 +250,14 @@ def cg_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
         if status[c] is None:
             status[c] = Status.MAX_ITERATIONS
     H = np.vstack(hist) * scale_h
-    overall = next((s for s in status if s is not Status.CONVERGED), Status.CONVERGED)
+    overall = overall_status(status)
     Xout = (X * scale.to(X.real.dtype if X.is_complex() else X.dtype)).to(b.dtype)
     if apply_A.host or (apply_M is not None and apply_M.host):
         info["host_products"] = apply_A.host + (apply_M.host if apply_M is not None else 0)
     if np.any(misses):
         info["restarts"] = misses if not single else int(misses[0])
     if overall is Status.STAGNATION and B.dtype in (torch.float32, torch.complex64):
-        info["reason"] = (f"the solve ran in {str(B.dtype).replace('torch.', '')} (the dtype of b): a tolerance below "
-                          f"about {eps:.1e} times the condition number of A cannot be reached")
+        info["reason"] = single_precision_reason(str(B.dtype).replace("torch.", ""), eps)
     method = "fcg-torch" if flexible else ("cg-torch" if M is None else "pcg-torch")
     if single:
         res = SolverResult(x=Xout.reshape(-1), status=overall, iterations=int(iters[0]), residuals=H[:, 0],
