@@ -297,7 +297,7 @@ class _Precond:
         t0 = time.perf_counter()
         SA = S.apply(M)
         B = b.reshape(b.shape[0], -1)  # one column, or k right-hand sides sharing the factorisation
-        SB = np.column_stack([S.matvec(B[:, j]) for j in range(B.shape[1])])
+        SB = S.matvec(B[:, 0]).reshape(-1, 1) if B.shape[1] == 1 else S.apply(B)  # one pass for k columns
         t1 = time.perf_counter()
         if not np.all(np.isfinite(SA)):
             raise ValueError("A produced NaN or Inf (checked through the sketch S A)")
