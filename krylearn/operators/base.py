@@ -78,6 +78,15 @@ class LinearOperator:
     diagonal : array_like, optional
         The diagonal, if known (used by Jacobi/SSOR preconditioners).
 
+    Attributes
+    ----------
+    variable : bool
+        Class attribute, False: the map is fixed and linear. A preconditioner that is not (one
+        with inner iterations, such as :func:`krylearn.precond.multigrid` with its K-cycle
+        coarse solve, or a nonlinear learned map) sets it True; :func:`krylearn.cg` then uses
+        the flexible update (Notay 2000) on its own and methods that need a fixed ``M``
+        (minres, gmres, bicgstab, chebyshev) refuse it with a ``ValueError``.
+
     Examples
     --------
     >>> import numpy as np, krylearn as kl
@@ -89,6 +98,7 @@ class LinearOperator:
     # numpy must defer to our __rmatmul__/__radd__ instead of broadcasting over an object array
     __array_priority__ = 100
     __array_ufunc__ = None
+    variable = False
 
     def __init__(self, shape, matvec=None, rmatvec=None, matmat=None, dtype=None, *,
                  symmetric=False, hermitian=None, positive_definite=False, diagonal=None):

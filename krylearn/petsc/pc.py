@@ -277,9 +277,13 @@ class Multigrid(_GridContext):
       correction (default: those of :func:`krylearn.precond.multigrid`; ``post`` defaults to
       ``pre``; keep them equal for a symmetric cycle);
     * ``-krylearn_mg_levels N``: levels including the finest (0, the default: automatic, as
-      :func:`krylearn.precond.multigrid`).
+      :func:`krylearn.precond.multigrid`);
+    * ``-krylearn_mg_coarse_iterations N``: how a large coarsest level left by an early stop at
+      thin walls is solved (default 1 here: one aggregation W-cycle, a fixed map; ``N > 1``: N
+      flexible-CG steps, a *variable* map that needs ``-ksp_type fcg`` or ``fgmres``).
 
-    Options left unset take :func:`krylearn.precond.multigrid`'s defaults, so the context applies
+    Options left unset take :func:`krylearn.precond.multigrid`'s defaults (except
+    ``coarse_iterations``, 1 here so that the map stays fixed for KSPCG), so the context applies
     exactly ``kl.precond.multigrid(grid, **options)``.
 
     With ``pre == post`` one application is a fixed symmetric positive definite operator, so
@@ -317,7 +321,7 @@ class Multigrid(_GridContext):
 
     #: -1 / 0: not set (kl.precond.multigrid's default)
     options = {"krylearn_mg_cycle": "V", "krylearn_mg_smoother": "rbgs", "krylearn_mg_pre": -1,
-               "krylearn_mg_post": -1, "krylearn_mg_levels": 0}
+               "krylearn_mg_post": -1, "krylearn_mg_levels": 0, "krylearn_mg_coarse_iterations": 1}
 
     def __init__(self, *, name=None):
         super().__init__(name=name)
@@ -345,6 +349,9 @@ class Multigrid(_GridContext):
             raise ValueError(f"-krylearn_mg_levels must be >= 0 (0: automatic), got {levels}")
         if levels:
             kw["levels"] = levels
+        # 1 by default: PETSc's KSPCG assumes a fixed preconditioner (kl.cg would switch to its
+        # flexible form on its own; a PETSc KSP cannot)
+        kw["coarse_iterations"] = int(p.get("krylearn_mg_coarse_iterations", 1))
         try:
             M = _precond().multigrid(grid, **kw)
         except ValueError as exc:

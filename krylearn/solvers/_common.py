@@ -380,13 +380,14 @@ def in_precision(op, dtype):
     return _InPrecision(op, dtype)
 
 
-def prepare_system(A, b, x0=None, *, M=None, maxiter=None, square=True, method="solver"):
+def prepare_system(A, b, x0=None, *, M=None, maxiter=None, square=True, method="solver", variable_ok=False):
     """Validate the inputs of a solve before any work starts.
 
     Returns ``(A, b, x, M, maxiter)`` with ``A``/``M`` as LinearOperators, ``b`` a copy in the
     working dtype, ``x`` the starting iterate (a fresh array) and a resolved ``maxiter``.
     Raises ``ValueError`` naming the problem for non-square operators, shape mismatches,
-    non-finite data and invalid ``maxiter``.
+    non-finite data and invalid ``maxiter``, and for a variable preconditioner
+    (``M.variable``) given to a method that needs a fixed one (``variable_ok=False``).
     """
     A = aslinearoperator(A)
     m, n = A.shape
@@ -397,7 +398,14 @@ def prepare_system(A, b, x0=None, *, M=None, maxiter=None, square=True, method="
     dtype = working_dtype(A.dtype, b_arr.dtype, None if x0 is None else np.asarray(x0).dtype)
     b = _check_vector(b, m, "b", dtype)
     x = np.zeros(n, dtype=dtype) if x0 is None else _check_vector(x0, n, "x0", dtype)
-    M = in_precision(as_preconditioner(M, n), dtype)
+    M_op = as_preconditioner(M, n)
+    if M_op is not None and M_op.variable and not variable_ok:
+        raise ValueError(f"{method} needs a fixed linear preconditioner, but M is variable (M.variable: its "
+                         "application has inner iterations or is nonlinear); use kl.cg or kl.fcg (SPD A) or "
+                         "kl.fgmres, or build M as a fixed map (kl.precond.multigrid: coarse_cycle='W')")
+    M = in_precision(M_op, dtype)
+    if M is not None and M is not M_op and M_op.variable:
+        M.variable = True
     A = in_precision(A, dtype)
     return A, b, x, M, resolve_maxiter(maxiter, n)
 

@@ -21,6 +21,9 @@ __all__ = ["cg"]
 def _many(A, B, *args, **kwargs):
     """``k`` right-hand sides: batched CG where it is faster than a loop of solves (see
     :func:`~krylearn.solvers.batched_cg.prefers_batched`), else decline (a loop of ``cg`` calls)."""
+    M = kwargs.get("M")
+    if getattr(M, "variable", False):  # the flexible update is column by column
+        return NotImplemented
     return batched_cg(A, B, *args, **kwargs) if prefers_batched(A) else NotImplemented
 
 
@@ -70,7 +73,12 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
         Iteration limit (default ``10 n``).
     M : operator-like or callable, optional
         Preconditioner approximating ``A⁻¹`` (Hermitian positive definite, e.g.
-        ``kl.precond.ic0(A)``). For a variable/nonlinear preconditioner use :func:`krylearn.fcg`.
+        ``kl.precond.ic0(A)``). A preconditioner that says it is variable (``M.variable``: inner
+        iterations, e.g. ``kl.precond.multigrid`` with its K-cycle coarse solve on mazes) gets the
+        flexible update on its own — ``α = (p, r)/(p, Ap)``, ``β = −(z, Ap)/(p, Ap)``, i.e. FCG(1)
+        (Y. Notay, SIAM J. Sci. Comput. 22, 2000), one extra dot product per iteration,
+        ``res.info["flexible"] = True`` — so conjugacy is never silently lost. For longer
+        truncations use :func:`krylearn.fcg`.
     callback : callable, optional
         ``callback(state) -> bool`` after each iteration; return True to stop (status USER_STOP).
     raise_on_indefinite : bool
@@ -101,12 +109,15 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     >>> res.converged
     True
     """
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="cg")
+    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="cg", variable_ok=True)
+    flexible = M is not None and M.variable
     b_norm = float(np.linalg.norm(b))
     tol = stopping_tolerance(b_norm, rtol, atol)
     if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
         return zero_rhs_result("cg", x)
     mon = Monitor("cg" if M is None else "pcg", b_norm, tol, callback)
+    if flexible:
+        mon.info["flexible"] = True
 
     r, rnorm, done = initial_residual(A.matvec, b, x, mon)
     if done is not None:
@@ -118,6 +129,8 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     if M is not None and not rz > 0:
         return _indefinite(mon, x, 0, raise_on_indefinite, "the preconditioner M is not positive definite")
     p = np.array(z, copy=True)
+    if flexible and estimate_eigenvalues:
+        raise ValueError("estimate_eigenvalues needs a fixed preconditioner; M is variable (M.variable)")
     eps = float(np.finfo(x.dtype).eps)  # the working precision (float32 for a float32 b)
     # fused ``q = A p`` and ``(p, q)`` in one pass into a preallocated q where the operator allows
     # (PoissonStencil.matvec_dot, float64 CSR matrices); otherwise matvec then dot.
@@ -139,7 +152,8 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
             break
         if pq <= 0.0:
             return _indefinite(mon, x, it, raise_on_indefinite, "A is not positive definite: (p, Ap) <= 0")
-        alpha = rz / pq
+        # flexible: (p, r) instead of (r, z) — equal for a fixed M, the right step length otherwise
+        alpha = (float(np.real(dot(p, r))) if flexible else rz) / pq
         if lanczos is not None:
             lanczos[0].append(alpha)
         rr = cg_update_xr(x, r, p, q, alpha)
@@ -179,7 +193,8 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
             rz_new = float(np.real(dot(r, z)))
             if not rz_new > 0:
                 return _indefinite(mon, x, it, raise_on_indefinite, "the preconditioner M is not positive definite")
-        beta = rz_new / rz
+        # flexible: A-orthogonalise z against p explicitly (FCG(1)); q still holds A p
+        beta = -float(np.real(dot(z, q))) / pq if flexible else rz_new / rz
         if lanczos is not None:
             lanczos[1].append(beta)
         rz = rz_new

@@ -96,7 +96,7 @@ def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     >>> res.converged
     True
     """
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="fcg")
+    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="fcg", variable_ok=True)
     if not isinstance(truncation, (int, np.integer)) or truncation < 1:
         raise ValueError(f"truncation must be a positive integer, got {truncation!r}")
     b_norm = float(np.linalg.norm(b))

@@ -179,7 +179,7 @@ def gmres_iteration(A, b, x0, *, rtol, atol, restart, maxiter, M, callback, orth
     ``flexible=True``: the preconditioned vectors ``z_j = M v_j`` are kept (``Z``, ``m × n`` more
     memory) and ``x = x0 + Z y`` (Saad 1993), so ``M`` may change at every step."""
     name = "fgmres" if flexible else "gmres"
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method=name)
+    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method=name, variable_ok=flexible)
     if orthogonalization not in _ORTHO:
         raise ValueError(f"orthogonalization must be one of {_ORTHO}, got {orthogonalization!r}")
     n = b.shape[0]

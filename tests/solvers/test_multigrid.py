@@ -294,8 +294,9 @@ def test_aggregation_levels_below_an_early_stop(shape):
     mask = serpentine(shape[0], corridor=4, seed=1) if len(shape) == 2 else \
         kl.pde.obstacles.random_domain(shape, family="thin_walls", seed=3)
     A = kl.pde.poisson(shape, mask=mask)
-    M = kl.precond.multigrid(A, direct_max=0, coarse_size=16)
-    assert "aggregation" in M.info["coarse_solver"]
+    # coarse_iterations=1: one aggregation W-cycle, a fixed symmetric map
+    M = kl.precond.multigrid(A, direct_max=0, coarse_size=16, coarse_iterations=1)
+    assert "aggregation W-cycle" in M.info["coarse_solver"] and not M.variable
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((2, A.shape[0]))
     assert abs(y @ (M @ x) - x @ (M @ y)) <= 1e-10 * abs(x @ (M @ y)) + 1e-12
@@ -320,3 +321,47 @@ def test_all_neumann_standalone_cycle_converges(shape):
     res = kl.multigrid(A, b, rtol=1e-8, M=M)
     assert res.converged and res.iterations <= 25
     assert np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b)
+
+
+def _thin_walls_3d(n=24, seed=3):
+    return kl.pde.poisson((n, n, n), mask=kl.pde.obstacles.random_domain((n, n, n), family="thin_walls", seed=seed))
+
+
+def test_krylov_coarse_solve_is_variable_and_cg_goes_flexible():
+    A = _thin_walls_3d()
+    M = kl.precond.multigrid(A, direct_max=0, coarse_size=16)   # 3D default: 4 flexible-CG steps
+    assert M.variable and M.info["variable"] and "flexible-CG" in M.info["coarse_solver"]
+    b = np.random.default_rng(1).standard_normal(A.shape[0])
+    res = kl.cg(A, b, rtol=1e-8, M=M)
+    assert res.converged and res.info["flexible"] and res.iterations <= 20
+    assert np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b)
+    fixed = kl.cg(A, b, rtol=1e-8, M=kl.precond.multigrid(A, direct_max=0, coarse_size=16, coarse_iterations=1))
+    assert fixed.converged and "flexible" not in fixed.info
+    assert res.iterations <= fixed.iterations          # the point of the Krylov steps
+    # many right-hand sides: column by column with the flexible update
+    B = np.random.default_rng(2).standard_normal((A.shape[0], 2))
+    resB = kl.cg(A, B, rtol=1e-8, M=M)
+    assert resB.converged and np.linalg.norm(B - A @ resB.x) <= 1e-8 * np.linalg.norm(B)
+
+
+def test_variable_multigrid_refused_where_a_fixed_preconditioner_is_needed():
+    A = _thin_walls_3d(16)
+    M = kl.precond.multigrid(A, direct_max=0, coarse_size=16)
+    b = np.ones(A.shape[0])
+    for solver in (kl.minres, kl.gmres, kl.bicgstab):
+        with pytest.raises(ValueError, match="variable"):
+            solver(A, b, M=M)
+    with pytest.raises(ValueError, match="fixed preconditioner"):
+        kl.cg(A, b, M=M, estimate_eigenvalues=True)
+    assert kl.fgmres(A, b, rtol=1e-8, M=M).converged
+    assert kl.fcg(A, b, rtol=1e-8, M=M).converged
+
+
+def test_coarse_iterations_default_and_validation():
+    A2 = kl.pde.poisson((128, 128), mask=serpentine(128, corridor=4, seed=1))
+    M2 = kl.precond.multigrid(A2, direct_max=0, coarse_size=16)
+    assert "W-cycle" in M2.info["coarse_solver"] and not M2.variable   # 2D default: the fixed W-cycle
+    assert not kl.precond.multigrid(kl.pde.poisson((16, 16, 16))).variable  # no early stop: always fixed
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="coarse_iterations"):
+            kl.precond.multigrid(A2, direct_max=0, coarse_iterations=bad)

@@ -44,7 +44,7 @@ class MultigridPreconditioner(LinearOperator):
 
     def __init__(self, A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None, coarse_size=512,
                  omega=None, interpolation="linear", merge_tolerance=0.01, direct_max=None,
-                 boundary_sweeps=0, boundary_width=2):
+                 boundary_sweeps=0, boundary_width=2, coarse_iterations=None):
         t0 = time.perf_counter()
         if cycle not in _CYCLES:
             raise ValueError(f"cycle must be one of {_CYCLES}, got {cycle!r}")
@@ -62,7 +62,8 @@ class MultigridPreconditioner(LinearOperator):
             raise ValueError(f"interpolation must be one of {tuple(INTERPOLATIONS)}, got {interpolation!r}")
         self.hierarchy = H = GridHierarchy(A, levels=levels, coarse_size=coarse_size,
                                            merge_tolerance=merge_tolerance, direct_max=direct_max,
-                                           interp_mode=INTERPOLATIONS[interpolation])
+                                           interp_mode=INTERPOLATIONS[interpolation],
+                                           coarse_iterations=coarse_iterations)
         nd = H.ndim
         for name, v in (("boundary_sweeps", boundary_sweeps), ("boundary_width", boundary_width)):
             if not isinstance(v, (int, np.integer)) or v < 0:
@@ -91,6 +92,9 @@ class MultigridPreconditioner(LinearOperator):
                      "setup_time": time.perf_counter() - t0}
         if smoother == "jacobi":
             self.info["omega"] = self.omega
+        # inner Krylov steps on the coarsest level (mazes only): a variable map, for flexible methods
+        self.variable = H.variable
+        self.info["variable"] = H.variable
 
     # ---- one cycle -------------------------------------------------------------------------
     def _smooth(self, lv, t, sweeps, forward, from_zero, level):
@@ -226,7 +230,8 @@ class MultigridPreconditioner(LinearOperator):
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
 def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None, coarse_size=512, omega=None,
-              interpolation="linear", merge_tolerance=0.01, direct_max=None, boundary_sweeps=0, boundary_width=2):
+              interpolation="linear", merge_tolerance=0.01, direct_max=None, boundary_sweeps=0, boundary_width=2,
+              coarse_iterations=None):
     """Geometric multigrid preconditioner for a :func:`krylearn.pde.poisson` operator.
 
     ``M r`` runs one multigrid cycle on ``A e = r`` from ``e = 0``: on each level ``pre`` smoothing
@@ -272,9 +277,18 @@ def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None
         it within one coarse cell); that level is then solved algebraically. None disables the test.
     direct_max : int, optional
         Largest coarsest level solved exactly (SuperLU; default 100 000 unknowns in 2D, 150 000 in
-        3D). A larger one (only after an early stop at walls) is solved approximately by a W-cycle of
+        3D). A larger one (only after an early stop at walls) is solved approximately with
         *aggregation* levels that split every block of cells into its wall-separated pieces (one
         coarse unknown each), so coarsening continues past the walls.
+    coarse_iterations : int, optional
+        How that large coarsest level is solved: ``1`` — one aggregation W-cycle, a fixed
+        symmetric positive definite map (the default in 2D); ``k > 1`` — ``k`` steps of flexible
+        CG preconditioned by an aggregation K-cycle (Notay & Vassilevski 2008; the default in 3D
+        with ``k = 4``, where the W-cycle is weak: 9 instead of 24 PCG iterations on the 128³
+        maze). The latter makes ``M`` a *variable* preconditioner (``M.variable``):
+        :func:`krylearn.cg` switches to its flexible form on its own, minres/gmres refuse it, and a
+        PETSc KSP needs ``fcg``/``fgmres``.
+        Without an early stop at walls ``M`` is always fixed.
 
     Returns
     -------
@@ -316,4 +330,5 @@ def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None
     return MultigridPreconditioner(A, cycle=cycle, smoother=smoother, pre=pre, post=post, levels=levels,
                                    coarse_size=coarse_size, omega=omega, interpolation=interpolation,
                                    merge_tolerance=merge_tolerance, direct_max=direct_max,
-                                   boundary_sweeps=boundary_sweeps, boundary_width=boundary_width)
+                                   boundary_sweeps=boundary_sweeps, boundary_width=boundary_width,
+                                   coarse_iterations=coarse_iterations)
