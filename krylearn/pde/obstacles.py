@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["FAMILIES", "TRAIN_FAMILY", "HELDOUT_FAMILY", "spheres_boxes", "ellipses_lshapes", "thin_walls",
-           "random_domain", "remove_enclosed"]
+           "serpentine", "random_domain", "remove_enclosed"]
 
 TRAIN_FAMILY = "spheres_boxes"
 HELDOUT_FAMILY = "ellipses_lshapes"
@@ -378,6 +378,42 @@ def thin_walls(shape, *, seed=None, wall=1, spacing=None, jitter=0.5, door=(0.25
             room[a] = 0 if side == 0 else rooms[a] - 1
             cut(tuple(room), a, side)
     return _finish(solid)
+
+
+def serpentine(shape, corridor=4, *, seed=0):
+    """A serpentine maze: one-cell walls across axis 0 every ``corridor`` cells, each with one door
+    (3 cells wide, 3 × 3 in 3D) near alternating ends — the flow snakes through all corridors, so the
+    solution differs strongly across every wall. The multigrid defaults for walls are chosen on this
+    family (``benchmarks/multigrid.py``); :func:`thin_walls` stays held out.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(n, n)`` or ``(n, n, n)`` (square/cubic, ``n ≥ 12``).
+    corridor : int
+        Wall spacing (≥ 3).
+    seed : int
+        Door positions (and, when odd, a one-cell shift of the walls).
+
+    Returns
+    -------
+    mask : ndarray of bool (True = fluid).
+    """
+    shape = _check_shape(shape)
+    n = shape[0]
+    if any(s != n for s in shape) or n < 12:
+        raise ValueError(f"serpentine needs a square or cubic grid with sides >= 12, got {shape}")
+    if int(corridor) < 3:
+        raise ValueError(f"corridor must be at least 3, got {corridor!r}")
+    rng = np.random.default_rng(seed)
+    mask = np.ones(shape, bool)
+    for k, i in enumerate(range(corridor - 1 + seed % 2, n - 2, corridor)):
+        mask[i] = False
+        door = [int(g) for g in rng.integers(1, n // 4, size=len(shape) - 1)]
+        # near the low end of every axis on even walls, near the high end on odd ones
+        idx = tuple(slice(n - g - 3, n - g) if k % 2 else slice(g, g + 3) for g in door)
+        mask[(i,) + idx] = True
+    return mask
 
 
 FAMILIES = {"spheres_boxes": spheres_boxes, "ellipses_lshapes": ellipses_lshapes,

@@ -136,3 +136,21 @@ def test_amg_pcg_solves_the_maze():
     assert np.linalg.norm(A.tocsr() @ res.x - b) <= 1.01e-8 * np.linalg.norm(b)
     plain = kl.cg(A, b, rtol=1e-8, maxiter=res.iterations * 10)
     assert not plain.converged                                  # ill-conditioned for one-level CG
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (16, 16, 16)])
+def test_serpentine_maze_is_one_snaking_corridor(shape):
+    from scipy import ndimage
+
+    mask = kl.pde.obstacles.serpentine(shape, 4, seed=0)
+    assert mask.shape == shape and mask.dtype == bool
+    walls = [i for i in range(shape[0]) if mask[i].mean() < 0.5]
+    assert walls == list(range(3, shape[0] - 2, 4))
+    for i in walls:                                  # one door of 3 (3 × 3) cells per wall
+        assert mask[i].sum() == 3 ** (len(shape) - 1)
+    assert ndimage.label(mask)[1] == 1              # every corridor reachable
+    assert np.array_equal(mask, kl.pde.obstacles.serpentine(shape, 4, seed=0))
+    with pytest.raises(ValueError, match="square or cubic"):
+        kl.pde.obstacles.serpentine((32, 16))
+    with pytest.raises(ValueError, match="corridor"):
+        kl.pde.obstacles.serpentine(shape, 2)

@@ -12,18 +12,8 @@ from krylearn.solvers.precond.multigrid import MultigridPreconditioner
 
 
 def serpentine(n, corridor=4, seed=0):
-    """Thin (1-cell) horizontal walls every ``corridor`` rows, one door per wall on alternating
-    sides: a maze whose solution differs strongly across each wall."""
-    rng = np.random.default_rng(seed)
-    mask = np.ones((n, n), bool)
-    for k, i in enumerate(range(corridor - 1 + seed % 2, n - 2, corridor)):
-        mask[i, :] = False
-        g = int(rng.integers(1, n // 4))
-        if k % 2:
-            mask[i, n - g - 3:n - g] = True
-        else:
-            mask[i, g:g + 3] = True
-    return mask
+    """Thin (1-cell) walls every ``corridor`` rows, one door per wall on alternating sides."""
+    return kl.pde.obstacles.serpentine((n, n), corridor, seed=seed)
 
 
 def blobs(shape, seed=0):
