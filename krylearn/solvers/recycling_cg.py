@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from ._common import Monitor, TrueResidualCheck, prepare_system, safe_norm, stopping_tolerance, zero_rhs_result
+from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .result import Status
 
 __all__ = ["RecyclingCG"]
@@ -107,11 +108,19 @@ class RecyclingCG:
             return mon.result(x, Status.INDEFINITE, 0)
         P, AP = [], []
         confirm = TrueResidualCheck(A.matvec, b, mon)
+        # the plain PCG step runs on the fused kernels of kl.cg (q = A p with (p, q) in one pass,
+        # x/r update with ‖r‖² in one pass, p = z + β p in place); deflation adds two gemv with
+        # the n × k blocks W and AW per iteration
+        matvec_dot = fused_matvec_dot(A, p)
+        q = np.empty_like(p) if matvec_dot is not None else None
         it = 0
         status = Status.MAX_ITERATIONS
         while it < maxiter:
-            q = np.asarray(A.matvec(p), dtype=b.dtype)
-            pq = float(np.real(np.vdot(p, q)))
+            if matvec_dot is not None:
+                pq = float(matvec_dot(p, q))
+            else:
+                q = np.asarray(A.matvec(p), dtype=b.dtype)
+                pq = float(np.real(dot(p, q)))
             if not np.isfinite(pq):
                 status = Status.NOT_FINITE
                 break
@@ -123,10 +132,8 @@ class RecyclingCG:
                 P.append(p.copy())
                 AP.append(q.copy())
             alpha = rz / pq
-            x += alpha * p
-            r -= alpha * q
+            rnorm = float(np.sqrt(cg_update_xr(x, r, p, q, alpha)))
             it += 1
-            rnorm = float(np.linalg.norm(r))
             if rnorm <= tol:
                 r, rnorm, verdict = confirm(x)
                 if verdict is not None:
@@ -137,15 +144,14 @@ class RecyclingCG:
                 status = Status.USER_STOP
                 break
             z = r if M is None else np.asarray(M.matvec(r), dtype=b.dtype)
-            rz_new = float(np.real(np.vdot(r, z)))
+            rz_new = float(np.real(dot(r, z)))
             if not rz_new > 0:
                 mon.info["reason"] = "the preconditioner M is not positive definite"
                 status = Status.INDEFINITE
                 break
             beta = rz_new / rz
             rz = rz_new
-            p *= beta
-            p += z
+            xpby(p, z, beta)
             if W is not None:
                 p -= W @ (AW.T @ z)
         if status is Status.MAX_ITERATIONS and len(mon.history) < it + 1:
@@ -161,7 +167,7 @@ class RecyclingCG:
             self.reset()
             return None, None
         W = self.W
-        AW = self._AW if self._A is A else np.column_stack([A.matvec(W[:, j]) for j in range(W.shape[1])])
+        AW = self._AW if self._A is A else np.asarray(A.matmat(W))
         E = W.T @ AW
         E = 0.5 * (E + E.T)
         lam, V = np.linalg.eigh(E)
