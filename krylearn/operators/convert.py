@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .base import LinearOperator, register_conversion
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import OperatorLike
 
 __all__ = ["aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator", "check_finite_matrix"]
 
@@ -110,7 +115,8 @@ class ScipyOperator(LinearOperator):
         return self.A
 
 
-def aslinearoperator(A, *, symmetric=None, positive_definite=None, hermitian=None):
+def aslinearoperator(A: OperatorLike, *, symmetric: bool | None = None, positive_definite: bool | None = None,
+                     hermitian: bool | None = None) -> LinearOperator:
     """Wrap ``A`` as a krylearn :class:`LinearOperator`.
 
     Parameters

@@ -7,12 +7,18 @@ Graphics", 2nd ed., 2015, ch. 5; the systems of DCDM, Kaneda et al., ICML 2023).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..operators.stencil import PoissonStencil
+
+if TYPE_CHECKING:  # annotations only
+    import numpy as np
 
 __all__ = ["poisson", "PoissonStencil"]
 
 
-def poisson(shape, spacing=None, bc="dirichlet", mask=None, coefficient=None):
+def poisson(shape: tuple[int, ...], spacing: float | tuple[float, ...] | None = None, bc: str | tuple = "dirichlet",
+            mask: np.ndarray | None = None, coefficient: float | np.ndarray | None = None) -> PoissonStencil:
     """The discrete operator ``−∇·(c ∇u)`` (positive sign: CG applies) on a 2D or 3D grid of cells.
 
     Parameters

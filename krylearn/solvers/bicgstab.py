@@ -8,13 +8,19 @@ Systems", 2nd ed., SIAM 2003, Algorithm 7.7 with §9.3.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
-                      zero_rhs_result)
+from ._common import rescaled
 from ._kernels import NB_PLAIN, NB_REDUCE, dot
+from ._skeleton import KrylovRun
 from .result import Status
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["bicgstab"]
 
@@ -70,8 +76,9 @@ def _torch(A, b, *args, **kwargs):
 
 
 @rescaled(torch_impl=_torch)
-def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
-             check_true_residual=True):
+def bicgstab(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+             maxiter: int | None = None, M: PreconditionerLike = None, callback: Callback | None = None,
+             check_true_residual: bool = True) -> SolverResult:
     """Solve ``A x = b`` for a general (real or complex) ``A`` by (right-preconditioned) BiCGSTAB.
 
     Algorithm (van der Vorst 1992), with shadow residual ``r̃ = r_0``: each iteration
@@ -130,12 +137,10 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     >>> res.converged, np.allclose(A @ res.x, 1.0)
     (True, True)
     """
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="bicgstab")
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
-        return zero_rhs_result("bicgstab", x)
-    mon = Monitor("bicgstab" if M is None else "pbicgstab", b_norm, tol, callback)
+    run = KrylovRun("bicgstab", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol)
+    if run.zero_rhs is not None:
+        return run.zero_rhs
+    A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
     dtype = b.dtype
 
     def matvec(v):
@@ -144,12 +149,12 @@ def bicgstab(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callba
     def precond(v):
         return v if M is None else np.asarray(M.matvec(v), dtype=dtype)
 
-    r, rnorm, done = initial_residual(matvec, b, x, mon)
-    if done is not None:
-        return done
+    if run.start(callback, matvec=matvec, name="bicgstab" if M is None else "pbicgstab") is not None:
+        return run.done
+    mon, r, rnorm = run.mon, run.r, run.rnorm
+    confirm = run.true_residual  # a confirmation miss restarts with a new shadow residual (below)
 
     it = 0
-    confirm = TrueResidualCheck(matvec, b, mon)
     status = Status.MAX_ITERATIONS
 
     def breakdown(why):

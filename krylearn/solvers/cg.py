@@ -7,13 +7,19 @@ systems", J. Res. Nat. Bur. Standards 49 (1952); preconditioned form as in Y. Sa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, ritz_summary,
-                      stopping_tolerance, zero_rhs_result)
-from .batched_cg import batched_cg, prefers_batched
+from ._common import rescaled, ritz_summary
 from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
+from ._skeleton import KrylovRun
+from .batched_cg import batched_cg, prefers_batched
 from .result import SolverError, Status
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["cg"]
 
@@ -34,8 +40,10 @@ def _torch(A, b, *args, **kwargs):
 
 
 @rescaled(batched=_many, torch_impl=_torch)
-def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None,
-       raise_on_indefinite=False, check_true_residual=True, estimate_eigenvalues=False):
+def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+       maxiter: int | None = None, M: PreconditionerLike = None, callback: Callback | None = None,
+       raise_on_indefinite: bool = False, check_true_residual: bool = True,
+       estimate_eigenvalues: bool = False) -> SolverResult:
     """Solve ``A x = b`` for Hermitian positive definite ``A`` by (preconditioned) CG.
 
     Algorithm: ``r = b − A x``, ``z = M r``, ``p = z``; each iteration ``q = A p``,
@@ -109,19 +117,16 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     >>> res.converged
     True
     """
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="cg", variable_ok=True)
+    run = KrylovRun("cg", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol, variable_ok=True)
+    if run.zero_rhs is not None:
+        return run.zero_rhs
+    A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
     flexible = M is not None and M.variable
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
-        return zero_rhs_result("cg", x)
-    mon = Monitor("cg" if M is None else "pcg", b_norm, tol, callback)
+    if run.start(callback, name="cg" if M is None else "pcg") is not None:
+        return run.done
+    mon, r, rnorm = run.mon, run.r, run.rnorm
     if flexible:
         mon.info["flexible"] = True
-
-    r, rnorm, done = initial_residual(A.matvec, b, x, mon)
-    if done is not None:
-        return done
     rr = rnorm * rnorm
 
     z = r if M is None else M.matvec(r)
@@ -136,7 +141,6 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
     # (PoissonStencil.matvec_dot, float64 CSR matrices); otherwise matvec then dot.
     matvec_dot = fused_matvec_dot(A, p)
     q = np.empty_like(p) if matvec_dot is not None else None
-    confirm = TrueResidualCheck(A.matvec, b, mon)
     stagnant = 0
     it = 0
     status = Status.MAX_ITERATIONS
@@ -164,16 +168,12 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
             mon.record(it, rnorm, x=x)
             break
         if rnorm <= tol:
-            if not check_true_residual:
-                mon.record(it, rnorm, x=x)
-                status = Status.CONVERGED
-                break
             # the recursive residual may have drifted: confirm, or restart from the true one
-            r, rnorm, verdict = confirm(x)
+            r_true, rnorm, verdict = run.confirm(x, it, rnorm, check_true_residual)
             if verdict is not None:
-                mon.record(it, rnorm, x=x)
                 status = verdict
                 break
+            r = r_true
         if it % 16 == 0:
             # stagnation guard: the step no longer changes x at this precision
             step = abs(alpha) * np.sqrt(abs(float(np.real(dot(p, p)))))
@@ -199,11 +199,9 @@ def cg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=Non
             lanczos[1].append(beta)
         rz = rz_new
         xpby(p, z, beta)
-    if status is Status.MAX_ITERATIONS and len(mon.history) < it + 1:
-        mon.record(it, rnorm, x=x)
     if lanczos is not None:
         _ritz_values(mon.info, *lanczos)
-    return mon.result(x, status, it)
+    return run.finish(x, status, it, rnorm)
 
 
 def _ritz_values(info, alphas, betas):

@@ -10,12 +10,17 @@ safety factor (1.1), as done here.
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
-                      zero_rhs_result)
+from ._common import rescaled
+from ._skeleton import KrylovRun
 from .result import Status
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["chebyshev", "spectrum_bounds"]
 
@@ -35,8 +40,10 @@ def spectrum_bounds(A, M=None, *, steps=10, seed=0):
 
 
 @rescaled
-def chebyshev(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None, eigenvalue_bounds=None,
-              estimate_steps=10, safety=1.1):
+def chebyshev(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+              maxiter: int | None = None, M: PreconditionerLike = None, callback: Callback | None = None,
+              eigenvalue_bounds: tuple[float, float] | None = None, estimate_steps: int = 10,
+              safety: float = 1.1) -> SolverResult:
     """Solve ``A x = b`` (``A``, ``M`` SPD) by the Chebyshev iteration on ``[λ_min, λ_max]`` of ``M A``.
 
     Algorithm (Saad, Alg. 12.1): with ``θ = (λ_max + λ_min)/2``, ``δ = (λ_max − λ_min)/2``,
@@ -86,13 +93,12 @@ def chebyshev(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callb
     >>> res.converged
     True
     """
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="chebyshev")
+    run = KrylovRun("chebyshev", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol)
     if not isinstance(safety, numbers.Real) or not safety >= 1.0:
         raise ValueError(f"safety must be a number >= 1, got {safety!r}")
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0:
-        return zero_rhs_result("chebyshev", x)
+    if run.zero_rhs is not None:
+        return run.zero_rhs
+    A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
     info = {}
     if eigenvalue_bounds is None:
         lo, hi = spectrum_bounds(A, M, steps=estimate_steps)
@@ -108,17 +114,14 @@ def chebyshev(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callb
     if hi == lo:  # a multiple of the identity: one exact step
         hi = lo * (1 + 1e-12)
     info["eigenvalue_bounds"] = (lo, hi)
-    mon = Monitor("chebyshev" if M is None else "pchebyshev", b_norm, tol, callback)
-    mon.info.update(info)
-    r, rnorm, done = initial_residual(A.matvec, b, x, mon)
-    if done is not None:
-        return done
+    if run.start(callback, name="chebyshev" if M is None else "pchebyshev", info=info) is not None:
+        return run.done
+    mon, r, rnorm = run.mon, run.r, run.rnorm
     theta, delta = 0.5 * (hi + lo), 0.5 * (hi - lo)
     sigma = theta / delta
     rho = 1.0 / sigma
     z = r if M is None else M.matvec(r)
     d = z / theta
-    confirm = TrueResidualCheck(A.matvec, b, mon)
     best = rnorm
     it = 0
     status = Status.MAX_ITERATIONS
@@ -132,11 +135,11 @@ def chebyshev(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callb
             mon.record(it, rnorm, x=x)
             break
         if rnorm <= tol:
-            r, rnorm, verdict = confirm(x)
+            r_true, rnorm, verdict = run.confirm(x, it, rnorm)
             if verdict is not None:
-                mon.record(it, rnorm, x=x)
                 status = verdict
                 break
+            r = r_true
         best = min(best, rnorm)
         if rnorm > 100.0 * best:
             mon.info["reason"] = ("the residual grew a hundredfold: the spectrum of M A reaches beyond the interval "
@@ -152,6 +155,4 @@ def chebyshev(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callb
         d *= rho_new * rho
         d += (2.0 * rho_new / delta) * z
         rho = rho_new
-    if status is Status.MAX_ITERATIONS and len(mon.history) < it + 1:
-        mon.record(it, rnorm, x=x)
-    return mon.result(x, status, it)
+    return run.finish(x, status, it, rnorm)

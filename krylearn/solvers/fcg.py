@@ -9,13 +9,18 @@ iteration (Kaneda et al., ICML 2023) is FCG with a neural network as the precond
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, stopping_tolerance,
-                      zero_rhs_result)
+from ._common import rescaled
 from ._kernels import dot, update_xr
+from ._skeleton import KrylovRun
 from .result import SolverError, Status
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["fcg"]
 
@@ -30,8 +35,9 @@ def _torch(A, b, x0=None, *, truncation=1, **kwargs):
 
 
 @rescaled(torch_impl=_torch)
-def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None, truncation=1,
-        raise_on_indefinite=False, check_true_residual=True):
+def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+        maxiter: int | None = None, M: PreconditionerLike = None, callback: Callback | None = None,
+        truncation: int = 1, raise_on_indefinite: bool = False, check_true_residual: bool = True) -> SolverResult:
     """Solve ``A x = b`` for Hermitian positive definite ``A`` by flexible CG.
 
     Algorithm (Notay 2000, truncated FCG(m) with ``m = truncation``): each iteration
@@ -96,26 +102,23 @@ def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
     >>> res.converged
     True
     """
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="fcg", variable_ok=True)
+    run = KrylovRun("fcg", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol, variable_ok=True)
     if not isinstance(truncation, (int, np.integer)) or truncation < 1:
         raise ValueError(f"truncation must be a positive integer, got {truncation!r}")
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
-        return zero_rhs_result("fcg", x)
-    mon = Monitor("fcg", b_norm, tol, callback)
+    if run.zero_rhs is not None:
+        return run.zero_rhs
+    A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
     dtype = b.dtype
 
     def matvec(v):
         return np.asarray(A.matvec(v), dtype=dtype)
 
-    r, rnorm, done = initial_residual(matvec, b, x, mon)
-    if done is not None:
-        return done
+    if run.start(callback, matvec=matvec) is not None:
+        return run.done
+    mon, r, rnorm = run.mon, run.r, run.rnorm
 
     dirs = deque(maxlen=int(truncation))   # (p_j, A p_j, (p_j, A p_j))
     it = 0
-    confirm = TrueResidualCheck(matvec, b, mon)
     status = Status.MAX_ITERATIONS
     while it < maxiter:
         if M is None:
@@ -158,18 +161,12 @@ def fcg(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=No
             status = Status.NOT_FINITE
             break
         if rnorm <= tol:
-            if not check_true_residual:
-                mon.record(it, rnorm, x=x)
-                status = Status.CONVERGED
-                break
-            r, rnorm, verdict = confirm(x)
+            r_true, rnorm, verdict = run.confirm(x, it, rnorm, check_true_residual)
             if verdict is not None:
-                mon.record(it, rnorm, x=x)
                 status = verdict
                 break
+            r = r_true
         if mon.record(it, rnorm, x=x):
             status = Status.USER_STOP
             break
-    if status is Status.MAX_ITERATIONS and len(mon.history) < it + 1:
-        mon.record(it, rnorm, x=x)
-    return mon.result(x, status, it)
+    return run.finish(x, status, it, rnorm)

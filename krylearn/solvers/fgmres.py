@@ -7,15 +7,22 @@ Algorithm 9.6.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._common import rescaled
 from .gmres import gmres_iteration
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["fgmres"]
 
 
 @rescaled
-def fgmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None, callback=None,
-           orthogonalization="mgs"):
+def fgmres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+           restart: int = 30, maxiter: int | None = None, M: PreconditionerLike = None,
+           callback: Callback | None = None, orthogonalization: str = "mgs") -> SolverResult:
     """Solve ``A x = b`` by flexible GMRES(restart): the preconditioner may vary between steps.
 
     Algorithm: as right-preconditioned GMRES (:func:`krylearn.gmres`), Arnoldi on ``A z_j`` with

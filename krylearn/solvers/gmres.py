@@ -9,13 +9,20 @@ Stewart, Math. Comp. 30 (1976) ("twice is enough").
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from ._common import Monitor, initial_residual, prepare_system, rescaled, stopping_tolerance, zero_rhs_result
+from ._common import rescaled
 from ._kernels import NB_PLAIN, NB_REDUCE
+from ._skeleton import KrylovRun
 from .result import Status
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["gmres", "gmres_iteration"]
 
@@ -97,8 +104,9 @@ def _rotate_column(H, cs, sn, g, j):
 
 
 @rescaled
-def gmres(A, b, x0=None, *, rtol=1e-5, atol=0.0, restart=30, maxiter=None, M=None, callback=None,
-          orthogonalization="mgs"):
+def gmres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+          restart: int = 30, maxiter: int | None = None, M: PreconditionerLike = None,
+          callback: Callback | None = None, orthogonalization: str = "mgs") -> SolverResult:
     """Solve ``A x = b`` for a general (nonsymmetric, real or complex) ``A`` by GMRES(restart).
 
     Algorithm: Arnoldi on ``A M`` builds an orthonormal basis ``V`` of the Krylov space and a
@@ -179,18 +187,16 @@ def gmres_iteration(A, b, x0, *, rtol, atol, restart, maxiter, M, callback, orth
     ``flexible=True``: the preconditioned vectors ``z_j = M v_j`` are kept (``Z``, ``m × n`` more
     memory) and ``x = x0 + Z y`` (Saad 1993), so ``M`` may change at every step."""
     name = "fgmres" if flexible else "gmres"
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method=name, variable_ok=flexible)
+    run = KrylovRun(name, A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol, variable_ok=flexible)
     if orthogonalization not in _ORTHO:
         raise ValueError(f"orthogonalization must be one of {_ORTHO}, got {orthogonalization!r}")
-    n = b.shape[0]
     if not isinstance(restart, (int, np.integer)) or restart < 1:
         raise ValueError(f"restart must be a positive integer, got {restart!r}")
+    if run.zero_rhs is not None:
+        return run.zero_rhs
+    A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
+    n = b.shape[0]
     m = int(min(restart, n))
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
-        return zero_rhs_result(name, x)
-    mon = Monitor(name if (M is None or flexible) else "pgmres", b_norm, tol, callback)
     dtype = b.dtype
     cgs2 = orthogonalization == "cgs2"
     fast = dtype in (np.float64, np.complex128)
@@ -202,9 +208,9 @@ def gmres_iteration(A, b, x0, *, rtol, atol, restart, maxiter, M, callback, orth
     def precond(v):
         return v if M is None else np.asarray(M.matvec(v), dtype=dtype)
 
-    r, rnorm, done = initial_residual(matvec, b, x, mon)
-    if done is not None:
-        return done
+    if run.start(callback, matvec=matvec, name=name if (M is None or flexible) else "pgmres") is not None:
+        return run.done
+    mon, r, rnorm = run.mon, run.r, run.rnorm
 
     V = np.empty((m + 1, n), dtype=dtype)      # Krylov basis, one row per vector (contiguous)
     Z = np.empty((m, n), dtype=dtype) if flexible else None   # z_j = M_j v_j (flexible variant)

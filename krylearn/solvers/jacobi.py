@@ -6,8 +6,14 @@ Reference: C. G. J. Jacobi (1845); Y. Saad, "Iterative Methods for Sparse Linear
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._common import rescaled
 from ._sweeps import CSRSystem, run_stationary
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike
+    from .result import SolverResult
 
 __all__ = ["jacobi", "Jacobi"]
 
@@ -29,7 +35,9 @@ class Jacobi:
 
 
 @rescaled
-def jacobi(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, omega=1.0, relative_to="b"):
+def jacobi(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+           maxiter: int | None = None, callback: Callback | None = None, omega: float = 1.0,
+           relative_to: str = "b") -> SolverResult:
     """Solve ``A x = b`` by (damped) Jacobi: ``x_{k+1} = x_k + ω D⁻¹ (b − A x_k)``.
 
     One iteration is one sweep over the CSR rows (a numba kernel) that computes ``r_k = b − A x_k``

@@ -8,6 +8,7 @@ reference implementation the tests compare with.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,11 +16,16 @@ from ._bidiag import end_of_step, lsmr_update, start_least_squares, sym_ortho
 from ._common import rescaled
 from .result import Status
 
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike
+    from .result import SolverResult
+
 __all__ = ["lsmr"]
 
 
 @rescaled
-def lsmr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback=None):
+def lsmr(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-8, atol: float = 0.0,
+         maxiter: int | None = None, damp: float = 0.0, callback: Callback | None = None) -> SolverResult:
     """Solve ``min ‖A x − b‖₂`` (or with ``damp²‖x‖²``) for any ``m × n`` ``A`` by LSMR.
 
     Algorithm: the Golub–Kahan process of LSQR (:func:`krylearn.lsqr`), but ``x_k`` minimises

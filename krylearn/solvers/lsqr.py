@@ -8,16 +8,22 @@ reference implementation the tests compare with.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from ._bidiag import end_of_step, lsqr_update, start_least_squares
 from ._common import rescaled
 from .result import Status
 
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike
+    from .result import SolverResult
+
 __all__ = ["lsqr"]
 
 
 @rescaled
-def lsqr(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, damp=0.0, callback=None):
+def lsqr(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-8, atol: float = 0.0,
+         maxiter: int | None = None, damp: float = 0.0, callback: Callback | None = None) -> SolverResult:
     """Solve ``min ‖A x − b‖₂`` (or ``min ‖A x − b‖² + damp²‖x‖²``) for any ``m × n`` ``A`` by LSQR.
 
     Algorithm: the Golub–Kahan process ``β₁u₁ = b − A x₀``, ``α₁v₁ = Aᵀu₁``,

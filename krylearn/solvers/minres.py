@@ -8,13 +8,19 @@ S.-C. Choi's thesis, Stanford 2006, Table 3.5).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, rescaled, ritz_summary,
-                      stopping_tolerance, zero_rhs_result)
+from ._common import rescaled, ritz_summary
 from ._kernels import NB_PLAIN, NB_REDUCE, dot
+from ._skeleton import KrylovRun
 from .result import Status
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["minres"]
 
@@ -57,8 +63,9 @@ def _is_fast(*arrays):
 
 
 @rescaled
-def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None, shift=0.0,
-           check_true_residual=True, estimate_eigenvalues=False):
+def minres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+           maxiter: int | None = None, M: PreconditionerLike = None, callback: Callback | None = None,
+           shift: float = 0.0, check_true_residual: bool = True, estimate_eigenvalues: bool = False) -> SolverResult:
     """Solve ``(A − shift·I) x = b`` for Hermitian ``A`` (definite or not) by MINRES.
 
     Algorithm (Paige & Saunders 1975): a (preconditioned) Lanczos process builds a
@@ -134,16 +141,13 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
     >>> res.converged, np.allclose(A @ res.x, 1.0)
     (True, True)
     """
-    A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="minres")
+    run = KrylovRun("minres", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol)
     shift = float(shift)
     if not np.isfinite(shift):
         raise ValueError(f"shift must be finite, got {shift!r}")
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0:  # b = 0: x = 0 is the answer, whatever x0
-        return zero_rhs_result("minres", x)
-    mon = Monitor("minres" if M is None else "pminres", b_norm, tol, callback)
-
+    if run.zero_rhs is not None:
+        return run.zero_rhs
+    A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
     dtype = b.dtype
 
     def op(v):
@@ -155,13 +159,13 @@ def minres(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback
             y = y.copy()
         return y
 
-    r, rnorm, done = initial_residual(op, b, x, mon)
-    if done is not None:
-        return done
+    if run.start(callback, matvec=op, name="minres" if M is None else "pminres") is not None:
+        return run.done
+    mon, r, rnorm = run.mon, run.r, run.rnorm
 
     it = 0
     lanczos = ([], []) if estimate_eigenvalues else None   # T_k's diagonal α and subdiagonal β
-    confirm = TrueResidualCheck(op, b, mon)
+    confirm = run.true_residual  # the cycle restarts from a missed confirmation (below)
     status = Status.MAX_ITERATIONS
     while True:
         status, it, rnorm = _minres_cycle(op, M, b, x, r, rnorm, tol, it, maxiter, mon, max(float(rtol), _EPS),

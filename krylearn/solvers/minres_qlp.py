@@ -10,12 +10,18 @@ without MINRES phases) was read for the order of the recurrences.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._bidiag import sym_ortho
-from ._common import Monitor, TrueResidualCheck, prepare_system, rescaled, stopping_tolerance, zero_rhs_result
+from ._common import rescaled
+from ._skeleton import KrylovRun
 from .result import Status
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["minres_qlp"]
 
@@ -23,8 +29,9 @@ _EPS = np.finfo(np.float64).eps
 
 
 @rescaled
-def minres_qlp(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None, shift=0.0,
-               artol=None):
+def minres_qlp(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+               maxiter: int | None = None, M: PreconditionerLike = None, callback: Callback | None = None,
+               shift: float = 0.0, artol: float | None = None) -> SolverResult:
     """Solve ``(A − shift·I) x = b`` for symmetric/Hermitian ``A`` — or, when it is singular and ``b`` is
     not in its range, find the **minimum-length** least-squares solution — by MINRES-QLP.
 
@@ -75,14 +82,11 @@ def minres_qlp(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
     >>> np.allclose(res.x, np.linalg.pinv(L.toarray()) @ b, atol=1e-6)
     True
     """
-    A, b, x, M, maxiter_checked = prepare_system(A, b, x0, M=M, maxiter=maxiter if maxiter is not None else 0,
-                                                 method="minres_qlp")
-    n = b.shape[0]
-    maxiter = 4 * n if maxiter is None else maxiter_checked
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0:
-        return zero_rhs_result("minres_qlp", x)
+    run = KrylovRun("minres_qlp", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol)
+    if run.zero_rhs is not None:
+        return run.zero_rhs
+    A, b, x, M, tol = run.A, run.b, run.x, run.M, run.tol
+    maxiter = 4 * b.shape[0] if maxiter is None else run.maxiter
     artol = max(float(rtol), math.sqrt(_EPS)) if artol is None else float(artol)
     dtype = b.dtype
     shift = float(shift)
@@ -93,8 +97,9 @@ def minres_qlp(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, call
             y -= shift * v
         return y
 
-    mon = Monitor("minres_qlp" if M is None else "pminres_qlp", b_norm, tol, callback)
-    confirm = TrueResidualCheck(op, b, mon)
+    # each cycle records its own start (below): no r₀ here
+    run.start(callback, matvec=op, name="minres_qlp" if M is None else "pminres_qlp", record_initial=False)
+    mon, confirm = run.mon, run.true_residual
     it = 0
     while True:
         # each cycle solves for the minimum-length correction of the current residual; a cycle whose

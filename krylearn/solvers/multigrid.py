@@ -11,11 +11,20 @@ C. W. Oosterlee, A. Schüller, "Multigrid", Academic Press 2001.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ._common import Monitor, initial_residual, prepare_system, rescaled, stopping_tolerance, zero_rhs_result
+from ._common import rescaled
+from ._skeleton import KrylovRun
 from .precond.multigrid import MultigridPreconditioner
 from .result import Status
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from typing import Any
+
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["multigrid", "Multigrid"]
 
@@ -38,20 +47,16 @@ class Multigrid:
 
 
 def _iterate(A, M, b, x0, *, rtol, atol, maxiter, callback):
-    A, b, x, _, maxiter = prepare_system(A, b, x0, maxiter=maxiter if maxiter is not None else 200,
-                                         method="multigrid")
-    if np.iscomplexobj(b):
+    run = KrylovRun("multigrid", A, b, x0, maxiter=maxiter, rtol=rtol, atol=atol, default_maxiter=200)
+    if np.iscomplexobj(run.b):
         raise ValueError("multigrid solves real systems; pass the real and imaginary parts separately")
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0:
-        return zero_rhs_result("multigrid", x)
-    mon = Monitor("multigrid", b_norm, tol, callback)
-    mon.info["setup_time"] = M.info["setup_time"]
-    mon.info["levels"] = M.info["levels"]
-    r, rnorm, done = initial_residual(A.matvec, b, x, mon)
-    if done is not None:
-        return done
+    if run.zero_rhs is not None:
+        return run.zero_rhs
+    A, b, x, maxiter, tol = run.A, run.b, run.x, run.maxiter, run.tol
+    info = {"setup_time": M.info["setup_time"], "levels": M.info["levels"]}
+    if run.start(callback, info=info) is not None:
+        return run.done
+    mon, r, rnorm = run.mon, run.r, run.rnorm
     r0 = rnorm
     it = 0
     status = Status.MAX_ITERATIONS
@@ -79,11 +84,13 @@ def _iterate(A, M, b, x0, *, rtol, atol, maxiter, callback):
                                   "preconditioner: kl.cg(A, b, M=kl.precond.multigrid(A)))"
                                   if rnorm > r0 else "the residual stopped decreasing (rounding floor)")
             break
-    return mon.result(x, status, it)
+    return run.finish(x, status, it, rnorm)
 
 
 @rescaled
-def multigrid(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, M=None, **cycle_options):
+def multigrid(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
+              maxiter: int | None = None, callback: Callback | None = None, M: PreconditionerLike = None,
+              **cycle_options: Any) -> SolverResult:
     """Solve ``A x = b`` for a grid Poisson operator by multigrid cycles.
 
     Each iteration is ``x ← x + M (b − A x)`` with ``M`` one cycle of

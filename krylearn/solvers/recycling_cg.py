@@ -14,8 +14,8 @@ import numbers
 
 import numpy as np
 
-from ._common import Monitor, TrueResidualCheck, prepare_system, safe_norm, stopping_tolerance, zero_rhs_result
 from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
+from ._skeleton import KrylovRun
 from .result import Status
 
 __all__ = ["RecyclingCG"]
@@ -80,13 +80,13 @@ class RecyclingCG:
 
         The stopping rule is CG's: ``‖b − A x‖₂ ≤ max(atol, rtol·‖b‖₂)``, confirmed with a true
         residual. ``res.info`` holds ``deflation_size`` (columns of ``W`` used) and ``ritz_values``."""
-        A, b, x, M, maxiter = prepare_system(A, b, x0, M=M, maxiter=maxiter, method="recycling_cg")
+        run = KrylovRun("recycling_cg", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol)
+        if run.zero_rhs is not None:
+            return run.zero_rhs
+        A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
         n = b.shape[0]
-        b_norm = safe_norm(b)
-        tol = stopping_tolerance(b_norm, rtol, atol)
-        if b_norm == 0.0:
-            return zero_rhs_result("recycling_cg", x)
-        mon = Monitor("recycling_cg", b_norm, tol, callback)
+        run.start(callback, record_initial=False)   # r₀ after the deflated start, below
+        mon = run.mon
         W, AW = self._space(A, n, b.dtype)
         r = b - A.matvec(x) if np.any(x) else b.copy()
         if W is not None:  # start in the complement: Wᵀ r = 0
@@ -107,7 +107,6 @@ class RecyclingCG:
             mon.info["reason"] = "the preconditioner M is not positive definite"
             return mon.result(x, Status.INDEFINITE, 0)
         P, AP = [], []
-        confirm = TrueResidualCheck(A.matvec, b, mon)
         # the plain PCG step runs on the fused kernels of kl.cg (q = A p with (p, q) in one pass,
         # x/r update with ‖r‖² in one pass, p = z + β p in place); deflation adds two gemv with
         # the n × k blocks W and AW per iteration
@@ -135,11 +134,11 @@ class RecyclingCG:
             rnorm = float(np.sqrt(cg_update_xr(x, r, p, q, alpha)))
             it += 1
             if rnorm <= tol:
-                r, rnorm, verdict = confirm(x)
+                r_true, rnorm, verdict = run.confirm(x, it, rnorm)
                 if verdict is not None:
-                    mon.record(it, rnorm, x=x)
                     status = verdict
                     break
+                r = r_true
             if mon.record(it, rnorm, x=x):
                 status = Status.USER_STOP
                 break
@@ -154,11 +153,9 @@ class RecyclingCG:
             xpby(p, z, beta)
             if W is not None:
                 p -= W @ (AW.T @ z)
-        if status is Status.MAX_ITERATIONS and len(mon.history) < it + 1:
-            mon.record(it, rnorm, x=x)
         self._renew(A, W, AW, P, AP)
         mon.info["ritz_values"] = None if self.ritz_values is None else self.ritz_values.copy()
-        return mon.result(x, status, it)
+        return run.finish(x, status, it, rnorm)
 
     # -- the recycled space ----------------------------------------------------------------------
     def _space(self, A, n, dtype):

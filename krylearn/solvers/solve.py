@@ -6,8 +6,15 @@ The solvers themselves are imported lazily, so ``kl.solve`` costs nothing until 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from ..operators.convert import aslinearoperator
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from typing import Any
+
+    from ..typing import ArrayLike, OperatorLike
+    from .result import SolverResult
 
 __all__ = ["solve", "METHODS"]
 
@@ -51,7 +58,7 @@ def choose_method(A):
     return "gmres"
 
 
-def solve(A, b, method="cg", **options):
+def solve(A: OperatorLike, b: ArrayLike, method: str = "cg", **options: Any) -> SolverResult:
     """Solve ``A x = b`` with the iterative method named ``method``.
 
     Parameters

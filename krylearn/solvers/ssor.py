@@ -7,8 +7,14 @@ Math. Tables Aids Comput. 9 (1955); Y. Saad, "Iterative Methods for Sparse Linea
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._common import rescaled
 from .sor import SOR
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ..typing import ArrayLike, Callback, OperatorLike
+    from .result import SolverResult
 
 __all__ = ["ssor", "SSOR"]
 
@@ -21,7 +27,9 @@ class SSOR(SOR):
 
 
 @rescaled
-def ssor(A, b, x0=None, *, omega=1.0, rtol=1e-5, atol=0.0, maxiter=None, callback=None, relative_to="b"):
+def ssor(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, omega: float = 1.0, rtol: float = 1e-5,
+         atol: float = 0.0, maxiter: int | None = None, callback: Callback | None = None,
+         relative_to: str = "b") -> SolverResult:
     """Solve ``A x = b`` by symmetric SOR: each iteration is a forward then a backward SOR sweep.
 
     The iteration matrix is that of the SSOR splitting ``M = (D+ωL) D⁻¹ (D+ωU) / (ω(2−ω))``

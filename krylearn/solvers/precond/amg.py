@@ -7,6 +7,8 @@ N. Bell, L. N. Olson, J. Schroder, "PyAMG: Algebraic Multigrid Solvers in Python
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..._optional import require
@@ -14,6 +16,11 @@ from ...operators.base import LinearOperator
 from ...threads import solver_threads
 from .._sweeps import assembled_csr
 from ._factor import symmetry_error
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from typing import Any
+
+    from ...typing import OperatorLike
 
 __all__ = ["amg", "AMGPreconditioner"]
 
@@ -41,7 +48,7 @@ class AMGPreconditioner(LinearOperator):
 
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
-def amg(A, *, cycle="V", **options):
+def amg(A: OperatorLike, *, cycle: str = "V", **options: Any) -> LinearOperator:
     """Smoothed-aggregation AMG preconditioner (PyAMG): ``M⁻¹ r`` is one ``cycle`` from zero.
 
     Builds the hierarchy once with ``pyamg.smoothed_aggregation_solver(A, **options)`` and applies

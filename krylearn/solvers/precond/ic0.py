@@ -8,6 +8,8 @@ linear systems", Math. Comp. 34 (1980) 473–497 (the shift).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -16,6 +18,9 @@ from ...threads import solver_threads
 from .._sweeps import CSRSystem
 from ._factor import factor_with_shift, lu_matrices, symmetry_error
 from ._triangular import split_lu, split_solve
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ...typing import OperatorLike
 
 __all__ = ["ic0", "IC0Preconditioner"]
 
@@ -66,7 +71,7 @@ class IC0Preconditioner(LinearOperator):
 
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
-def ic0(A, shift=0.0, *, max_shift_tries=40):
+def ic0(A: OperatorLike, shift: float = 0.0, *, max_shift_tries: int = 40) -> IC0Preconditioner:
     """Zero-fill incomplete Cholesky preconditioner ``M = L Lᵀ ≈ A``.
 
     ``L`` has the sparsity pattern of the lower triangle of ``A``; ``(L Lᵀ)_ij = a_ij`` on that

@@ -7,6 +7,8 @@ References: J. A. Meijerink and H. A. van der Vorst, Math. Comp. 31 (1977); Y. S
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse.linalg as spla
 
@@ -15,6 +17,11 @@ from ...threads import solver_threads
 from .._sweeps import CSRSystem, assembled_csr
 from ._factor import factor_with_shift, lu_matrices, symmetry_error
 from ._triangular import lu_solve_adjoint, split_lu, split_solve
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from typing import Any
+
+    from ...typing import OperatorLike
 
 __all__ = ["ilu", "ILUPreconditioner"]
 
@@ -83,7 +90,8 @@ class ILUPreconditioner(LinearOperator):
 
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
-def ilu(A, *, drop_tol=None, fill_factor=None, shift=0.0, max_shift_tries=40, **spilu_options):
+def ilu(A: OperatorLike, *, drop_tol: float | None = None, fill_factor: float | None = None, shift: float = 0.0,
+        max_shift_tries: int = 40, **spilu_options: Any) -> LinearOperator:
     """Incomplete LU preconditioner ``M = L U ≈ A``.
 
     Without fill options: **ILU(0)** in numba — ``L`` (unit lower) and ``U`` on the pattern of

@@ -5,11 +5,16 @@ Reference: Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
 from ...operators.base import LinearOperator
 from ...threads import solver_threads
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ...typing import OperatorLike
 
 __all__ = ["jacobi", "JacobiPreconditioner"]
 
@@ -63,7 +68,7 @@ class JacobiPreconditioner(LinearOperator):
 
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
-def jacobi(A):
+def jacobi(A: OperatorLike) -> LinearOperator:
     """Jacobi preconditioner: ``M⁻¹ r = D⁻¹ r`` with ``D = diag(A)``.
 
     Parameters

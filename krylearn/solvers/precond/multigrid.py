@@ -20,6 +20,7 @@ Gauss–Seidel, damped Jacobi, cell-centred transfers).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from ...operators.base import LinearOperator
 from ...threads import PARALLEL_MIN, get_num_threads, pick, solver_threads
 from . import _multigrid_kernels as K
 from .grid_hierarchy import GridHierarchy, sink_free_components
+
+if TYPE_CHECKING:  # annotations only
+    from ...operators.stencil import PoissonStencil
 
 __all__ = ["multigrid", "MultigridPreconditioner", "SMOOTHERS", "INTERPOLATIONS"]
 
@@ -229,9 +233,11 @@ class MultigridPreconditioner(LinearOperator):
 
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
-def multigrid(A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None, coarse_size=512, omega=None,
-              interpolation="linear", merge_tolerance=0.01, direct_max=None, boundary_sweeps=0, boundary_width=2,
-              coarse_iterations=None):
+def multigrid(A: PoissonStencil, *, cycle: str = "V", smoother: str = "rbgs", pre: int | None = None,
+              post: int | None = None, levels: int | None = None, coarse_size: int = 512, omega: float | None = None,
+              interpolation: str = "linear", merge_tolerance: float | None = 0.01, direct_max: int | None = None,
+              boundary_sweeps: int = 0, boundary_width: int = 2,
+              coarse_iterations: int | None = None) -> MultigridPreconditioner:
     """Geometric multigrid preconditioner for a :func:`krylearn.pde.poisson` operator.
 
     ``M r`` runs one multigrid cycle on ``A e = r`` from ``e = 0``: on each level ``pre`` smoothing

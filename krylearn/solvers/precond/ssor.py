@@ -7,6 +7,7 @@ Reference: O. Axelsson, "A generalized SSOR method", BIT 12 (1972) 443–467; Y.
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from ...threads import solver_threads
 from .._sweeps import CSRSystem
 from ._factor import symmetry_error
 from ._triangular import ssor_apply, ssor_apply_adjoint
+
+if TYPE_CHECKING:  # annotations only (krylearn.typing)
+    from ...typing import OperatorLike
 
 __all__ = ["ssor", "SSORPreconditioner"]
 
@@ -70,7 +74,7 @@ class SSORPreconditioner(LinearOperator):
 
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
-def ssor(A, omega=1.0):
+def ssor(A: OperatorLike, omega: float = 1.0) -> LinearOperator:
     """SSOR preconditioner ``M = (D + ωL) D⁻¹ (D + ωU) / (ω(2 − ω))`` with ``A = L + D + U``.
 
     ``M⁻¹ r`` is one symmetric SOR sweep from a zero initial guess: the forward sweep solves
