@@ -464,12 +464,12 @@ def coarsen3d(E0, E1, E2, s, fluid, ffull, N0, N1, N2, cE0, cE1, cE2, cs, cfluid
 # set-up: does a coarsening step merge fluid regions that a wall keeps apart?
 # ------------------------------------------------------------------------------------------
 @nb.njit(**_KW)
-def _window_connected2d(E0, E1, fluid, lo0, hi0, lo1, hi1, si, sj, ti, tj):
-    """Is fine cell (ti, tj) reachable from (si, sj) through open faces inside the window?"""
+def _window_connected2d(E0, E1, fluid, lo0, hi0, lo1, hi1, si, sj, ti, tj, seen_buf, stack):
+    """Is fine cell (ti, tj) reachable from (si, sj) through open faces inside the window?
+    (``seen_buf``, ``stack``: the caller's work arrays, at least the window's size.)"""
     n0, n1 = hi0 - lo0, hi1 - lo1
-    seen = np.zeros((n0, n1), dtype=np.bool_)
-    stack = np.empty((n0 * n1, 2), dtype=np.int64)
-    top = 0
+    seen = seen_buf[:n0 * n1].reshape((n0, n1))
+    seen[:] = False
     stack[0, 0], stack[0, 1] = si, sj
     seen[si - lo0, sj - lo1] = True
     top = 1
@@ -488,14 +488,20 @@ def _window_connected2d(E0, E1, fluid, lo0, hi0, lo1, hi1, si, sj, ti, tj):
 
 
 @nb.njit(**_KW)
-def merged_cells2d(E0, E1, fluid, Nc0, Nc1, reach):
+def merged_cells2d(E0, E1, fluid, Nc0, Nc1, reach, limit):
     """Count coarse cells whose fluid children are not connected to each other within the fine window
     of the cell widened by ``reach`` coarse cells on every side: coarsening would merge two regions
     that a wall separates there (a thin wall or a narrow channel), and a geometric correction on that
-    cell would be wrong on one side."""
+    cell would be wrong on one side. Stops once the count exceeds ``limit`` (the caller only asks
+    whether it does)."""
     count = 0
     P0, P1 = fluid.shape
+    width = 2 + 4 * reach
+    seen_buf = np.zeros(width * width, dtype=np.bool_)
+    stack = np.empty((width * width, 2), dtype=np.int64)
     for I in range(1, Nc0 + 1):
+        if count > limit:
+            break
         for J in range(1, Nc1 + 1):
             i0, j0 = 2 * I - 1, 2 * J - 1
             first_i, first_j = -1, -1
@@ -518,17 +524,21 @@ def merged_cells2d(E0, E1, fluid, Nc0, Nc1, reach):
                     a, c = i0 + u, j0 + v
                     if merged or (a == first_i and c == first_j) or not fluid[a, c]:
                         continue
-                    if not _window_connected2d(E0, E1, fluid, lo0, hi0, lo1, hi1, first_i, first_j, a, c):
+                    if not _window_connected2d(E0, E1, fluid, lo0, hi0, lo1, hi1, first_i, first_j, a, c,
+                                               seen_buf, stack):
                         merged = True
             count += merged
     return count
 
 
 @nb.njit(**_KW)
-def _window_connected3d(E0, E1, E2, lo, hi, s, t):
+def _window_connected3d(E0, E1, E2, lo, hi, s, t, seen_buf, stack):
+    """Is fine cell ``t`` reachable from ``s`` through open faces inside the window [lo, hi)?
+    ``seen_buf`` and ``stack`` are the caller's work arrays (at least the window's size): the
+    search runs for many blocks of a level, and allocating per search dominated the set-up."""
     n0, n1, n2 = hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]
-    seen = np.zeros((n0, n1, n2), dtype=np.bool_)
-    stack = np.empty((n0 * n1 * n2, 3), dtype=np.int64)
+    seen = seen_buf[:n0 * n1 * n2].reshape((n0, n1, n2))
+    seen[:] = False
     stack[0, 0], stack[0, 1], stack[0, 2] = s[0], s[1], s[2]
     seen[s[0] - lo[0], s[1] - lo[1], s[2] - lo[2]] = True
     top = 1
@@ -566,9 +576,11 @@ def _window_connected3d(E0, E1, E2, lo, hi, s, t):
 
 
 @nb.njit(**_KW)
-def _block_connected3d(E0, E1, E2, fluid, i0, j0, k0):
-    """Are the fluid children of a 2x2x2 block connected through the block's internal faces?"""
-    parent = np.arange(8)
+def _block_connected3d(E0, E1, E2, fluid, i0, j0, k0, parent):
+    """Are the fluid children of a 2x2x2 block connected through the block's internal faces?
+    (``parent``: the caller's 8-entry work array.)"""
+    for u in range(8):
+        parent[u] = u
     for u in range(8):
         a, b_, c = u >> 2, (u >> 1) & 1, u & 1
         i, j, k = i0 + a, j0 + b_, k0 + c
@@ -603,14 +615,21 @@ def _block_connected3d(E0, E1, E2, fluid, i0, j0, k0):
 
 
 @nb.njit(**_KW)
-def merged_cells3d(E0, E1, E2, fluid, Nc0, Nc1, Nc2, reach):
+def merged_cells3d(E0, E1, E2, fluid, Nc0, Nc1, Nc2, reach, limit):
+    """The 3D count of :func:`merged_cells2d`, stopping once it exceeds ``limit``."""
     count = 0
     P = fluid.shape
     lo = np.empty(3, np.int64)
     hi = np.empty(3, np.int64)
     s = np.empty(3, np.int64)
     t = np.empty(3, np.int64)
+    parent = np.empty(8, np.int64)
+    width = 2 + 4 * reach
+    seen_buf = np.zeros(width ** 3, dtype=np.bool_)
+    stack = np.empty((width ** 3, 3), dtype=np.int64)
     for I in range(1, Nc0 + 1):
+        if count > limit:
+            break
         for J in range(1, Nc1 + 1):
             for Kc in range(1, Nc2 + 1):
                 base = (2 * I - 1, 2 * J - 1, 2 * Kc - 1)
@@ -622,7 +641,7 @@ def merged_cells3d(E0, E1, E2, fluid, Nc0, Nc1, Nc2, reach):
                         nfl += 1
                 if nfl < 2:  # (on coarse levels fluid neighbours need not share an open face)
                     continue
-                if _block_connected3d(E0, E1, E2, fluid, base[0], base[1], base[2]):
+                if _block_connected3d(E0, E1, E2, fluid, base[0], base[1], base[2], parent):
                     continue
                 for a in range(3):
                     lo[a] = max(1, base[a] - 2 * reach)
@@ -631,7 +650,7 @@ def merged_cells3d(E0, E1, E2, fluid, Nc0, Nc1, Nc2, reach):
                     t[0], t[1], t[2] = base[0] + (u >> 2), base[1] + ((u >> 1) & 1), base[2] + (u & 1)
                     if not fluid[t[0], t[1], t[2]] or (t[0] == s[0] and t[1] == s[1] and t[2] == s[2]):
                         continue
-                    if not _window_connected3d(E0, E1, E2, lo, hi, s, t):
+                    if not _window_connected3d(E0, E1, E2, lo, hi, s, t, seen_buf, stack):
                         count += 1
                         break
     return count
@@ -705,3 +724,139 @@ def aggregate_add(xc, agg, x):
     """x += P xc."""
     for i in range(x.shape[0]):
         x[i] += xc[agg[i]]
+
+
+# ------------------------------------------------------------------------------------------
+# set-up of the aggregation levels (below an early stop at walls)
+# ------------------------------------------------------------------------------------------
+@nb.njit(inline="always")
+def _root(parent, a):
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]   # path halving
+        a = parent[a]
+    return a
+
+
+@nb.njit(**_KW)
+def block_pieces(indptr, indices, block, agg):
+    """The aggregates: the connected pieces of each block of nodes (nodes with the same ``block``
+    id, joined by an off-diagonal nonzero of the CSR matrix). Union–find with the smaller index as
+    the root, so the pieces are numbered in the order of their first node. Writes ``agg``, returns
+    the number of pieces."""
+    n = block.shape[0]
+    parent = np.arange(n)
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if j != i and block[j] == block[i]:
+                a = _root(parent, i)
+                c = _root(parent, j)
+                if a < c:
+                    parent[c] = a
+                elif c < a:
+                    parent[a] = c
+    label = np.full(n, -1, np.int64)
+    count = 0
+    for i in range(n):
+        a = _root(parent, i)
+        if label[a] < 0:
+            label[a] = count
+            count += 1
+        agg[i] = label[a]
+    return count
+
+
+@nb.njit(**_KW)
+def aggregate_galerkin(indptr, indices, data, agg, n_agg, scale):
+    """``scale · Pᵀ A P`` for the piecewise-constant ``P`` of ``agg``, as sorted CSR arrays
+    ``(indptr, indices, data)``: the fine rows of each aggregate summed into one coarse row with a
+    marker array (one pass over A's nonzeros; nnz(Ac) ≤ nnz(A))."""
+    n = agg.shape[0]
+    start = np.zeros(n_agg + 1, np.int64)
+    for i in range(n):
+        start[agg[i] + 1] += 1
+    for c in range(n_agg):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[fill[agg[i]]] = i
+        fill[agg[i]] += 1
+    marker = np.full(n_agg, -1, np.int64)
+    cptr = np.zeros(n_agg + 1, np.int64)
+    cidx = np.empty(indices.shape[0], np.int64)
+    cval = np.empty(indices.shape[0])
+    nnz = 0
+    for c in range(n_agg):
+        row = nnz
+        for q in range(start[c], start[c + 1]):
+            i = order[q]
+            for k in range(indptr[i], indptr[i + 1]):
+                J = agg[indices[k]]
+                if marker[J] < row:
+                    marker[J] = nnz
+                    cidx[nnz] = J
+                    cval[nnz] = data[k]
+                    nnz += 1
+                else:
+                    cval[marker[J]] += data[k]
+        for a in range(row + 1, nnz):   # sort the (short) row by column
+            key = cidx[a]
+            v = cval[a]
+            b = a - 1
+            while b >= row and cidx[b] > key:
+                cidx[b + 1] = cidx[b]
+                cval[b + 1] = cval[b]
+                b -= 1
+            cidx[b + 1] = key
+            cval[b + 1] = v
+        cptr[c + 1] = nnz
+    out_idx = cidx[:nnz].copy()
+    out_val = cval[:nnz].copy()
+    for k in range(nnz):
+        out_val[k] *= scale
+    return cptr, out_idx, out_val
+
+
+@nb.njit(**_KW)
+def grid_csr(E, d, fluid, strides):
+    """A level operator on its fluid cells as sorted CSR arrays, from the padded grid arrays
+    (``E``: the face weights per axis, flattened, ``(dim, cells)``; ``d``: the diagonal; ``fluid``;
+    ``strides``: the flat offset of one step along each axis, largest first). Row ``i`` is the
+    ``i``-th fluid cell in C order; the columns come out sorted because the flat offsets
+    ``−s₀ < −s₁ < … < 0 < … < s₁ < s₀`` keep their order under the monotone renumbering."""
+    m = fluid.shape[0]
+    nd = strides.shape[0]
+    idx = np.full(m, -1, np.int64)
+    n = 0
+    for p in range(m):
+        if fluid[p]:
+            idx[p] = n
+            n += 1
+    cells = np.empty(n, np.int64)
+    indptr = np.zeros(n + 1, np.int64)
+    indices = np.empty(n * (2 * nd + 1), np.int64)
+    data = np.empty(n * (2 * nd + 1))
+    k = 0
+    for p in range(m):
+        i = idx[p]
+        if i < 0:
+            continue
+        cells[i] = p
+        for a in range(nd):              # lower neighbours, farthest first
+            w = E[a, p - strides[a]]
+            if w > 0.0:
+                indices[k] = idx[p - strides[a]]
+                data[k] = -w
+                k += 1
+        indices[k] = i
+        data[k] = d[p]
+        k += 1
+        for a in range(nd - 1, -1, -1):  # upper neighbours, nearest first
+            w = E[a, p]
+            if w > 0.0:
+                indices[k] = idx[p + strides[a]]
+                data[k] = -w
+                k += 1
+        indptr[i + 1] = k
+    return indptr, indices[:k].copy(), data[:k].copy(), cells

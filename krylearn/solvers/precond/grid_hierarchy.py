@@ -129,29 +129,13 @@ class GridLevel:
         return np.where(self.fluid, np.maximum(out, 0.0), 0.0)
 
     def tocsr(self):
-        """The level operator on its fluid cells (C order) as a SciPy CSR matrix."""
-        fl = self.fluid_p
-        idx = np.full(fl.shape, -1, dtype=np.int64)
-        cells = np.flatnonzero(fl)
-        idx.reshape(-1)[cells] = np.arange(cells.size)
-        rows, cols, vals = [np.arange(cells.size)], [np.arange(cells.size)], [self.d.reshape(-1)[cells]]
+        """The level operator on its fluid cells (C order) as a SciPy CSR matrix (sorted indices),
+        and the flat padded index of each of those cells."""
         nd = len(self.grid_shape)
-        for a in range(nd):
-            E = self.E[a]
-            lo = [slice(0, -1)] * nd
-            hi = [slice(0, -1)] * nd
-            hi[a] = slice(1, None)
-            lo, hi = tuple(lo), tuple(hi)
-            w = E[lo]
-            keep = w > 0
-            i1, i2, w = idx[lo][keep], idx[hi][keep], w[keep]
-            rows += [i1, i2]
-            cols += [i2, i1]
-            vals += [-w, -w]
-        A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(cells.size, cells.size))
-        A.sum_duplicates()
-        return A, cells
+        strides = np.array([int(np.prod(self.padded_shape[a + 1:])) for a in range(nd)], dtype=np.int64)
+        indptr, indices, data, cells = K.grid_csr(self.E_stack.reshape(nd, -1), self.d.reshape(-1),
+                                                  self.fluid_p.reshape(-1), strides)
+        return sp.csr_matrix((data, indices, indptr), shape=(cells.size, cells.size)), cells
 
 
 class _DirectSolver:
@@ -159,9 +143,11 @@ class _DirectSolver:
     unknown, with the right-hand side and the solution projected to mean zero on it, which makes the
     map the pseudo-inverse on those components (symmetric)."""
 
-    def __init__(self, A, sink):
+    def __init__(self, A, sink, check_singular=True):
         n = A.shape[0]
-        self.singular = sink_free_components(A, sink)
+        # check_singular=False: the fine operator has no sink-free component, so no level has one
+        # (a connected fine component stays connected on every coarser level, its sink with it)
+        self.singular = sink_free_components(A, sink) if check_singular else []
         self.ground = np.zeros(0, dtype=np.int64)
         if self.singular:
             ground = self.ground = np.array([c[0] for c in self.singular])
@@ -204,23 +190,24 @@ class _AggregationCycle:
     (measured on the tuning mazes: 15 PCG iterations against 39 for a V-cycle with one sweep, 2D).
     The last aggregation level is solved by SuperLU."""
 
-    def __init__(self, A, sink, coords, coarse_size, gamma=2, sweeps=2):
+    def __init__(self, A, sink, coords, coarse_size, gamma=2, sweeps=2, check_singular=True):
         # gamma: 2 = W-cycle (a fixed map), "K" = K-cycle (two flexible-CG steps per coarse
         # correction: a variable map); sweeps: Gauss–Seidel sweeps before and after, per level
         self.gamma = gamma if gamma == "K" else int(gamma)
         self.sweeps = int(sweeps)
         self.levels = []
+        A = sp.csr_matrix(A)
         while A.shape[0] > coarse_size:
             coords_c, agg, n_agg = self._aggregate(A, coords)
             if n_agg > 0.8 * A.shape[0]:  # walls everywhere: coarsening no longer pays
                 break
-            P = sp.csr_matrix((np.ones(A.shape[0]), (np.arange(A.shape[0]), agg)), shape=(A.shape[0], n_agg))
-            Ac = (self.scale * (P.T @ A @ P)).tocsr()
-            Ac.sum_duplicates()
+            # Ac = scale · Pᵀ A P in one numba pass (SciPy's two sparse products took most of the set-up)
+            Ac = sp.csr_matrix(K.aggregate_galerkin(A.indptr, A.indices, A.data, agg, n_agg, self.scale)[::-1],
+                               shape=(n_agg, n_agg))
             self.levels.append(self._level(A, agg, n_agg))
             A, coords = Ac, coords_c
             sink = self.scale * np.bincount(agg, weights=sink, minlength=n_agg)
-        self.coarsest = _DirectSolver(A, sink)
+        self.coarsest = _DirectSolver(A, sink, check_singular)
         self.sizes = [lv["n"] for lv in self.levels] + [A.shape[0]]
 
     @staticmethod
@@ -236,12 +223,10 @@ class _AggregationCycle:
         """Aggregates: connected pieces of each 2^dim block (connections: the nonzeros of A)."""
         block = coords // 2
         dims = block.max(axis=0) + 1
-        bid = np.ravel_multi_index(tuple(block.T), tuple(dims))
-        C = A.tocoo()
-        keep = (C.row != C.col) & (bid[C.row] == bid[C.col])
+        bid = np.ravel_multi_index(tuple(block.T), tuple(dims)).astype(np.int64)
         n = A.shape[0]
-        G = sp.csr_matrix((np.ones(int(keep.sum())), (C.row[keep], C.col[keep])), shape=(n, n))
-        n_agg, agg = connected_components(G, directed=False)
+        agg = np.empty(n, dtype=np.int64)
+        n_agg = int(K.block_pieces(A.indptr, A.indices, bid, agg))
         first = np.full(n_agg, -1, dtype=np.int64)
         first[agg[::-1]] = np.arange(n)[::-1]
         return block[first], agg, n_agg
@@ -331,12 +316,12 @@ class _KrylovCoarseSolve:
     uses it is *variable* (``M.variable``): :func:`krylearn.cg` then takes its flexible form.
     Each sink-free (singular) component is handled on the subspace of mean-zero vectors."""
 
-    def __init__(self, A, sink, cycle, iterations, rtol=1e-2):
+    def __init__(self, A, sink, cycle, iterations, rtol=1e-2, check_singular=True):
         self.A = A
         self.cycle = cycle
         self.iterations = int(iterations)
         self.rtol = float(rtol)
-        self.singular = sink_free_components(A, sink)
+        self.singular = sink_free_components(A, sink) if check_singular else []
 
     def _project(self, v):
         for comp in self.singular:
@@ -377,7 +362,7 @@ class _CoarseSolver:
     (:class:`_KrylovCoarseSolve`, a variable map), with ``iterations == 1`` one aggregation W-cycle
     (a fixed linear map)."""
 
-    def __init__(self, level, direct_max, coarse_size, iterations=4):
+    def __init__(self, level, direct_max, coarse_size, iterations=4, check_singular=True):
         A, cells = level.tocsr()
         self.cells = cells
         n = A.shape[0]
@@ -388,18 +373,19 @@ class _CoarseSolver:
             coords = np.stack(np.unravel_index(cells, level.padded_shape), axis=1) - 1
             if iterations > 1:
                 # one sweep: as fast as two on the tuning maze (3D serpentine, 96³) and cheaper
-                self._agg = _AggregationCycle(A, sink, coords, coarse_size, gamma="K", sweeps=1)
-                self._solve = _KrylovCoarseSolve(A, sink, self._agg, iterations)
+                self._agg = _AggregationCycle(A, sink, coords, coarse_size, gamma="K", sweeps=1,
+                                              check_singular=check_singular)
+                self._solve = _KrylovCoarseSolve(A, sink, self._agg, iterations, check_singular=check_singular)
                 self.variable = True
                 self.kind = (f"{iterations} flexible-CG steps with an aggregation K-cycle (sizes {self._agg.sizes}) "
                              "+ SuperLU")
             else:
-                self._agg = _AggregationCycle(A, sink, coords, coarse_size, gamma=2)
+                self._agg = _AggregationCycle(A, sink, coords, coarse_size, gamma=2, check_singular=check_singular)
                 self.kind = f"aggregation W-cycle (sizes {self._agg.sizes}) + SuperLU"
                 self._solve = self._agg
         else:
             self.kind = "SuperLU"
-            self._solve = _DirectSolver(A, sink).solve
+            self._solve = _DirectSolver(A, sink, check_singular).solve
         self._buf = np.empty(n)
 
     def __call__(self, level):
@@ -476,17 +462,18 @@ class GridHierarchy:
                 break
             coarse = self._coarsen(lv)
             if A.masked and merge_tolerance is not None:
-                merged = self._merged_cells(lv, coarse)
+                merged = self._merged_cells(lv, coarse, merge_tolerance * coarse.n)
                 if merged > merge_tolerance * coarse.n:
                     # this coarsening would join regions that walls keep apart in many cells (a maze,
                     # thin walls, narrow channels): a geometric correction there would be wrong on one
                     # side of each wall. Stop, and solve this level algebraically instead.
                     lv.flags = None
-                    stop = (f"coarsening {lv.grid_shape} would merge fluid regions separated by walls in "
+                    stop = (f"coarsening {lv.grid_shape} would merge fluid regions separated by walls in at least "
                             f"{merged} of {coarse.n} coarse cells")
                     break
             self.levels.append(coarse)
-        self.coarse_solver = _CoarseSolver(self.levels[-1], direct_max, coarse_size, int(coarse_iterations))
+        self.coarse_solver = _CoarseSolver(self.levels[-1], direct_max, coarse_size, int(coarse_iterations),
+                                           check_singular=A.singular_components > 0)
         #: whether the coarse solve (and so a cycle) is a variable map (see :class:`_KrylovCoarseSolve`)
         self.variable = self.coarse_solver.variable
         for lv in self.levels[:-1]:
@@ -507,11 +494,12 @@ class GridHierarchy:
             near = maximum_filter(~lv.fluid_p, size=2 * width + 1, mode="constant", cval=True)
             lv.band = np.flatnonzero(near & lv.fluid_p).astype(np.int64)
 
-    def _merged_cells(self, fine, coarse):
-        """Coarse cells whose fluid children are only connected around a wall (see the kernels)."""
+    def _merged_cells(self, fine, coarse, limit):
+        """Coarse cells whose fluid children are only connected around a wall (see the kernels);
+        the count stops once it exceeds ``limit``."""
         if self.ndim == 2:
-            return int(K.merged_cells2d(*fine.E, fine.fluid_p, *coarse.grid_shape, 1))
-        return int(K.merged_cells3d(*fine.E, fine.fluid_p, *coarse.grid_shape, 1))
+            return int(K.merged_cells2d(*fine.E, fine.fluid_p, *coarse.grid_shape, 1, int(limit)))
+        return int(K.merged_cells3d(*fine.E, fine.fluid_p, *coarse.grid_shape, 1, int(limit)))
 
     # ---- construction ---------------------------------------------------------------------
     def _finest(self, A):
