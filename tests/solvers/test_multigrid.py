@@ -355,3 +355,38 @@ def test_coarse_iterations_default_and_validation():
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="coarse_iterations"):
             kl.precond.multigrid(A2, direct_max=0, coarse_iterations=bad)
+
+
+def test_aggregation_kernels_match_scipy():
+    # the numba set-up of the aggregation levels against the SciPy formulation it replaced
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    from krylearn.solvers.precond import _multigrid_kernels as K
+
+    shape = (40, 40)
+    A = kl.pde.poisson(shape, mask=serpentine(40, corridor=4, seed=1)).tocsr()
+    coords = np.argwhere(kl.pde.obstacles.serpentine(shape, 4, seed=1))
+    block = coords // 2
+    bid = np.ravel_multi_index(tuple(block.T), tuple(block.max(axis=0) + 1)).astype(np.int64)
+    agg = np.empty(A.shape[0], dtype=np.int64)
+    n_agg = K.block_pieces(A.indptr, A.indices, bid, agg)
+    C = A.tocoo()
+    keep = (C.row != C.col) & (bid[C.row] == bid[C.col])
+    G = sp.csr_matrix((np.ones(int(keep.sum())), (C.row[keep], C.col[keep])), shape=A.shape)
+    n_ref, ref = connected_components(G, directed=False)
+    assert n_agg == n_ref and np.array_equal(agg, ref)   # same pieces, numbered by their first node
+    assert n_agg > A.shape[0] // 4                        # walls split blocks into several pieces
+    P = sp.csr_matrix((np.ones(A.shape[0]), (np.arange(A.shape[0]), agg)), shape=(A.shape[0], n_agg))
+    indptr, indices, data = K.aggregate_galerkin(A.indptr, A.indices, A.data, agg, n_agg, 0.5)
+    Ac = sp.csr_matrix((data, indices, indptr), shape=(n_agg, n_agg))
+    assert Ac.has_sorted_indices
+    assert abs(Ac - 0.5 * (P.T @ A @ P)).max() <= 1e-12
+
+
+def test_level_csr_is_the_operator():
+    for shape, fam in [((40, 36), "thin_walls"), ((14, 12, 10), "ellipses_lshapes")]:
+        A = kl.pde.poisson(shape, mask=kl.pde.obstacles.random_domain(shape, family=fam, seed=3))
+        C, cells = kl.precond.multigrid(A, levels=2).hierarchy.levels[0].tocsr()
+        assert C.has_sorted_indices and cells.size == A.shape[0]
+        assert abs(C - A.tocsr()).max() == 0.0
