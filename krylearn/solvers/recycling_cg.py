@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 
+import numba as nb
 import numpy as np
 
 from ._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
@@ -19,6 +20,22 @@ from ._skeleton import KrylovRun
 from .result import Status
 
 __all__ = ["RecyclingCG"]
+
+
+@nb.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _deflate(p, z, W, AW):
+    """``p −= W (AWᵀ z)`` in two passes over the ``n × k`` blocks (row-major), no temporaries."""
+    n, k = W.shape
+    c = np.zeros(k)
+    for i in range(n):
+        zi = z[i]
+        for j in range(k):
+            c[j] += AW[i, j] * zi
+    for i in range(n):
+        acc = 0.0
+        for j in range(k):
+            acc += W[i, j] * c[j]
+        p[i] -= acc
 
 
 class RecyclingCG:
@@ -98,7 +115,8 @@ class RecyclingCG:
         if mon.record(0, rnorm, x=x):
             return mon.result(x, Status.USER_STOP, 0)
         if rnorm <= tol:
-            self._renew(A, W, AW, [], [])
+            if W is not None:
+                self._renew(A, W, AW)
             return mon.result(x, Status.CONVERGED, 0)
         z = r if M is None else np.asarray(M.matvec(r), dtype=b.dtype)
         p = z - W @ (AW.T @ z) if W is not None else z.copy()
@@ -106,7 +124,16 @@ class RecyclingCG:
         if not rz > 0:
             mon.info["reason"] = "the preconditioner M is not positive definite"
             return mon.result(x, Status.INDEFINITE, 0)
-        P, AP = [], []
+        # the Rayleigh–Ritz basis [W, p₀ … p_{s−1}] and its image, filled in place (Fortran order:
+        # a column per vector, contiguous)
+        kW = 0 if W is None else W.shape[1]
+        Z = np.empty((n, kW + self.harvest), dtype=b.dtype, order="F")
+        AZ = np.empty_like(Z)
+        if W is not None:
+            Z[:, :kW] = W
+            AZ[:, :kW] = AW
+        used = kW
+        fast = b.dtype == np.float64 and W is not None
         # the plain PCG step runs on the fused kernels of kl.cg (q = A p with (p, q) in one pass,
         # x/r update with ‖r‖² in one pass, p = z + β p in place); deflation adds two gemv with
         # the n × k blocks W and AW per iteration
@@ -127,9 +154,10 @@ class RecyclingCG:
                 mon.info["reason"] = "A is not positive definite: (p, Ap) <= 0"
                 status = Status.INDEFINITE
                 break
-            if len(P) < self.harvest:
-                P.append(p.copy())
-                AP.append(q.copy())
+            if used < Z.shape[1]:
+                Z[:, used] = p
+                AZ[:, used] = q
+                used += 1
             alpha = rz / pq
             rnorm = float(np.sqrt(cg_update_xr(x, r, p, q, alpha)))
             it += 1
@@ -151,9 +179,11 @@ class RecyclingCG:
             beta = rz_new / rz
             rz = rz_new
             xpby(p, z, beta)
-            if W is not None:
+            if fast:
+                _deflate(p, z, W, AW)
+            elif W is not None:
                 p -= W @ (AW.T @ z)
-        self._renew(A, W, AW, P, AP)
+        self._renew(A, Z[:, :used], AZ[:, :used])
         mon.info["ritz_values"] = None if self.ritz_values is None else self.ritz_values.copy()
         return run.finish(x, status, it, rnorm)
 
@@ -175,13 +205,11 @@ class RecyclingCG:
         S = V[:, keep] / np.sqrt(lam[keep])
         return np.ascontiguousarray(W @ S, dtype=dtype), np.ascontiguousarray(AW @ S, dtype=dtype)
 
-    def _renew(self, A, W, AW, P, AP):
-        """Rayleigh–Ritz on ``[W, P]``: keep the ``k`` Ritz vectors with the smallest Ritz values."""
-        cols = ([W] if W is not None else []) + ([np.column_stack(P)] if P else [])
-        if not cols:
+    def _renew(self, A, Z, AZ):
+        """Rayleigh–Ritz on ``Z = [W, p₀ …]`` (``AZ = A Z``): keep the ``k`` Ritz vectors with the
+        smallest Ritz values."""
+        if Z.shape[1] == 0:
             return
-        Z = np.hstack(cols)
-        AZ = np.hstack(([AW] if W is not None else []) + ([np.column_stack(AP)] if AP else []))
         F = Z.T @ Z
         G = Z.T @ AZ
         G = 0.5 * (G + G.T)
