@@ -122,6 +122,8 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
         return run.zero_rhs
     A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
     flexible = M is not None and M.variable
+    if flexible and estimate_eigenvalues:
+        raise ValueError("estimate_eigenvalues needs a fixed preconditioner; M is variable (M.variable)")
     if run.start(callback, name="cg" if M is None else "pcg") is not None:
         return run.done
     mon, r, rnorm = run.mon, run.r, run.rnorm
@@ -134,8 +136,6 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
     if M is not None and not rz > 0:
         return _indefinite(mon, x, 0, raise_on_indefinite, "the preconditioner M is not positive definite")
     p = np.array(z, copy=True)
-    if flexible and estimate_eigenvalues:
-        raise ValueError("estimate_eigenvalues needs a fixed preconditioner; M is variable (M.variable)")
     eps = float(np.finfo(x.dtype).eps)  # the working precision (float32 for a float32 b)
     # fused ``q = A p`` and ``(p, q)`` in one pass into a preallocated q where the operator allows
     # (PoissonStencil.matvec_dot, float64 CSR matrices); otherwise matvec then dot.
