@@ -12,6 +12,17 @@ import sys
 import types
 
 
+def load(spec):
+    """The object named by ``"package.module:attr"``, imported now.
+
+    For plug-in tables: a lower layer refers to an implementation in a higher (or optional) one
+    by name and resolves it only when it is used, so it imports nothing of that layer (operator
+    back-ends for torch and PETSc, the learned AutoSolver candidate)."""
+    module, _, attr = spec.partition(":")
+    obj = importlib.import_module(module)
+    return getattr(obj, attr) if attr else obj
+
+
 def lazy_getattr(package, table):
     """Return a module ``__getattr__`` resolving ``name -> (module, attr)`` on first access.
 

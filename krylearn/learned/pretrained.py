@@ -16,7 +16,7 @@ from .._optional import require
 
 torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 
-__all__ = ["load_pretrained", "available", "data_dir", "load_weights"]
+__all__ = ["load_pretrained", "available", "data_dir", "load_weights", "pretrained_preconditioner"]
 
 _NAMES = {"poisson2d": 2, "poisson3d": 3, "poisson3d_paper": 3}
 
@@ -136,3 +136,19 @@ def load_pretrained(name="poisson2d", *, device=None, directory=None, return_man
     if name in _NAMES and model.dim != _NAMES[name]:
         raise ValueError(f"{weights}: model {name!r} must be {_NAMES[name]}D, the weights are {model.dim}D")
     return (model, manifest) if return_manifest else model
+
+
+_PRETRAINED = {}
+
+
+def pretrained_preconditioner(A):
+    """The shipped learned preconditioner for a grid operator ``A`` (a
+    :class:`~krylearn.learned.DCDMPreconditioner` with the model of ``A``'s dimension, for
+    :func:`krylearn.fcg`); the weights are loaded once per process, not per operator. This is what
+    the AutoSolver candidate ``"learned-fcg"`` sets up."""
+    from .dcdm import DCDMPreconditioner
+
+    key = f"poisson{len(A.grid_shape)}d"
+    if key not in _PRETRAINED:
+        _PRETRAINED[key] = load_pretrained(key)
+    return DCDMPreconditioner(_PRETRAINED[key], A)

@@ -3,7 +3,7 @@
 from .._lazy import install
 from .base import (AdjointOperator, DiagonalOperator, IdentityOperator, LinearOperator, ProductOperator,
                    ScaledOperator, SumOperator, TransposeOperator)
-from .convert import MatrixOperator, ScipyOperator, SparseOperator, aslinearoperator
+from .convert import MatrixOperator, ScipyOperator, SparseOperator, aslinearoperator, register_backend
 
 _LAZY = {
     "Kronecker": ("krylearn.operators.kronecker", "Kronecker"),
@@ -14,6 +14,6 @@ _LAZY = {
 }
 install(__name__, _LAZY)
 
-__all__ = ["LinearOperator", "aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator",
+__all__ = ["LinearOperator", "aslinearoperator", "register_backend", "MatrixOperator", "SparseOperator", "ScipyOperator",
            "IdentityOperator", "DiagonalOperator", "SumOperator", "ProductOperator", "ScaledOperator",
            "AdjointOperator", "TransposeOperator", *_LAZY]

@@ -8,12 +8,29 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._lazy import load
 from .base import LinearOperator, register_conversion
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ..typing import OperatorLike
 
-__all__ = ["aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator", "check_finite_matrix"]
+__all__ = ["aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator", "check_finite_matrix",
+           "register_backend"]
+
+#: Operator back-ends for array types of optional libraries: the top-level module of the array's
+#: type → ``"module:OperatorClass"``, loaded when first met (no import of torch or petsc4py, nor
+#: of the wrapper modules that build on this one, until then). See :func:`register_backend`.
+_BACKENDS = {"torch": "krylearn.operators.torch_operator:TorchOperator",
+             "petsc4py": "krylearn.operators.petsc_mat:PetscMatOperator"}
+
+
+def register_backend(module_prefix, spec):
+    """Teach :func:`aslinearoperator` a new array type: objects whose type lives in the top-level
+    module ``module_prefix`` become ``load(spec)(A, symmetric=..., positive_definite=...,
+    hermitian=...)``, with ``spec = "package.module:OperatorClass"`` (a LinearOperator subclass)."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ValueError(f"spec must be 'package.module:OperatorClass', got {spec!r}")
+    _BACKENDS[str(module_prefix)] = spec
 
 
 def _tags(symmetric, positive_definite, hermitian=None):
@@ -147,14 +164,11 @@ def aslinearoperator(A: OperatorLike, *, symmetric: bool | None = None, positive
     if isinstance(A, spla.LinearOperator):
         return ScipyOperator(A, **tags)
     mod = type(A).__module__ or ""
-    if mod.startswith("torch"):
-        from .torch_operator import TorchOperator
-
-        return TorchOperator(A, **tags)
-    if mod.startswith("petsc4py"):
-        from .petsc_mat import PetscMatOperator  # (imports petsc4py; a missing one raises ImportError)
-
-        return PetscMatOperator(A, **tags)
+    for prefix, spec in _BACKENDS.items():
+        if mod.split(".")[0] == prefix:
+            # the back-end's operator class, imported on first use (a missing torch or petsc4py
+            # raises an ImportError that says how to install it)
+            return load(spec)(A, **tags)
     if isinstance(A, (np.ndarray, list, tuple)) or np.isscalar(A) is False and hasattr(A, "__array__"):
         arr = np.asarray(A)
         if arr.dtype == object:

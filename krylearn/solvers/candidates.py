@@ -38,6 +38,7 @@ import sys
 
 import numpy as np
 
+from .._lazy import load
 from ..operators.base import LinearOperator
 from ..operators.stencil import PoissonStencil
 
@@ -158,15 +159,9 @@ def _setup_abs_jacobi(A):
                           positive_definite=True)
 
 
-_LEARNED_MODELS = {}
-
-
 def _setup_learned(A):
-    from ..learned import DCDMPreconditioner, load_pretrained
-    key = f"poisson{len(A.grid_shape)}d"
-    if key not in _LEARNED_MODELS:  # loading the weights is paid once per process, not per operator
-        _LEARNED_MODELS[key] = load_pretrained(key)
-    return DCDMPreconditioner(_LEARNED_MODELS[key], A)
+    # the learned layer sits above the solvers: named here, resolved when the candidate is used
+    return load("krylearn.learned.pretrained:pretrained_preconditioner")(A)
 
 
 class _TunedSSOR:
