@@ -37,3 +37,12 @@ def test_typing_module_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "OperatorLike" in out.stdout
+
+
+def test_py_typed_marker_ships():
+    import pathlib
+
+    root = pathlib.Path(kl.__file__).parent
+    assert (root / "py.typed").is_file()
+    text = (root.parent / "pyproject.toml").read_text()
+    assert 'krylearn = ["py.typed"]' in text
