@@ -23,9 +23,11 @@ LAYERS = [
     ("krylearn", "krylearn.demo", "krylearn.__main__"),
 ]
 
+#: the internal API that higher packages may use (issue 12: the one Krylov skeleton)
+INTERNAL_API = {"krylearn.solvers._skeleton"}
+
 #: private modules of another top-level package imported today (a known debt: the list may only shrink)
 PRIVATE_CROSSINGS = {
-    ("krylearn.learned.dcdm", "krylearn.solvers._common"),
     ("krylearn.petsc.solve", "krylearn.solvers._common"),
     ("krylearn.petsc.solve", "krylearn.solvers._columns"),
 }
@@ -145,7 +147,8 @@ def test_private_modules_of_other_packages_only_the_known_debt(edges):
         return ".".join(m.split(".")[:2])
 
     crossings = {(m, t) for m, ts in edges.items() for t in ts
-                 if top(m) != top(t) and any(p.startswith("_") for p in t.split(".")[2:])}
+                 if top(m) != top(t) and t not in INTERNAL_API
+                 and any(p.startswith("_") for p in t.split(".")[2:])}
     assert crossings <= PRIVATE_CROSSINGS, f"new imports of another package's private module: " \
                                            f"{sorted(crossings - PRIVATE_CROSSINGS)}"
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._optional import require
 from ..operators.base import LinearOperator
-from ..solvers._common import Monitor, check_finite_product, prepare_system, stopping_tolerance, zero_rhs_result
+from ..solvers._skeleton import KrylovRun
 from ..solvers.result import Status
 from ..threads import solver_threads, torch_threads
 from .stencil_torch import grid_mask
@@ -187,21 +187,14 @@ def dcdm(A, b, model, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, k=2, callba
         x0 = _grid_rhs(x0, mask, "x0")
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k (directions kept A-orthogonal) must be a positive integer, got {k!r}")
-    A, b, x, _, maxiter = prepare_system(A, b, x0, maxiter=maxiter if maxiter is not None else n_grid,
-                                         method="dcdm")
+    run = KrylovRun("dcdm", A, b, x0, maxiter=maxiter, rtol=rtol, atol=atol, default_maxiter=n_grid)
+    if run.zero_rhs is not None:  # b = 0: x = 0, whatever x0 (as every solver of the package)
+        return run.zero_rhs
+    A, b, x, maxiter, tol = run.A, run.b, run.x, run.maxiter, run.tol
     net = NetworkApply(model, mask, device)
-    b_norm = float(np.linalg.norm(b))
-    tol = stopping_tolerance(b_norm, rtol, atol)
-    if b_norm == 0.0 and not np.any(x):
-        return zero_rhs_result("dcdm", x)
-    mon = Monitor("dcdm", b_norm, tol, callback)
-    r = b - A.matvec(x) if np.any(x) else b.copy()
-    check_finite_product(r, "b - A @ x0")
-    rnorm = float(np.linalg.norm(r))
-    if mon.record(0, rnorm, x=x):
-        return mon.result(x, Status.USER_STOP, 0)
-    if rnorm <= tol:
-        return mon.result(x, Status.CONVERGED, 0)
+    if run.start(callback) is not None:
+        return run.done
+    mon, r, rnorm = run.mon, run.r, run.rnorm
 
     dirs = collections.deque(maxlen=int(k))   # (p, Ap, pAp)
     t_net = 0.0
@@ -273,14 +266,19 @@ class DCDMPreconditioner(LinearOperator):
     Notes
     -----
     The map is positively homogeneous (``z(c r) = c z(r)`` for ``c > 0``) but not linear, so it
-    must be used with a flexible method (``kl.fcg``), not with plain PCG. ``matvec`` is also
-    available as :meth:`apply`, for a PETSc ``PCPYTHON`` context.
+    says so (``variable = True``): :func:`krylearn.cg` takes its flexible form on its own
+    (``res.info["flexible"]``), ``kl.fcg``/``kl.fgmres`` are flexible anyway, and the methods that
+    need a fixed preconditioner (minres, gmres, bicgstab) refuse it. ``matvec`` is also available as
+    :meth:`apply`, for a PETSc ``PCPYTHON`` context (use ``-ksp_type fcg`` there).
 
     Examples
     --------
     >>> M = kl.learned.DCDMPreconditioner(model, A)
     >>> res = kl.fcg(A, b, M=M, rtol=1e-6)
     """
+
+    #: a nonlinear map (see Notes)
+    variable = True
 
     def __init__(self, model, A=None, *, mask=None, device=None):
         if A is None and mask is None:

@@ -133,7 +133,9 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
 
     z = r if M is None else M.matvec(r)
     rz = rr if M is None else float(np.real(dot(r, z)))
-    if M is not None and not rz > 0:
+    # (flexible: FCG needs no (r, z) > 0 — its step length is (p, r)/(p, Ap) — so a nonlinear
+    # preconditioner that is not positive is no error)
+    if M is not None and not flexible and not rz > 0:
         return _indefinite(mon, x, 0, raise_on_indefinite, "the preconditioner M is not positive definite")
     p = np.array(z, copy=True)
     eps = float(np.finfo(x.dtype).eps)  # the working precision (float32 for a float32 b)
@@ -191,7 +193,7 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
         else:
             z = M.matvec(r)
             rz_new = float(np.real(dot(r, z)))
-            if not rz_new > 0:
+            if not flexible and not rz_new > 0:
                 return _indefinite(mon, x, it, raise_on_indefinite, "the preconditioner M is not positive definite")
         # flexible: A-orthogonalise z against p explicitly (FCG(1)); q still holds A p
         beta = -float(np.real(dot(z, q))) / pq if flexible else rz_new / rz

@@ -112,3 +112,21 @@ def test_preconditioner_for_fcg():
     assert res.converged and res.iterations <= 2
     with pytest.raises(ValueError, match="grid"):
         DCDMPreconditioner(_net(2))
+
+
+def test_the_learned_preconditioner_is_variable_and_cg_goes_flexible():
+    # issue 14: a preconditioner that is not a fixed SPD map says so, and kl.cg sees it
+    A, b = _problem((32, 32), seed=3)
+    M = DCDMPreconditioner(kl.learned.load_pretrained("poisson2d"), A)
+    assert M.variable
+    res = kl.cg(A, b, M=M, rtol=1e-8, maxiter=400)
+    ref = kl.fcg(A, b, M=M, rtol=1e-8, maxiter=400)
+    assert res.info["flexible"] is True and res.converged and ref.converged
+    assert abs(res.iterations - ref.iterations) <= 2   # FCG(1), the same recurrence
+    assert np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b)
+    with pytest.raises(ValueError, match="variable"):
+        kl.minres(A, b, M=M)
+    # what the flag prevents: plain PCG with the same map (measured: no convergence in 400 steps, 25 flexible)
+    M.variable = False
+    plain = kl.cg(A, b, M=M, rtol=1e-8, maxiter=400)
+    assert not plain.converged or plain.iterations > 2 * res.iterations
