@@ -12,7 +12,16 @@ import numpy as np
 
 from .result import SolverResult, Status
 
-__all__ = ["check_block", "overall_status", "combine_columns"]
+__all__ = ["check_entries", "check_block", "overall_status", "combine_columns"]
+
+
+def check_entries(a, name):
+    """Reject an array whose entries are not numbers, or not finite (the input check every solve
+    shares for ``b``, ``x0`` and blocks of them)."""
+    if not np.issubdtype(a.dtype, np.number):
+        raise ValueError(f"{name} must be numeric, got dtype {a.dtype}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or Inf")
 
 
 def check_block(B, n, name, dtype):
@@ -20,10 +29,7 @@ def check_block(B, n, name, dtype):
     B = np.asarray(B)
     if B.ndim != 2 or B.shape[0] != n:
         raise ValueError(f"{name} has shape {B.shape}, but the operator needs ({n}, k) for k right-hand sides")
-    if not np.issubdtype(B.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {B.dtype}")
-    if not np.all(np.isfinite(B)):
-        raise ValueError(f"{name} contains NaN or Inf")
+    check_entries(B, name)
     return np.array(B, dtype=dtype, order="C", copy=True)
 
 

@@ -17,7 +17,7 @@ from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator, check_finite_matrix
 from .._optional import is_torch_tensor
 from ..threads import solver_threads
-from ._columns import combine_columns
+from ._columns import check_entries, combine_columns
 from .result import SolverResult, SolverState, Status
 
 __all__ = ["prepare_system", "stopping_tolerance", "Monitor", "as_preconditioner", "initial_residual", "safe_norm",
@@ -294,10 +294,7 @@ def _check_vector(v, n, name, dtype):
         v = v[:, 0]
     if v.ndim != 1 or v.shape[0] != n:
         raise ValueError(f"{name} has shape {v.shape}, but the operator needs a vector of length {n}")
-    if not (np.issubdtype(v.dtype, np.number)):
-        raise ValueError(f"{name} must be numeric, got dtype {v.dtype}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} contains NaN or Inf")
+    check_entries(v, name)
     return np.array(v, dtype=dtype, copy=True)
 
 

@@ -330,25 +330,13 @@ def jacobi_loop(indptr, indices, data, invdiag, b, x, y, omega, tol, rtol, rel_r
 _PAR_JACOBI_MIN_N = 50_000
 
 
-def _vector(v, n, name, dtype):
-    v = np.asarray(v)
-    if v.ndim == 2 and v.shape[1] == 1:
-        v = v[:, 0]
-    if v.ndim != 1 or v.shape[0] != n:
-        raise ValueError(f"{name} has shape {v.shape}, but the matrix needs a vector of length {n}")
-    if not np.issubdtype(v.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {v.dtype}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} contains NaN or Inf")
-    return np.array(v, dtype=dtype, copy=True)
-
-
 def run_stationary(system, kind, b, x0, *, omega, rtol, atol, maxiter, callback, relative_to, method):
     """Run one stationary solve on a prepared :class:`CSRSystem`.
 
     ``kind`` is ``"jacobi"``, ``"sor"`` (forward sweeps) or ``"ssor"`` (forward + backward)."""
     import time
 
+    from ._common import _check_vector
     from .result import SolverResult, Status
 
     t0 = time.perf_counter()
@@ -378,8 +366,8 @@ def run_stationary(system, kind, b, x0, *, omega, rtol, atol, maxiter, callback,
     dtype = np.result_type(system.dtype, b_arr.dtype if np.issubdtype(b_arr.dtype, np.number) else np.float64)
     if x0 is not None:
         dtype = np.result_type(dtype, np.asarray(x0).dtype)
-    b = _vector(b_arr, n, "b", dtype)
-    x = np.zeros(n, dtype=dtype) if x0 is None else _vector(x0, n, "x0", dtype)
+    b = _check_vector(b_arr, n, "b", dtype)
+    x = np.zeros(n, dtype=dtype) if x0 is None else _check_vector(x0, n, "x0", dtype)
     b_norm = float(np.linalg.norm(b))
     rel_r0 = relative_to == "r0"
     tol = float(atol) if rel_r0 else max(float(atol), float(rtol) * b_norm)
