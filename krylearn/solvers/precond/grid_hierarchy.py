@@ -64,6 +64,14 @@ def sink_free_components(A, sink):
     return [np.flatnonzero(labels == c) for c in np.flatnonzero(~has_sink)]
 
 
+def project_mean_zero(v, components):
+    """In place: subtract from ``v`` its mean on each component (index arrays, e.g. from
+    :func:`sink_free_components`) — the orthogonal projector onto the complement of the constants
+    on those components, which keeps every solve on a singular level symmetric."""
+    for comp in components:
+        v[comp] -= v[comp].mean()
+
+
 class GridLevel:
     """One level of a :class:`GridHierarchy` (arrays on the padded grid; see the kernels module).
 
@@ -161,19 +169,15 @@ class _DirectSolver:
         self._lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
         self.n = n
 
-    def _project(self, v):
-        for comp in self.singular:
-            v[comp] -= v[comp].mean()
-
     def solve(self, v):
         v = v.copy()
-        self._project(v)
+        project_mean_zero(v, self.singular)
         # the grounded row reads x_ground = v_ground: its equation is implied by the others once v
         # is consistent, so its right-hand side must be 0 (else the solution carries a spike there,
         # which made the standalone cycle diverge on all-Neumann problems: one eigenvalue of M·A ≈ 150)
         v[self.ground] = 0.0
         x = self._lu.solve(v)
-        self._project(x)
+        project_mean_zero(x, self.singular)
         return x
 
 
@@ -323,13 +327,11 @@ class _KrylovCoarseSolve:
         self.rtol = float(rtol)
         self.singular = sink_free_components(A, sink) if check_singular else []
 
-    def _project(self, v):
-        for comp in self.singular:
-            v[comp] -= v[comp].mean()
-
     def __call__(self, b):
+        # FCG(1) written out rather than kl.fcg: this runs inside every outer iteration, where the
+        # public solver's input validation and closing true-residual product would be paid each time
         r = np.array(b, dtype=np.float64)
-        self._project(r)
+        project_mean_zero(r, self.singular)
         x = np.zeros_like(r)
         b_norm = float(np.linalg.norm(r))
         if not b_norm > 0:
@@ -338,7 +340,7 @@ class _KrylovCoarseSolve:
         pq_prev = 1.0
         for _ in range(self.iterations):
             z = np.asarray(self.cycle(r), dtype=np.float64)
-            self._project(z)
+            project_mean_zero(z, self.singular)
             if p_prev is not None:  # FCG(1): A-orthogonal to the previous direction
                 z -= (float(z @ q_prev) / pq_prev) * p_prev
             q = self.A @ z
@@ -351,14 +353,14 @@ class _KrylovCoarseSolve:
             if float(np.linalg.norm(r)) <= self.rtol * b_norm:
                 break
             p_prev, q_prev, pq_prev = z, q, pq
-        self._project(x)
+        project_mean_zero(x, self.singular)
         return x
 
 
 class _CoarseSolver:
     """Solve on the last geometric level: SuperLU up to ``direct_max`` unknowns, otherwise
     aggregation levels that keep wall-separated pieces apart (:class:`_AggregationCycle`): with
-    ``iterations > 1`` that many flexible-CG steps preconditioned by an aggregation V-cycle
+    ``iterations > 1`` that many flexible-CG steps preconditioned by an aggregation K-cycle
     (:class:`_KrylovCoarseSolve`, a variable map), with ``iterations == 1`` one aggregation W-cycle
     (a fixed linear map)."""
 

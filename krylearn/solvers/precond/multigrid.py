@@ -27,7 +27,7 @@ import numpy as np
 from ...operators.base import LinearOperator
 from ...threads import PARALLEL_MIN, get_num_threads, pick, solver_threads
 from . import _multigrid_kernels as K
-from .grid_hierarchy import GridHierarchy, sink_free_components
+from .grid_hierarchy import GridHierarchy, project_mean_zero, sink_free_components
 
 if TYPE_CHECKING:  # annotations only
     from ...operators.stencil import PoissonStencil
@@ -208,8 +208,7 @@ class MultigridPreconditioner(LinearOperator):
         r = np.ascontiguousarray(r, dtype=np.float64)
         if self._null is not None:
             r = r.copy()
-            for comp in self._null:
-                r[comp] -= r[comp].mean()
+            project_mean_zero(r, self._null)
         if H.fine_flat is not None:
             K.scatter(r, H.fine_flat, fine.b)
         else:
@@ -221,8 +220,7 @@ class MultigridPreconditioner(LinearOperator):
         else:
             z.reshape(fine.grid_shape)[...] = fine.x[fine.interior]
         if self._null is not None:
-            for comp in self._null:
-                z[comp] -= z[comp].mean()
+            project_mean_zero(z, self._null)
         return z
 
     def _rmatvec(self, r):
