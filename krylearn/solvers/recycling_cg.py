@@ -22,8 +22,16 @@ from .result import Status
 __all__ = ["RecyclingCG"]
 
 
-@nb.njit(cache=True, nogil=True, fastmath={"reassoc"})
 def _deflate(p, z, W, AW):
+    """In place: ``p −= W (AWᵀ z)``, the deflation of a new search direction (Saad et al. 2000)."""
+    if p.dtype == np.float64 and z.dtype == np.float64:
+        _deflate_kernel(p, z, W, AW)
+    else:
+        p -= W @ (AW.T @ z)
+
+
+@nb.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _deflate_kernel(p, z, W, AW):
     """``p −= W (AWᵀ z)`` in two passes over the ``n × k`` blocks (row-major), no temporaries."""
     n, k = W.shape
     c = np.zeros(k)
@@ -119,8 +127,10 @@ class RecyclingCG:
                 self._renew(A, W, AW)
             return mon.result(x, Status.CONVERGED, 0)
         z = r if M is None else np.asarray(M.matvec(r), dtype=b.dtype)
-        p = z - W @ (AW.T @ z) if W is not None else z.copy()
-        rz = float(np.real(np.vdot(r, z)))
+        p = np.array(z, copy=True)
+        if W is not None:
+            _deflate(p, z, W, AW)
+        rz = float(np.real(dot(r, z)))
         if not rz > 0:
             mon.info["reason"] = "the preconditioner M is not positive definite"
             return mon.result(x, Status.INDEFINITE, 0)
@@ -133,9 +143,8 @@ class RecyclingCG:
             Z[:, :kW] = W
             AZ[:, :kW] = AW
         used = kW
-        fast = b.dtype == np.float64 and W is not None
         # the plain PCG step runs on the fused kernels of kl.cg (q = A p with (p, q) in one pass,
-        # x/r update with ‖r‖² in one pass, p = z + β p in place); deflation adds two gemv with
+        # x/r update with ‖r‖² in one pass, p = z + β p in place); deflation adds two passes over
         # the n × k blocks W and AW per iteration
         matvec_dot = fused_matvec_dot(A, p)
         q = np.empty_like(p) if matvec_dot is not None else None
@@ -179,10 +188,8 @@ class RecyclingCG:
             beta = rz_new / rz
             rz = rz_new
             xpby(p, z, beta)
-            if fast:
+            if W is not None:
                 _deflate(p, z, W, AW)
-            elif W is not None:
-                p -= W @ (AW.T @ z)
         self._renew(A, Z[:, :used], AZ[:, :used])
         mon.info["ritz_values"] = None if self.ritz_values is None else self.ritz_values.copy()
         return run.finish(x, status, it, rnorm)
