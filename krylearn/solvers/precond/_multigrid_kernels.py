@@ -575,6 +575,15 @@ def _window_connected3d(E0, E1, E2, lo, hi, s, t, seen_buf, stack):
     return False
 
 
+@nb.njit(inline="always")
+def _root(parent, a):
+    """Union–find root of ``a`` (path halving on the way)."""
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
 @nb.njit(**_KW)
 def _block_connected3d(E0, E1, E2, fluid, i0, j0, k0, parent):
     """Are the fluid children of a 2x2x2 block connected through the block's internal faces?
@@ -595,18 +604,11 @@ def _block_connected3d(E0, E1, E2, fluid, i0, j0, k0, parent):
                 v = u + 1
             else:
                 continue
-            ru, rv = u, v
-            while parent[ru] != ru:
-                ru = parent[ru]
-            while parent[rv] != rv:
-                rv = parent[rv]
-            parent[ru] = rv
+            parent[_root(parent, u)] = _root(parent, v)
     root = -1
     for u in range(8):
         if fluid[i0 + (u >> 2), j0 + ((u >> 1) & 1), k0 + (u & 1)]:
-            r = u
-            while parent[r] != r:
-                r = parent[r]
+            r = _root(parent, u)
             if root < 0:
                 root = r
             elif r != root:
@@ -729,14 +731,6 @@ def aggregate_add(xc, agg, x):
 # ------------------------------------------------------------------------------------------
 # set-up of the aggregation levels (below an early stop at walls)
 # ------------------------------------------------------------------------------------------
-@nb.njit(inline="always")
-def _root(parent, a):
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]   # path halving
-        a = parent[a]
-    return a
-
-
 @nb.njit(**_KW)
 def block_pieces(indptr, indices, block, agg):
     """The aggregates: the connected pieces of each block of nodes (nodes with the same ``block``
