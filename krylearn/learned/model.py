@@ -16,7 +16,7 @@ torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 nn = torch.nn
 F = torch.nn.functional
 
-__all__ = ["DCDMNet", "build_model"]
+__all__ = ["DCDMNet"]
 
 
 def _use_onednn(x):
