@@ -108,7 +108,7 @@ def worker(sections, quick, repeats):
             rows.append({"kind": "cg", "shape": shape, "n": n, "ms": per * 1e3, "limit_ms": limit * 1e3,
                          "bytes": CG_VECTORS * 8 * n, "gbs_used": bw})
             C = A.tocsr()
-            from krylearn.solvers.sor import SOR
+            from krylearn.solvers.stationary.sor import SOR
 
             S = SOR(C)
             sys_ = S.system

@@ -73,8 +73,8 @@ import scipy.sparse.linalg as spla  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import krylearn as kl  # noqa: E402
-from krylearn.solvers.lstsq import linf_sketch_size  # noqa: E402
-from krylearn.solvers.sketches import CountSketch, GaussianSketch  # noqa: E402
+from krylearn.solvers.sketching.lstsq import linf_sketch_size  # noqa: E402
+from krylearn.solvers.sketching.sketches import CountSketch, GaussianSketch  # noqa: E402
 
 T0 = time.time()
 

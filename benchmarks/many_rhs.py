@@ -9,8 +9,8 @@ figure is the cost of one iteration for one right-hand side; the convergence of 
 the single-column solver's (tested in ``tests/solvers/test_batched_cg.py``).
 
 - **Many right-hand sides** (``k`` = 1, 8, 32 columns): ``kl.cg(A, B)`` (batched CG where
-  :func:`krylearn.solvers.batched_cg.prefers_batched` says so, else a loop), batched CG forced
-  (:func:`~krylearn.solvers.batched_cg.batched_cg`), ``k`` separate ``kl.cg`` calls, and ``k``
+  :func:`krylearn.solvers.krylov.batched_cg.prefers_batched` says so, else a loop), batched CG forced
+  (:func:`~krylearn.solvers.krylov.batched_cg.batched_cg`), ``k`` separate ``kl.cg`` calls, and ``k``
   separate ``scipy.sparse.linalg.cg`` calls (SciPy has no block solver), on: the scikit-fem 3D
   elasticity matrix of ``benchmarks/kernels.py`` (CSR, 63,504 unknowns, 2.2M nonzeros), a masked
   grid stencil (``kl.pde.poisson`` 1024² with ``ellipses_lshapes`` obstacles) and a uniform grid
@@ -19,7 +19,7 @@ the single-column solver's (tested in ``tests/solvers/test_batched_cg.py``).
   working precision), krylearn and SciPy, on the elasticity CSR matrix and the 2048² uniform stencil
   (SciPy gets the stencil's CSR matrix).
 - **torch on CPU**: ``kl.cg`` with a torch CSR tensor and a torch ``b`` (the torch path of
-  ``kl.cg``, :mod:`krylearn.solvers.cg_torch`) against ``kl.cg`` on the same matrix in SciPy CSR
+  ``kl.cg``, :mod:`krylearn.solvers.krylov.cg_torch`) against ``kl.cg`` on the same matrix in SciPy CSR
   form. (No GPU was lent to this task: CUDA timings are not measured here.)
 """
 
@@ -66,7 +66,7 @@ def worker(quick, repeats):
     import scipy.sparse.linalg as spla
 
     import krylearn as kl
-    from krylearn.solvers.batched_cg import batched_cg
+    from krylearn.solvers.krylov.batched_cg import batched_cg
 
     iters = 20 if quick else 100
     side = 256 if quick else 1024

@@ -42,7 +42,7 @@ import scipy  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import krylearn as kl  # noqa: E402
 from krylearn.solvers._sweeps import CSRSystem, sor_backward, sor_forward  # noqa: E402
-from krylearn.solvers.sor import SOR  # noqa: E402
+from krylearn.solvers.stationary.sor import SOR  # noqa: E402
 
 RTOL = 1e-8
 try:

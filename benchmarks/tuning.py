@@ -143,7 +143,7 @@ def part_heat_ceiling(quick, cmd, nxs=None, lows=None, every=None):
     (20 points in [1, 1.95]) and of a wider set (0.7–0.95 and 1.96–1.99 added): the mean of the
     per-step minima bounds what any one-ω-per-step policy can reach. Results merge by (nx, κ low)."""
     from krylearn.pde.heat import HeatEquation2D, sine_coefficient
-    from krylearn.solvers.sequence import make_solver
+    from krylearn.solvers.tuning.sequence import make_solver
 
     nxs = nxs or ((25,) if quick else (25, 50, 100))
     lows = lows or (0.1, 0.01)
@@ -226,8 +226,8 @@ def _ceiling_markdown(hc):
 
 def part_overhead(quick, cmd):
     import krylearn as kl
-    from krylearn.solvers.contextual_tuners import ChebCB, TsallisINFCB
-    from krylearn.solvers.tuning import Exp3, TsallisINF
+    from krylearn.solvers.tuning.contextual_tuners import ChebCB, TsallisINFCB
+    from krylearn.solvers.tuning.bandits import Exp3, TsallisINF
 
     T = 1000 if quick else 5000
     rng = np.random.default_rng(0)

@@ -66,7 +66,7 @@ import numpy as np  # noqa: E402
 import krylearn as kl  # noqa: E402
 from krylearn.pde.heat import HeatEquation2D  # noqa: E402
 from krylearn.pde.smoke import SmokeSimulation  # noqa: E402
-from krylearn.solvers.candidates import default_candidates  # noqa: E402
+from krylearn.solvers.tuning.candidates import default_candidates  # noqa: E402
 
 
 # -- recording ----------------------------------------------------------------------------------

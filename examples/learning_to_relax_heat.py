@@ -29,9 +29,9 @@ import time
 import numpy as np
 
 from krylearn.pde.heat import HeatEquation2D, sine_coefficient
-from krylearn.solvers.sequence import grid_costs, instance_optimal, solve_sequence
-from krylearn.solvers.contextual_tuners import ChebCB, TsallisINFCB
-from krylearn.solvers.tuning import TsallisINF, omega_grid
+from krylearn.solvers.tuning.sequence import grid_costs, instance_optimal, solve_sequence
+from krylearn.solvers.tuning.contextual_tuners import ChebCB, TsallisINFCB
+from krylearn.solvers.tuning.bandits import TsallisINF, omega_grid
 
 RTOL = 1e-8
 

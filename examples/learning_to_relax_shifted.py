@@ -26,9 +26,10 @@ import numpy as np
 import scipy.sparse as sp
 
 import krylearn as kl
-from krylearn.solvers.sequence import grid_costs, solve_sequence, young_policy
-from krylearn.solvers.contextual_tuners import ChebCB, TsallisINFCB
-from krylearn.solvers.tuning import Exp3, TsallisINF, omega_grid
+from krylearn.solvers.tuning.omega import young_policy
+from krylearn.solvers.tuning.sequence import grid_costs, solve_sequence
+from krylearn.solvers.tuning.contextual_tuners import ChebCB, TsallisINFCB
+from krylearn.solvers.tuning.bandits import Exp3, TsallisINF, omega_grid
 
 DISTS = {"low": (2.0, 6.0), "high": (0.5, 1.5)}
 SHIFT_RANGE = (-0.15, 0.45)          # (12c − 3)/20 for c in [0, 1]

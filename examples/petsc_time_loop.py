@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
 import krylearn.petsc as klp  # noqa: E402
-from krylearn.solvers.ucb import UCB  # noqa: E402
+from krylearn.solvers.tuning.ucb import UCB  # noqa: E402
 
 OPTION_SETS = {
     "gamg": {"ksp_type": "cg", "pc_type": "gamg"},

@@ -8,7 +8,7 @@ Each step prints the solver used, its iterations and its set-up/solve times; PNG
 animation (GIF, imageio) go to ``--out`` (default ``smoke_out/``), with ``auto.png`` (the choice of
 solver over the run) and ``auto.json`` (the AutoSolver state) when ``--solver auto``.
 The simulation is :class:`krylearn.pde.smoke.SmokeSimulation`; the candidates are those of
-:mod:`krylearn.solvers.candidates`.
+:mod:`krylearn.solvers.tuning.candidates`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 import krylearn as kl
 from krylearn.pde.smoke import SmokeSimulation
-from krylearn.solvers.candidates import BUILTIN
+from krylearn.solvers.tuning.candidates import BUILTIN
 
 
 def frame(sim, path):

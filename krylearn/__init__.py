@@ -31,7 +31,7 @@ _LAZY = {
     **METHODS,  # every iterative solver by name (one table, in krylearn/solvers/solve.py)
     # dispatch, least squares
     "solve": ("krylearn.solvers.solve", "solve"),
-    "lstsq": ("krylearn.solvers.lstsq", "lstsq"),
+    "lstsq": ("krylearn.solvers.sketching.lstsq", "lstsq"),
     # the threading policy (BLAS, numba and torch pools: krylearn/threads.py)
     "set_num_threads": ("krylearn.threads", "set_num_threads"),
     "get_num_threads": ("krylearn.threads", "get_num_threads"),

@@ -1,10 +1,10 @@
 """Lazy attribute loading for package namespaces (keeps ``import krylearn`` light).
 
-Several public names are functions living in a module of the same name (``krylearn.solvers.cg``
+Several public names are functions living in a module of the same name (``krylearn.solvers.krylov.cg``
 holds ``cg``). Python binds a package attribute to a submodule when that submodule is first
 imported, which would shadow the function; :func:`install` therefore gives the package a module
 class that refuses to bind such submodules over a lazily exported function. (Consequence: write
-``from krylearn.solvers.cg import cg``, not ``import krylearn.solvers.cg as m``.)
+``from krylearn.solvers.krylov.cg import cg``, not ``import krylearn.solvers.krylov.cg as m``.)
 """
 
 import importlib
@@ -60,3 +60,41 @@ def install(package, table):
             del module.__dict__[name]
     module.__class__ = _LazyPackage
     module.__getattr__ = lazy_getattr(package, table)
+
+
+class _MovedModule:
+    """Import-system finder and loader for module paths that moved (deprecated aliases).
+
+    ``import old.path`` imports ``new.path``, warns with a :class:`DeprecationWarning` naming the new
+    path, and binds the same module object under both names (one module, never two copies)."""
+
+    def __init__(self, moved):
+        self.moved = dict(moved)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.moved:
+            return None
+        import importlib.machinery
+
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec):
+        import warnings
+
+        new = self.moved[spec.name]
+        warnings.warn(f"module {spec.name} moved to {new}; import it from there "
+                      f"(the old path will be removed)", DeprecationWarning, stacklevel=2)
+        return importlib.import_module(new)
+
+    def exec_module(self, module):
+        # the module object is the new module, already executed; keep its own name and spec
+        pass
+
+
+def move_modules(moved):
+    """Keep the old import paths in ``moved`` (``{old: new}``) working, with a DeprecationWarning."""
+    for finder in sys.meta_path:
+        if isinstance(finder, _MovedModule):
+            finder.moved.update(moved)
+            return
+    sys.meta_path.append(_MovedModule(moved))

@@ -51,7 +51,7 @@ def test_cli_usage():
 
 def test_lazy_functions_are_not_shadowed_by_their_modules():
     import krylearn as kl
-    from krylearn.solvers.sor import SOR  # noqa: F401  (imports the same-named submodule)
+    from krylearn.solvers.stationary.sor import SOR  # noqa: F401  (imports the same-named submodule)
     from krylearn.pde.poisson import PoissonStencil  # noqa: F401
 
     for _ in range(2):

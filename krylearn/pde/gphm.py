@@ -442,7 +442,7 @@ class GPHMSolver:
             v = np.linalg.solve(Rm, Qm.T @ rhs)
             return v.reshape(grid), 0
         from ..operators.base import LinearOperator
-        from ..solvers.cg import cg
+        from ..solvers.krylov.cg import cg
 
         Sf = [fa["T"][0] for fa in facs]
         fmats = {m: self._field_factors(facs, m) for m in names}
@@ -627,7 +627,7 @@ class GPHMSolver:
             its = 0
         else:
             from ..operators.base import LinearOperator
-            from ..solvers.cg import cg
+            from ..solvers.krylov.cg import cg
 
             # preconditioner: Kronecker sum with mean coefficients, per-axis eigendecomposition
             Ws, Winv, gam = [], [], []

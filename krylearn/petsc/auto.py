@@ -27,7 +27,7 @@ import time
 import numpy as np
 from petsc4py import PETSc
 
-from ..solvers.cost_ledger import CostLedger
+from ..solvers.tuning.cost_ledger import CostLedger
 from ..solvers.result import SolverResult, Status
 from .solve import _set_norm, reason_name, status_from_reason
 
@@ -73,7 +73,7 @@ class AutoKSP:
         Start from the content of ``x`` (default True).
     penalty : float
         A diverged solve is charged ``penalty × max(its cost, the largest mean cost seen, the cost of the
-        set that rescued the call)`` (default 2; :class:`krylearn.solvers.cost_ledger.CostLedger`).
+        set that rescued the call)`` (default 2; :class:`krylearn.solvers.tuning.cost_ledger.CostLedger`).
     """
 
     def __init__(self, option_sets, *, comm=None, tuner=None, cost="time", seed=None, warm_start=True, penalty=2.0):
@@ -90,7 +90,7 @@ class AutoKSP:
         self.tuner = None
         if self.rank == 0:
             if tuner is None or isinstance(tuner, type):
-                from ..solvers.ucb import UCB
+                from ..solvers.tuning.ucb import UCB
                 self.tuner = (UCB if tuner is None else tuner)(arms=self.names, seed=seed)
             else:
                 if getattr(tuner, "arm_names", None) != self.names:

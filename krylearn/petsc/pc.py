@@ -406,7 +406,7 @@ class TunedSSOR(PC):
     Options-database context ``krylearn.petsc.TunedSSOR``; options:
 
     * ``-krylearn_tuned_ssor_state FILE``: load the tuner from ``FILE`` if it exists
-      (:func:`krylearn.solvers.tuning.load_tuner`) and save it there after every solve, so that
+      (:func:`krylearn.solvers.tuning.bandits.load_tuner`) and save it there after every solve, so that
       separate runs (separate KSP objects, separate processes) keep learning;
     * ``-krylearn_tuned_ssor_seed N``: seed of a new tuner (default: unseeded).
 
@@ -417,7 +417,7 @@ class TunedSSOR(PC):
 
     Parameters
     ----------
-    tuner : krylearn.solvers.tuning.Tuner, optional
+    tuner : krylearn.solvers.tuning.bandits.Tuner, optional
         Any tuner with ``suggest(context)``/``observe(cost)`` (default as above).
     context : float, optional
         Passed to ``tuner.suggest`` (for contextual tuners such as ``ChebCB``); can be changed

@@ -1,6 +1,6 @@
 """Results with ``k`` columns: validating an ``(n, k)`` block and gathering per-column results.
 
-Shared by the batched solvers (:mod:`krylearn.solvers.batched_cg`) and the column loop of the
+Shared by the batched solvers (:mod:`krylearn.solvers.krylov.batched_cg`) and the column loop of the
 solver entry points (:func:`krylearn.solvers._common.rescaled`).
 """
 

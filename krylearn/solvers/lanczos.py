@@ -1,6 +1,6 @@
 """The symmetric Lanczos process with full reorthogonalisation: one routine for the package.
 
-Used for spectral estimates (:func:`krylearn.solvers.sequence.jacobi_spectral_radius`, Young's ω)
+Used for spectral estimates (:func:`krylearn.solvers.tuning.sequence.jacobi_spectral_radius`, Young's ω)
 and for the Ritz bases of DCDM's training data (:func:`krylearn.learned.data.lanczos_ritz`).
 CG and MINRES get their Ritz values from their own recurrences (``estimate_eigenvalues``) and do
 not run this.

@@ -212,7 +212,7 @@ def test_context_on_python_mat_uses_wrapped_operator(rng):
 
 
 def test_tuned_ssor_learns_across_solves(poisson2d, tmp_path):
-    pytest.importorskip("krylearn.solvers.tuning")
+    pytest.importorskip("krylearn.solvers.tuning.bandits")
     _, csr = poisson2d
     mat = klp.as_aij(csr)
     state = str(tmp_path / "tuner.json")

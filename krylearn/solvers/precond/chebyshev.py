@@ -73,7 +73,7 @@ def chebyshev(A, degree=3, *, M=None, bounds=None, smoother=False, estimate_step
         Inner SPD preconditioner (e.g. Jacobi) — the polynomial is in ``M A``.
     bounds : (float, float), optional
         Interval ``(λ_min, λ_max)`` of ``M A``. Default: estimated from ``estimate_steps`` CG steps
-        (:func:`krylearn.solvers.chebyshev.spectrum_bounds`), ``λ_max`` times ``safety``; with
+        (:func:`krylearn.solvers.krylov.chebyshev.spectrum_bounds`), ``λ_max`` times ``safety``; with
         ``smoother=True`` the interval is ``[0.1, safety]·λ_max`` (damps the upper part of the spectrum:
         a multigrid smoother).
 
@@ -94,7 +94,7 @@ def chebyshev(A, degree=3, *, M=None, bounds=None, smoother=False, estimate_step
         raise ValueError(f"safety must be a number >= 1, got {safety!r}")
     M = None if M is None else aslinearoperator(M)
     if bounds is None:
-        from ..chebyshev import spectrum_bounds
+        from ..krylov.chebyshev import spectrum_bounds
         lo, hi = spectrum_bounds(A, M, steps=estimate_steps)
         hi *= safety
         if smoother:
