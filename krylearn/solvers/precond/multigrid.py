@@ -27,7 +27,8 @@ import numpy as np
 from ...operators.base import LinearOperator
 from ...threads import PARALLEL_MIN, get_num_threads, pick, solver_threads
 from . import _multigrid_kernels as K
-from .grid_hierarchy import GridHierarchy, project_mean_zero, sink_free_components
+from ._coarse_solvers import project_mean_zero, sink_free_components
+from .grid_hierarchy import GridHierarchy
 
 if TYPE_CHECKING:  # annotations only
     from ...operators.stencil import PoissonStencil

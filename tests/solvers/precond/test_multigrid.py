@@ -362,7 +362,7 @@ def test_aggregation_kernels_match_scipy():
     import scipy.sparse as sp
     from scipy.sparse.csgraph import connected_components
 
-    from krylearn.solvers.precond import _multigrid_kernels as K
+    from krylearn.solvers.precond import _multigrid_setup_kernels as K
 
     shape = (40, 40)
     A = kl.pde.poisson(shape, mask=serpentine(40, corridor=4, seed=1)).tocsr()
