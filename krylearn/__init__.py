@@ -19,7 +19,7 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 del _os
 
-from ._lazy import install  # noqa: E402
+from ._lazy import exports, install  # noqa: E402
 from .operators.base import LinearOperator  # noqa: E402
 from .operators.convert import aslinearoperator  # noqa: E402
 from .solvers.result import SolverError, SolverResult, SolverState, Status  # noqa: E402
@@ -29,20 +29,12 @@ __version__ = "0.1.0"
 
 _LAZY = {
     **METHODS,  # every iterative solver by name (one table, in krylearn/solvers/solve.py)
-    # dispatch, least squares
-    "solve": ("krylearn.solvers.solve", "solve"),
-    "lstsq": ("krylearn.solvers.sketching.lstsq", "lstsq"),
-    # the threading policy (BLAS, numba and torch pools: krylearn/threads.py)
-    "set_num_threads": ("krylearn.threads", "set_num_threads"),
-    "get_num_threads": ("krylearn.threads", "get_num_threads"),
-    "threads": ("krylearn.threads", None),
+    # dispatch, least squares, the threading policy (BLAS, numba and torch pools: krylearn/threads.py)
+    **exports("krylearn", {"solvers.solve": "solve", "solvers.sketching.lstsq": "lstsq",
+                           "threads": "set_num_threads get_num_threads"}),
     # subpackages
-    "operators": ("krylearn.operators", None),
-    "solvers": ("krylearn.solvers", None),
+    **{name: (f"krylearn.{name}", None) for name in ("threads", "operators", "solvers", "pde", "learned", "petsc")},
     "precond": ("krylearn.solvers.precond", None),
-    "pde": ("krylearn.pde", None),
-    "learned": ("krylearn.learned", None),
-    "petsc": ("krylearn.petsc", None),
 }
 
 install(__name__, _LAZY)

@@ -23,6 +23,17 @@ def load(spec):
     return getattr(obj, attr) if attr else obj
 
 
+def exports(package, modules):
+    """A lazy table ``{name: (module, name)}`` from ``{submodule: "name name ..."}`` (submodules of
+    ``package``), so that a namespace lists each of its modules once with the names it exports."""
+    return {name: (f"{package}.{module}", name) for module, names in modules.items() for name in names.split()}
+
+
+def same_named(package, names):
+    """A lazy table for functions that live in a module of their own name (``krylov.cg.cg``)."""
+    return exports(package, {name: name for name in names.split()})
+
+
 def lazy_getattr(package, table):
     """Return a module ``__getattr__`` resolving ``name -> (module, attr)`` on first access.
 

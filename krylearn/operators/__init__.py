@@ -1,17 +1,12 @@
 """The LinearOperator abstraction: wrappers, lazy algebra, Kronecker structure, grid stencils."""
 
-from .._lazy import install
+from .._lazy import exports, install
 from .base import (AdjointOperator, DiagonalOperator, IdentityOperator, LinearOperator, ProductOperator,
                    ScaledOperator, SumOperator, TransposeOperator)
 from .convert import MatrixOperator, ScipyOperator, SparseOperator, aslinearoperator, register_backend
 
-_LAZY = {
-    "Kronecker": ("krylearn.operators.kronecker", "Kronecker"),
-    "KroneckerSum": ("krylearn.operators.kronecker", "KroneckerSum"),
-    "PoissonStencil": ("krylearn.operators.stencil", "PoissonStencil"),
-    "TorchOperator": ("krylearn.operators.torch_operator", "TorchOperator"),
-    "dottest": ("krylearn.operators.testing", "dottest"),
-}
+_LAZY = exports(__name__, {"kronecker": "Kronecker KroneckerSum", "stencil": "PoissonStencil",
+                          "torch_operator": "TorchOperator", "testing": "dottest"})
 install(__name__, _LAZY)
 
 __all__ = ["LinearOperator", "aslinearoperator", "register_backend", "MatrixOperator", "SparseOperator", "ScipyOperator",

@@ -16,59 +16,29 @@ Layout (one subpackage per concern; docs/architecture.md has the layering):
 - :mod:`.sketching` — sketches and sketching least squares.
 """
 
-from .._lazy import install, move_modules
+from .._lazy import exports, install, move_modules
 from .result import SolverError, SolverResult, SolverState, Status
 from .solve import METHODS
 
 _LAZY = {
     **METHODS,
     "solve": ("krylearn.solvers.solve", "solve"),
-    "precond": ("krylearn.solvers.precond", None),
-    # Learning to Relax (issue 4)
-    "TsallisINF": ("krylearn.solvers.tuning.bandits", "TsallisINF"),
-    "Exp3": ("krylearn.solvers.tuning.bandits", "Exp3"),
-    "TsallisINFCB": ("krylearn.solvers.tuning.contextual_tuners", "TsallisINFCB"),
-    "ChebCB": ("krylearn.solvers.tuning.contextual_tuners", "ChebCB"),
-    "UCB": ("krylearn.solvers.tuning.ucb", "UCB"),
-    "RecyclingCG": ("krylearn.solvers.krylov.recycling_cg", "RecyclingCG"),
-    "AutoSolver": ("krylearn.solvers.tuning.auto", "AutoSolver"),
-    "solve_sequence": ("krylearn.solvers.tuning.sequence", "solve_sequence"),
-    # sketching least squares (issue 7)
-    "lstsq": ("krylearn.solvers.sketching.lstsq", "lstsq"),
+    **{name: (f"{__name__}.{name}", None) for name in ("krylov", "stationary", "precond", "tuning", "sketching")},
     "sketches": ("krylearn.solvers.sketching.sketches", None),
+    # Learning to Relax (issue 4), recycling, the online solver chooser, sketching least squares (issue 7)
+    **exports(__name__, {"tuning.bandits": "TsallisINF Exp3", "tuning.contextual_tuners": "TsallisINFCB ChebCB",
+                         "tuning.ucb": "UCB", "tuning.auto": "AutoSolver", "tuning.sequence": "solve_sequence",
+                         "krylov.recycling_cg": "RecyclingCG", "sketching.lstsq": "lstsq"}),
 }
 install(__name__, _LAZY)
 
 #: module paths before the subpackages (issue 12): importing one still works and warns
-_MOVED = {
-    "krylearn.solvers.cg": "krylearn.solvers.krylov.cg",
-    "krylearn.solvers.cg_torch": "krylearn.solvers.krylov.cg_torch",
-    "krylearn.solvers.batched_cg": "krylearn.solvers.krylov.batched_cg",
-    "krylearn.solvers.fcg": "krylearn.solvers.krylov.fcg",
-    "krylearn.solvers.minres": "krylearn.solvers.krylov.minres",
-    "krylearn.solvers.minres_qlp": "krylearn.solvers.krylov.minres_qlp",
-    "krylearn.solvers.gmres": "krylearn.solvers.krylov.gmres",
-    "krylearn.solvers.fgmres": "krylearn.solvers.krylov.fgmres",
-    "krylearn.solvers.bicgstab": "krylearn.solvers.krylov.bicgstab",
-    "krylearn.solvers.bicgstab_torch": "krylearn.solvers.krylov.bicgstab_torch",
-    "krylearn.solvers.chebyshev": "krylearn.solvers.krylov.chebyshev",
-    "krylearn.solvers.lsqr": "krylearn.solvers.krylov.lsqr",
-    "krylearn.solvers.lsmr": "krylearn.solvers.krylov.lsmr",
-    "krylearn.solvers.recycling_cg": "krylearn.solvers.krylov.recycling_cg",
-    "krylearn.solvers.jacobi": "krylearn.solvers.stationary.jacobi",
-    "krylearn.solvers.gauss_seidel": "krylearn.solvers.stationary.gauss_seidel",
-    "krylearn.solvers.sor": "krylearn.solvers.stationary.sor",
-    "krylearn.solvers.ssor": "krylearn.solvers.stationary.ssor",
-    "krylearn.solvers.multigrid": "krylearn.solvers.stationary.multigrid",
-    "krylearn.solvers.contextual_tuners": "krylearn.solvers.tuning.contextual_tuners",
-    "krylearn.solvers.ucb": "krylearn.solvers.tuning.ucb",
-    "krylearn.solvers.candidates": "krylearn.solvers.tuning.candidates",
-    "krylearn.solvers.auto": "krylearn.solvers.tuning.auto",
-    "krylearn.solvers.sequence": "krylearn.solvers.tuning.sequence",
-    "krylearn.solvers.cost_ledger": "krylearn.solvers.tuning.cost_ledger",
-    "krylearn.solvers.sketches": "krylearn.solvers.sketching.sketches",
-    "krylearn.solvers.lstsq": "krylearn.solvers.sketching.lstsq",
-}
+_MOVED = {f"{__name__}.{module}": f"{__name__}.{package}.{module}" for package, modules in {
+    "krylov": "cg cg_torch batched_cg fcg minres minres_qlp gmres fgmres bicgstab bicgstab_torch chebyshev lsqr lsmr "
+              "recycling_cg",
+    "stationary": "jacobi gauss_seidel sor ssor multigrid",
+    "tuning": "contextual_tuners ucb candidates auto sequence cost_ledger",
+    "sketching": "sketches lstsq"}.items() for module in modules.split()}
 move_modules(_MOVED)
 
 __all__ = ["SolverResult", "SolverState", "SolverError", "Status", *_LAZY]

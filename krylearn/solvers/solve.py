@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from .._lazy import same_named
 from ..operators.convert import aslinearoperator
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
@@ -19,23 +20,8 @@ if TYPE_CHECKING:  # annotations only (krylearn.typing)
 __all__ = ["solve", "METHODS"]
 
 #: name -> (module, function) of every solver ``solve`` dispatches to
-METHODS = {
-    "cg": ("krylearn.solvers.krylov.cg", "cg"),
-    "minres": ("krylearn.solvers.krylov.minres", "minres"),
-    "minres_qlp": ("krylearn.solvers.krylov.minres_qlp", "minres_qlp"),
-    "gmres": ("krylearn.solvers.krylov.gmres", "gmres"),
-    "fgmres": ("krylearn.solvers.krylov.fgmres", "fgmres"),
-    "chebyshev": ("krylearn.solvers.krylov.chebyshev", "chebyshev"),
-    "lsqr": ("krylearn.solvers.krylov.lsqr", "lsqr"),
-    "lsmr": ("krylearn.solvers.krylov.lsmr", "lsmr"),
-    "bicgstab": ("krylearn.solvers.krylov.bicgstab", "bicgstab"),
-    "fcg": ("krylearn.solvers.krylov.fcg", "fcg"),
-    "jacobi": ("krylearn.solvers.stationary.jacobi", "jacobi"),
-    "gauss_seidel": ("krylearn.solvers.stationary.gauss_seidel", "gauss_seidel"),
-    "sor": ("krylearn.solvers.stationary.sor", "sor"),
-    "ssor": ("krylearn.solvers.stationary.ssor", "ssor"),
-    "multigrid": ("krylearn.solvers.stationary.multigrid", "multigrid"),
-}
+METHODS = {**same_named("krylearn.solvers.krylov", "cg minres minres_qlp gmres fgmres chebyshev lsqr lsmr bicgstab fcg"),
+           **same_named("krylearn.solvers.stationary", "jacobi gauss_seidel sor ssor multigrid")}
 
 _ALIASES = {"gs": "gauss_seidel", "gauss-seidel": "gauss_seidel", "bicg-stab": "bicgstab",
             "pcg": "cg", "flexible_cg": "fcg"}

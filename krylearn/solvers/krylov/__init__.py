@@ -3,21 +3,10 @@ MINRES, MINRES-QLP, GMRES, FGMRES, BiCGSTAB, Chebyshev iteration, LSQR, LSMR and
 
 All are built on :mod:`krylearn.solvers._skeleton` and return :class:`krylearn.SolverResult`."""
 
-from ..._lazy import install
+from ..._lazy import exports, install, same_named
 
-_LAZY = {
-    "cg": ("krylearn.solvers.krylov.cg", "cg"),
-    "fcg": ("krylearn.solvers.krylov.fcg", "fcg"),
-    "minres": ("krylearn.solvers.krylov.minres", "minres"),
-    "minres_qlp": ("krylearn.solvers.krylov.minres_qlp", "minres_qlp"),
-    "gmres": ("krylearn.solvers.krylov.gmres", "gmres"),
-    "fgmres": ("krylearn.solvers.krylov.fgmres", "fgmres"),
-    "bicgstab": ("krylearn.solvers.krylov.bicgstab", "bicgstab"),
-    "chebyshev": ("krylearn.solvers.krylov.chebyshev", "chebyshev"),
-    "lsqr": ("krylearn.solvers.krylov.lsqr", "lsqr"),
-    "lsmr": ("krylearn.solvers.krylov.lsmr", "lsmr"),
-    "RecyclingCG": ("krylearn.solvers.krylov.recycling_cg", "RecyclingCG"),
-}
+_LAZY = {**same_named(__name__, "cg fcg minres minres_qlp gmres fgmres bicgstab chebyshev lsqr lsmr"),
+         **exports(__name__, {"recycling_cg": "RecyclingCG"})}
 install(__name__, _LAZY)
 
 __all__ = list(_LAZY)

@@ -27,12 +27,8 @@ def gauss_seidel(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=N
 
     Same as ``kl.sor(A, b, omega=1.0, ...)``; one iteration is one sweep.
 
-    Stopping rule: ``‖b − A x_k‖₂ ≤ max(atol, rtol·‖b‖₂)`` (or ``max(atol, rtol·‖r_0‖₂)`` with
-    ``relative_to="r0"``). The residual tested is that of the iterate ``x_k`` entering sweep
-    ``k+1``; it is computed inside that sweep at no extra pass over ``A``, and when the test
-    passes the sweep is undone, so ``res.x`` is exactly ``x_k``, ``res.iterations = k`` sweeps,
-    and ``res.residuals[k] = ‖b − A x_k‖₂`` (2-norm, unpreconditioned). A run therefore does
-    ``iterations + 1`` sweeps in all.
+    Stopping rule, and what ``res.x``, ``res.iterations`` and ``res.residuals`` hold: as
+    :func:`krylearn.sor` (the residual of ``x_k`` is computed inside sweep ``k+1``, which is undone).
 
     Parameters
     ----------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._common import rescaled
-from .._sweeps import CSRSystem, run_stationary
+from .sor import SOR
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ...typing import ArrayLike, Callback, OperatorLike
@@ -18,20 +18,12 @@ if TYPE_CHECKING:  # annotations only (krylearn.typing)
 __all__ = ["jacobi", "Jacobi"]
 
 
-class Jacobi:
-    """Damped Jacobi prepared once for a matrix; :meth:`solve` per right-hand side."""
+class Jacobi(SOR):
+    """Damped Jacobi prepared once for a matrix; :meth:`solve` per right-hand side (the set-up and
+    the solve of :class:`krylearn.solvers.stationary.sor.SOR`, with Jacobi sweeps)."""
 
     method = "jacobi"
-
-    def __init__(self, A):
-        self.system = CSRSystem(A, self.method)
-        self.shape = (self.system.n, self.system.n)
-
-    def solve(self, b, x0=None, *, omega=1.0, rtol=1e-5, atol=0.0, maxiter=None, callback=None,
-              relative_to="b"):
-        return run_stationary(self.system, "jacobi", b, x0, omega=omega, rtol=rtol, atol=atol,
-                              maxiter=maxiter, callback=callback, relative_to=relative_to,
-                              method=self.method)
+    _kind = "jacobi"
 
 
 @rescaled

@@ -35,12 +35,9 @@ def ssor(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, omega: f
     The iteration matrix is that of the SSOR splitting ``M = (D+ωL) D⁻¹ (D+ωU) / (ω(2−ω))``
     (for SSOR as a preconditioner of CG use :func:`krylearn.precond.ssor`).
 
-    Stopping rule: ``‖b − A x_k‖₂ ≤ max(atol, rtol·‖b‖₂)`` (or ``max(atol, rtol·‖r_0‖₂)`` with
-    ``relative_to="r0"``). The residual tested is that of the iterate ``x_k`` entering the forward
-    sweep of iteration ``k+1``; it is computed inside that sweep at no extra pass over ``A``, and when the test
-    passes the sweep is undone, so ``res.x`` is exactly ``x_k``, ``res.iterations = k`` sweeps,
-    and ``res.residuals[k] = ‖b − A x_k‖₂`` (2-norm, unpreconditioned). A run therefore does
-    ``iterations + 1`` sweeps in all.
+    Stopping rule, and what ``res.x``, ``res.iterations`` and ``res.residuals`` hold: as
+    :func:`krylearn.sor`, the residual of ``x_k`` being computed inside the forward sweep of
+    iteration ``k+1`` (which is undone when the test passes).
 
     Parameters
     ----------
