@@ -19,10 +19,10 @@ Every solver here has the same frame around its own recurrence::
     A, b, x, M, mon, r = run.A, run.b, run.x, run.M, run.mon, run.r
     while it < run.maxiter:
         ...
-        if rnorm <= run.tol:
-            r, rnorm, status = run.confirm(x, it, rnorm)
-            if status is not None:
-                break
+        r, rnorm, verdict = run.check(x, it, r, rnorm)   # NaN/Inf, or the confirmed tolerance
+        if verdict is not None:
+            status = verdict
+            break
         ...
     return run.finish(x, status, it, rnorm)
 
@@ -31,6 +31,8 @@ unpreconditioned residual (see :func:`krylearn.solvers._common.stopping_toleranc
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, safe_norm, stopping_tolerance,
                       zero_rhs_result)
@@ -113,6 +115,22 @@ class KrylovRun:
         if verdict is not None:
             self.mon.record(it, rnorm, x=x)
         return r, rnorm, verdict
+
+    def check(self, x, it, r, rnorm, check_true_residual=True):
+        """The test after an update of ``x`` and its recursive residual ``r``: NOT_FINITE (recorded)
+        when ``‖r‖`` is not finite; at ``‖r‖ ≤ tol`` the confirmation of :meth:`confirm`.
+
+        Returns ``(r, ‖r‖, status)``: ``status`` None means go on, from ``r`` (the true residual
+        after a missed confirmation); else the loop ends with ``status``."""
+        if not np.isfinite(rnorm):
+            self.mon.record(it, rnorm, x=x)
+            return r, rnorm, Status.NOT_FINITE
+        if rnorm <= self.tol:
+            r_true, rnorm, verdict = self.confirm(x, it, rnorm, check_true_residual)
+            if verdict is not None:
+                return r, rnorm, verdict
+            r = r_true
+        return r, rnorm, None
 
     def finish(self, x, status, it, rnorm):
         """The result; a loop that ran out of iterations records its last residual first."""

@@ -120,7 +120,7 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
     run = KrylovRun("cg", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol, variable_ok=True)
     if run.zero_rhs is not None:
         return run.zero_rhs
-    A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
+    A, b, x, M, maxiter = run.A, run.b, run.x, run.M, run.maxiter
     flexible = M is not None and M.variable
     if flexible and estimate_eigenvalues:
         raise ValueError("estimate_eigenvalues needs a fixed preconditioner; M is variable (M.variable)")
@@ -165,17 +165,11 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
         rr = cg_update_xr(x, r, p, q, alpha)
         it += 1
         rnorm = np.sqrt(rr)
-        if not np.isfinite(rnorm):
-            status = Status.NOT_FINITE
-            mon.record(it, rnorm, x=x)
+        # NaN/Inf, or a recursive residual below tol that the true residual must confirm
+        r, rnorm, verdict = run.check(x, it, r, rnorm, check_true_residual)
+        if verdict is not None:
+            status = verdict
             break
-        if rnorm <= tol:
-            # the recursive residual may have drifted: confirm, or restart from the true one
-            r_true, rnorm, verdict = run.confirm(x, it, rnorm, check_true_residual)
-            if verdict is not None:
-                status = verdict
-                break
-            r = r_true
         if it % 16 == 0:
             # stagnation guard: the step no longer changes x at this precision
             step = abs(alpha) * np.sqrt(abs(float(np.real(dot(p, p)))))

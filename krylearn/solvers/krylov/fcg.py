@@ -107,7 +107,7 @@ def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: flo
         raise ValueError(f"truncation must be a positive integer, got {truncation!r}")
     if run.zero_rhs is not None:
         return run.zero_rhs
-    A, b, x, M, maxiter, tol = run.A, run.b, run.x, run.M, run.maxiter, run.tol
+    A, b, x, M, maxiter = run.A, run.b, run.x, run.M, run.maxiter
     dtype = b.dtype
 
     def matvec(v):
@@ -156,16 +156,11 @@ def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: flo
         dirs.append((p, q, pq))
         it += 1
         rnorm = float(np.sqrt(rr))
-        if not np.isfinite(rnorm):
-            mon.record(it, rnorm, x=x)
-            status = Status.NOT_FINITE
+        # NaN/Inf, or a recursive residual below tol that the true residual must confirm
+        r, rnorm, verdict = run.check(x, it, r, rnorm, check_true_residual)
+        if verdict is not None:
+            status = verdict
             break
-        if rnorm <= tol:
-            r_true, rnorm, verdict = run.confirm(x, it, rnorm, check_true_residual)
-            if verdict is not None:
-                status = verdict
-                break
-            r = r_true
         if mon.record(it, rnorm, x=x):
             status = Status.USER_STOP
             break

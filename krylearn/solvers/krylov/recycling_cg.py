@@ -170,12 +170,11 @@ class RecyclingCG:
             alpha = rz / pq
             rnorm = float(np.sqrt(cg_update_xr(x, r, p, q, alpha)))
             it += 1
-            if rnorm <= tol:
-                r_true, rnorm, verdict = run.confirm(x, it, rnorm)
-                if verdict is not None:
-                    status = verdict
-                    break
-                r = r_true
+            # NaN/Inf, or a recursive residual below tol that the true residual must confirm
+            r, rnorm, verdict = run.check(x, it, r, rnorm)
+            if verdict is not None:
+                status = verdict
+                break
             if mon.record(it, rnorm, x=x):
                 status = Status.USER_STOP
                 break
