@@ -12,7 +12,7 @@ import numpy as np
 
 from .._optional import require
 from ..operators.base import LinearOperator
-from ..solvers._skeleton import KrylovRun
+from ..solvers._skeleton import KrylovRun, residual_verdict
 from ..solvers.result import Status
 from ..threads import solver_threads, torch_threads
 from .stencil_torch import grid_mask
@@ -232,11 +232,9 @@ def dcdm(A, b, model, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, k=2, callba
         if mon.record(it, rnorm, x=x):
             status = Status.USER_STOP
             break
-        if not np.isfinite(rnorm):
-            status = Status.NOT_FINITE
-            break
-        if rnorm <= tol:
-            status = Status.CONVERGED
+        verdict = residual_verdict(rnorm, tol)
+        if verdict is not None:
+            status = verdict
             break
         if rnorm < best * (1 - 1e-12):
             best, since_best = rnorm, 0

@@ -186,11 +186,9 @@ def _mixed(solver, A, b, args, kwargs):
         r = b - A.matvec(x)
         rn = safe_norm(r)
         mon.record(used, rn, x=x)
-        if not np.isfinite(rn):
-            status = Status.NOT_FINITE
-            break
-        if rn <= tol:
-            status = Status.CONVERGED
+        verdict = residual_verdict(rn, tol)
+        if verdict is not None:
+            status = verdict
             break
         fails = fails + 1 if rn > 0.5 * prev else 0
         if fails >= 2:
@@ -286,6 +284,16 @@ def stopping_tolerance(b_norm, rtol, atol):
         if not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
             raise ValueError(f"{name} must be a finite non-negative number, got {v!r}")
     return max(float(atol), float(rtol) * float(b_norm))
+
+
+def residual_verdict(rnorm, tol):
+    """The status a true residual norm decides on its own: NOT_FINITE (NaN/Inf), CONVERGED
+    (``‖r‖ ≤ tol``), else None (go on)."""
+    if not np.isfinite(rnorm):
+        return Status.NOT_FINITE
+    if rnorm <= tol:
+        return Status.CONVERGED
+    return None
 
 
 def _check_vector(v, n, name, dtype):

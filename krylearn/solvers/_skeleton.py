@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, safe_norm, stopping_tolerance,
-                      zero_rhs_result)
-from .result import Status
+from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, residual_verdict, safe_norm,
+                      stopping_tolerance, zero_rhs_result)
+from .result import SolverError, Status
 
-__all__ = ["KrylovRun"]
+__all__ = ["KrylovRun", "residual_verdict"]
 
 
 class KrylovRun:
@@ -131,6 +131,26 @@ class KrylovRun:
                 return r, rnorm, verdict
             r = r_true
         return r, rnorm, None
+
+    def curvature(self, x, it, pq, raise_on_indefinite=False):
+        """The test of a CG-type step's curvature ``(p, A p)``: NOT_FINITE (NaN/Inf), INDEFINITE when
+        ``≤ 0`` (see :meth:`indefinite`), else None."""
+        if not np.isfinite(pq):
+            return Status.NOT_FINITE
+        if pq <= 0.0:
+            return self.indefinite(x, it, "A is not positive definite: (p, Ap) <= 0", raise_on_indefinite)
+        return None
+
+    def indefinite(self, x, it, why, raise_on_indefinite=False):
+        """Status INDEFINITE with its reason in ``res.info``; raises :class:`SolverError` (carrying the
+        result) when asked."""
+        mon = self.mon
+        mon.info["reason"] = why
+        if len(mon.history) < it + 1:
+            mon.history.append(mon.history[-1] if mon.history else float("nan"))
+        if raise_on_indefinite:
+            raise SolverError(mon.result(x, Status.INDEFINITE, it))
+        return Status.INDEFINITE
 
     def finish(self, x, status, it, rnorm):
         """The result; a loop that ran out of iterations records its last residual first."""

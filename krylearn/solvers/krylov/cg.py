@@ -15,7 +15,7 @@ from .._common import rescaled, ritz_summary
 from .._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .._skeleton import KrylovRun
 from .batched_cg import batched_cg, prefers_batched
-from ..result import SolverError, Status
+from ..result import Status
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ...typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
@@ -136,7 +136,8 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
     # (flexible: FCG needs no (r, z) > 0 — its step length is (p, r)/(p, Ap) — so a nonlinear
     # preconditioner that is not positive is no error)
     if M is not None and not flexible and not rz > 0:
-        return _indefinite(mon, x, 0, raise_on_indefinite, "the preconditioner M is not positive definite")
+        status = run.indefinite(x, 0, "the preconditioner M is not positive definite", raise_on_indefinite)
+        return run.finish(x, status, 0, rnorm)
     p = np.array(z, copy=True)
     eps = float(np.finfo(x.dtype).eps)  # the working precision (float32 for a float32 b)
     # fused ``q = A p`` and ``(p, q)`` in one pass into a preallocated q where the operator allows
@@ -153,11 +154,10 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
         else:
             q = A.matvec(p)
             pq = float(np.real(dot(p, q)))
-        if not np.isfinite(pq):
-            status = Status.NOT_FINITE
+        verdict = run.curvature(x, it, pq, raise_on_indefinite)
+        if verdict is not None:
+            status = verdict
             break
-        if pq <= 0.0:
-            return _indefinite(mon, x, it, raise_on_indefinite, "A is not positive definite: (p, Ap) <= 0")
         # flexible: (p, r) instead of (r, z) — equal for a fixed M, the right step length otherwise
         alpha = (float(np.real(dot(p, r))) if flexible else rz) / pq
         if lanczos is not None:
@@ -188,7 +188,8 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
             z = M.matvec(r)
             rz_new = float(np.real(dot(r, z)))
             if not flexible and not rz_new > 0:
-                return _indefinite(mon, x, it, raise_on_indefinite, "the preconditioner M is not positive definite")
+                status = run.indefinite(x, it, "the preconditioner M is not positive definite", raise_on_indefinite)
+                return run.finish(x, status, it, rnorm)
         # flexible: A-orthogonalise z against p explicitly (FCG(1)); q still holds A p
         beta = -float(np.real(dot(z, q))) / pq if flexible else rz_new / rz
         if lanczos is not None:
@@ -209,14 +210,3 @@ def _ritz_values(info, alphas, betas):
     if k > 1:
         diag[1:] += bt / a[:-1]
     ritz_summary(info, diag, np.sqrt(bt) / a[:-1] if k > 1 else bt)
-
-
-def _indefinite(mon, x, it, raise_it, why):
-    mon.info["reason"] = why
-    if len(mon.history) < it + 1:
-        mon.history.append(mon.history[-1] if mon.history else float("nan"))
-    res = mon.result(x, Status.INDEFINITE, it)
-    if raise_it:
-        raise SolverError(res)
-    return res
-

@@ -16,7 +16,7 @@ import numpy as np
 from .._common import rescaled
 from .._kernels import dot, update_xr
 from .._skeleton import KrylovRun
-from ..result import SolverError, Status
+from ..result import Status
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ...typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
@@ -140,15 +140,10 @@ def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: flo
             break
         q = matvec(p)
         pq = float(np.real(dot(p, q)))
-        if not np.isfinite(pq):
-            status = Status.NOT_FINITE
+        verdict = run.curvature(x, it, pq, raise_on_indefinite)
+        if verdict is not None:
+            status = verdict
             break
-        if pq <= 0.0:
-            mon.info["reason"] = "A is not positive definite: (p, Ap) <= 0"
-            res = mon.result(x, Status.INDEFINITE, it)
-            if raise_on_indefinite:
-                raise SolverError(res)
-            return res
         alpha = dot(p, r) / pq
         if np.isrealobj(x):
             alpha = float(np.real(alpha))

@@ -15,7 +15,7 @@ import numba as nb
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from .._common import rescaled
+from .._common import rescaled, residual_verdict
 from .._kernels import NB_PLAIN, NB_REDUCE
 from .._skeleton import KrylovRun
 from ..result import Status
@@ -310,11 +310,9 @@ def gmres_iteration(A, b, x0, *, rtol, atol, restart, maxiter, M, callback, orth
         if inner_status is Status.USER_STOP or inner_status is Status.NOT_FINITE:
             status = inner_status
             break
-        if not np.isfinite(true_norm):
-            status = Status.NOT_FINITE
-            break
-        if true_norm <= tol:
-            status = Status.CONVERGED
+        verdict = residual_verdict(true_norm, tol)
+        if verdict is not None:
+            status = verdict
             break
         if inner_status is Status.BREAKDOWN:
             status = Status.BREAKDOWN

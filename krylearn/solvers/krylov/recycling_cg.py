@@ -156,12 +156,9 @@ class RecyclingCG:
             else:
                 q = np.asarray(A.matvec(p), dtype=b.dtype)
                 pq = float(np.real(dot(p, q)))
-            if not np.isfinite(pq):
-                status = Status.NOT_FINITE
-                break
-            if pq <= 0:
-                mon.info["reason"] = "A is not positive definite: (p, Ap) <= 0"
-                status = Status.INDEFINITE
+            verdict = run.curvature(x, it, pq)
+            if verdict is not None:
+                status = verdict
                 break
             if used < Z.shape[1]:
                 Z[:, used] = p

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._common import rescaled
+from .._common import rescaled, residual_verdict
 from .._skeleton import KrylovRun
 from ..precond.multigrid import MultigridPreconditioner
 from ..result import Status
@@ -67,11 +67,9 @@ def _iterate(A, M, b, x0, *, rtol, atol, maxiter, callback):
         it += 1
         prev, rnorm = rnorm, float(np.linalg.norm(r))
         stop = mon.record(it, rnorm, x=x)
-        if not np.isfinite(rnorm):
-            status = Status.NOT_FINITE
-            break
-        if rnorm <= tol:
-            status = Status.CONVERGED
+        verdict = residual_verdict(rnorm, tol)
+        if verdict is not None:
+            status = verdict
             break
         if stop:
             status = Status.USER_STOP
