@@ -132,6 +132,16 @@ class KrylovRun:
             r = r_true
         return r, rnorm, None
 
+    def after_cycle(self, x, it):
+        """For methods that run in cycles (restarts): after a cycle whose recurrence met the tolerance,
+        the true residual decides — CONVERGED, STAGNATION after repeated misses, MAX_ITERATIONS once
+        ``it`` reaches the limit — or None, and the next cycle starts from the returned ``r``.
+        Returns ``(r, ‖r‖, status)``; recording ``‖r‖`` is the caller's (it replaces or appends)."""
+        r, rnorm, verdict = self.true_residual(x)
+        if verdict is None and it >= self.maxiter:
+            verdict = Status.MAX_ITERATIONS
+        return r, rnorm, verdict
+
     def curvature(self, x, it, pq, raise_on_indefinite=False):
         """The test of a CG-type step's curvature ``(p, A p)``: NOT_FINITE (NaN/Inf), INDEFINITE when
         ``≤ 0`` (see :meth:`indefinite`), else None."""

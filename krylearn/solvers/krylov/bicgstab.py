@@ -152,7 +152,6 @@ def bicgstab(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol
     if run.start(callback, matvec=matvec, name="bicgstab" if M is None else "pbicgstab") is not None:
         return run.done
     mon, r, rnorm = run.mon, run.r, run.rnorm
-    confirm = run.true_residual  # a confirmation miss restarts with a new shadow residual (below)
 
     it = 0
     status = Status.MAX_ITERATIONS
@@ -258,12 +257,9 @@ def bicgstab(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol
             mon.record(it, rnorm, x=x)
             status = Status.CONVERGED
             break
-        r, rnorm, verdict = confirm(x)
+        r, rnorm, verdict = run.after_cycle(x, it)
         mon.record(it, rnorm, x=x)
         if verdict is not None:
             status = verdict
-            break
-        if it >= maxiter:
-            status = Status.MAX_ITERATIONS
             break
     return mon.result(x, status, it)

@@ -165,7 +165,6 @@ def minres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: 
 
     it = 0
     lanczos = ([], []) if estimate_eigenvalues else None   # T_k's diagonal α and subdiagonal β
-    confirm = run.true_residual  # the cycle restarts from a missed confirmation (below)
     status = Status.MAX_ITERATIONS
     while True:
         status, it, rnorm = _minres_cycle(op, M, b, x, r, rnorm, tol, it, maxiter, mon, max(float(rtol), _EPS),
@@ -178,13 +177,10 @@ def minres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: 
                 mon.info["estimated_residual"] = mon.history[-1]
                 mon.history[-1] = true
             break
-        r, rnorm, verdict = confirm(x)
+        r, rnorm, verdict = run.after_cycle(x, it)
         mon.history[-1] = rnorm
         if verdict is not None:
             status = verdict
-            break
-        if it >= maxiter:
-            status = Status.MAX_ITERATIONS
             break
     if lanczos is not None:
         _lanczos_ritz(mon.info, *lanczos)

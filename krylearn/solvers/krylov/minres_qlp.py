@@ -99,7 +99,7 @@ def minres_qlp(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rt
 
     # each cycle records its own start (below): no r₀ here
     run.start(callback, matvec=op, name="minres_qlp" if M is None else "pminres_qlp", record_initial=False)
-    mon, confirm = run.mon, run.true_residual
+    mon = run.mon
     it = 0
     while True:
         # each cycle solves for the minimum-length correction of the current residual; a cycle whose
@@ -111,13 +111,10 @@ def minres_qlp(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rt
         x += dx
         if status is not Status.CONVERGED or mon.info.get("least_squares"):
             break
-        _, true, verdict = confirm(x)
+        _, true, verdict = run.after_cycle(x, it)
         mon.history[-1] = true
         if verdict is not None:
             status = verdict
-            break
-        if it >= maxiter:
-            status = Status.MAX_ITERATIONS
             break
     if status is not Status.CONVERGED or mon.info.get("least_squares"):
         mon.info["estimated_residual"] = mon.history[-1]
