@@ -234,6 +234,24 @@ def solver_threads(fn):
 _PARALLEL_VERSIONS = {}
 
 
+def parallel_twin(kernel):
+    """The ``parallel=True`` twin of a serial numba ``kernel`` written with ``nb.prange``: compiled
+    (lazily) from the same Python source, a renamed copy so that numba's disk cache keeps the two
+    apart. One twin per kernel; :func:`pick` chooses between the two at run time, and a jitted
+    caller can call the twin directly."""
+    par = _PARALLEL_VERSIONS.get(kernel)
+    if par is None:
+        fn = kernel.py_func
+        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
+                                  fn.__closure__)
+        twin.__qualname__ = fn.__qualname__ + "_parallel"
+        twin.__module__ = fn.__module__
+        twin.__doc__ = fn.__doc__
+        options = {k_: v for k_, v in kernel.targetoptions.items() if k_ in ("fastmath", "boundscheck", "error_model")}
+        par = _PARALLEL_VERSIONS[kernel] = nb.njit(parallel=True, nogil=True, cache=True, **options)(twin)
+    return par
+
+
 def pick(kernel, n):
     """The serial numba ``kernel`` or, for ``n ≥ PARALLEL_MIN`` with a budget above one thread, its
     ``parallel=True`` twin (rule 3), compiled from the same Python source and cached on disk like
@@ -247,17 +265,7 @@ def pick(kernel, n):
         return kernel
     if nb.get_num_threads() != k:
         nb.set_num_threads(k)
-    par = _PARALLEL_VERSIONS.get(kernel)
-    if par is None:
-        fn = kernel.py_func
-        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
-                                  fn.__closure__)
-        twin.__qualname__ = fn.__qualname__ + "_parallel"
-        twin.__module__ = fn.__module__
-        twin.__doc__ = fn.__doc__
-        options = {k_: v for k_, v in kernel.targetoptions.items() if k_ in ("fastmath", "boundscheck", "error_model")}
-        par = _PARALLEL_VERSIONS[kernel] = nb.njit(parallel=True, nogil=True, cache=True, **options)(twin)
-    return par
+    return parallel_twin(kernel)
 
 
 # -- torch ----------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
+from ..threads import parallel_twin
+
 __all__ = ["assembled_csr", "CSRSystem", "run_stationary", "STALL_SWEEPS"]
 
 _JIT = dict(cache=True, nogil=True)
@@ -225,7 +227,7 @@ def jacobi_sweep(indptr, indices, data, invdiag, b, x, y, omega):
     """``y = x + ω D⁻¹ (b − A x)``; returns ``‖b − A x‖²``."""
     n = indptr.shape[0] - 1
     rr = 0.0
-    for i in range(n):
+    for i in nb.prange(n):  # parallel in the twin, a plain loop here
         s = b[i]
         for p in range(indptr[i], indptr[i + 1]):
             s -= data[p] * x[indices[p]]
@@ -234,18 +236,8 @@ def jacobi_sweep(indptr, indices, data, invdiag, b, x, y, omega):
     return rr
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def jacobi_sweep_par(indptr, indices, data, invdiag, b, x, y, omega):
-    """Threaded :func:`jacobi_sweep` (for large systems)."""
-    n = indptr.shape[0] - 1
-    rr = 0.0
-    for i in nb.prange(n):
-        s = b[i]
-        for p in range(indptr[i], indptr[i + 1]):
-            s -= data[p] * x[indices[p]]
-        rr += (s * np.conj(s)).real
-        y[i] = x[i] + omega * s * invdiag[i]
-    return rr
+#: the threaded twin of :func:`jacobi_sweep` (for large systems), compiled from its source
+jacobi_sweep_par = parallel_twin(jacobi_sweep)
 
 
 @nb.njit(**_JIT)

@@ -31,38 +31,39 @@ _REORTH = 1.0 / np.sqrt(2.0)  # reorthogonalise when the norm drops below this f
 
 
 @nb.njit(**NB_REDUCE)
-def _mgs_step(V, w, H, j, reorth):
-    """Modified Gram–Schmidt of ``w`` against ``V[:j+1]`` (rows), with a second pass if
-    ``‖w‖`` drops below ``reorth·‖w₀‖``; the coefficients go to ``H[:j+1, j]``. Returns
-    ``(‖w₀‖, ‖w‖)``. Works for float64 and complex128 (numba compiles one version each)."""
+def _norm2(w):
+    acc = 0.0
+    for k in range(w.shape[0]):
+        acc += abs(w[k]) ** 2
+    return np.sqrt(acc)
+
+
+@nb.njit(**NB_PLAIN)
+def _mgs_pass(V, w, H, j):
+    """One modified Gram–Schmidt pass of ``w`` against the rows ``V[:j+1]``, adding the
+    coefficients to ``H[:j+1, j]``."""
     n = w.shape[0]
-    h0 = 0.0
-    for k in range(n):
-        h0 += abs(w[k]) ** 2
-    h0 = np.sqrt(h0)
     for i in range(j + 1):
         h = V[i, 0] * 0.0
         for k in range(n):
             h += np.conj(V[i, k]) * w[k]
-        H[i, j] = h
+        H[i, j] += h
         for k in range(n):
             w[k] -= h * V[i, k]
-    nrm = 0.0
-    for k in range(n):
-        nrm += abs(w[k]) ** 2
-    nrm = np.sqrt(nrm)
+
+
+@nb.njit(**NB_REDUCE)
+def _mgs_step(V, w, H, j, reorth):
+    """Modified Gram–Schmidt of ``w`` against ``V[:j+1]`` (rows), with a second pass if
+    ``‖w‖`` drops below ``reorth·‖w₀‖``; the coefficients go to ``H[:j+1, j]``. Returns
+    ``(‖w₀‖, ‖w‖)``. Works for float64 and complex128 (numba compiles one version each)."""
+    h0 = _norm2(w)
+    H[: j + 1, j] = 0.0
+    _mgs_pass(V, w, H, j)
+    nrm = _norm2(w)
     if nrm < reorth * h0:
-        for i in range(j + 1):
-            h = V[i, 0] * 0.0
-            for k in range(n):
-                h += np.conj(V[i, k]) * w[k]
-            H[i, j] += h
-            for k in range(n):
-                w[k] -= h * V[i, k]
-        nrm = 0.0
-        for k in range(n):
-            nrm += abs(w[k]) ** 2
-        nrm = np.sqrt(nrm)
+        _mgs_pass(V, w, H, j)
+        nrm = _norm2(w)
     return h0, nrm
 
 

@@ -17,33 +17,35 @@ from ._base import _COLUMN_BLOCK, Sketch
 _FWHT_BLOCK = 1024
 
 
+@nb.njit(cache=True, fastmath=True, inline="always")
+def _butterflies(X, lo, hi, h):
+    """One Walsh–Hadamard level on rows ``lo:hi`` of ``X``: ``(a, b) ← (a + b, a − b)`` for rows
+    ``j`` and ``j + h`` of every pair of ``h``-blocks."""
+    w = X.shape[1]
+    for i in range(lo, hi, 2 * h):
+        for j in range(i, i + h):
+            for k in range(w):
+                a = X[j, k]
+                b = X[j + h, k]
+                X[j, k] = a + b
+                X[j + h, k] = a - b
+
+
 @nb.njit(cache=True, fastmath=True)
 def _fwht_inplace(X):
     """Unnormalised Walsh–Hadamard transform of the rows axis of ``X`` (N x w, N = 2^k), in place.
 
     The first log2(1024) levels run on cache-resident blocks of rows, the rest stream."""
-    N, w = X.shape
+    N = X.shape[0]
     B = min(N, _FWHT_BLOCK)
     for s in range(0, N, B):
         h = 1
         while h < B:
-            for i in range(s, s + B, 2 * h):
-                for j in range(i, i + h):
-                    for k in range(w):
-                        a = X[j, k]
-                        b = X[j + h, k]
-                        X[j, k] = a + b
-                        X[j + h, k] = a - b
+            _butterflies(X, s, s + B, h)
             h *= 2
     h = B
     while h < N:
-        for i in range(0, N, 2 * h):
-            for j in range(i, i + h):
-                for k in range(w):
-                    a = X[j, k]
-                    b = X[j + h, k]
-                    X[j, k] = a + b
-                    X[j + h, k] = a - b
+        _butterflies(X, 0, N, h)
         h *= 2
 
 
