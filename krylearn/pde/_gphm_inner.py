@@ -56,20 +56,25 @@ class _InnerSolve:
 
     def _linearize(self, U, facs):
         """Residual r0 at U and pointwise coefficients a_m = ∂operator/∂field_m (torch autograd)."""
-        torch = self.torch
         v = self._to_v(U, facs)
         vals = {name: self._kron_apply(self._field_factors(facs, name), v) for name in self.fields}
         vals["u"] = U
+        r0, coef = self._residual_and_coefficients(vals)
+        return v, vals, r0, coef
+
+    def _residual_and_coefficients(self, vals, part=()):
+        """The PDE residual at the fields ``vals`` and its pointwise coefficients
+        ``a_m = ∂residual/∂field_m`` (torch autograd; fields the residual does not depend on are
+        left out), both restricted to ``part`` of the grid (an index; default all)."""
+        torch = self.torch
         tv = {k: torch.tensor(a, requires_grad=True) for k, a in vals.items()}
         r = self.equation.residual(tv, self.f_t)
         if tuple(r.shape) != tuple(self.grid):
             raise ValueError(f"the equation's residual has shape {tuple(r.shape)}, expected {self.grid}")
         grads = torch.autograd.grad(r.sum(), [tv[k] for k in self.fields], allow_unused=True)
-        coef = {}
-        for k, gk in zip(self.fields, grads):
-            if gk is not None and torch.any(gk != 0):
-                coef[k] = gk.detach().numpy()
-        return v, vals, r.detach().numpy(), coef
+        coef = {k: gk.detach().numpy()[part] for k, gk in zip(self.fields, grads)
+                if gk is not None and torch.any(gk != 0)}
+        return r.detach().numpy()[part], coef
 
     def _to_v(self, U, facs):
         V = U
@@ -230,7 +235,6 @@ class _InnerSolve:
         ``⊕_i Σ_o a_{i,o} D_i^{(o)}[I, I]`` plus a diagonal for constant coefficients. PCG with the
         preconditioner ``(τ_r L̄ᴴ L̄)⁻¹``, ``L̄`` the Kronecker sum with mean coefficients, applied
         exactly by per-factor eigendecompositions (fast diagonalisation)."""
-        torch = self.torch
         d = len(self.grid)
         c = float(self.log_tau.detach()[1].exp())
         inner = tuple(slice(1, -1) for _ in range(d))
@@ -238,16 +242,7 @@ class _InnerSolve:
         vals = {}
         for name, (axis, order) in self.field_axes.items():
             vals[name] = U if order == 0 else _apply_axis_np(facs[axis]["D"][order], U, axis)
-        tv = {k: torch.tensor(a, requires_grad=True) for k, a in vals.items()}
-        r = self.equation.residual(tv, self.f_t)
-        if tuple(r.shape) != tuple(self.grid):
-            raise ValueError(f"the equation's residual has shape {tuple(r.shape)}, expected {self.grid}")
-        grads = torch.autograd.grad(r.sum(), [tv[k] for k in self.fields], allow_unused=True)
-        coef = {}
-        for k, gk in zip(self.fields, grads):
-            if gk is not None and torch.any(gk != 0):
-                coef[k] = gk.detach().numpy()[inner]
-        r0 = r.detach().numpy()[inner]
+        r0, coef = self._residual_and_coefficients(vals, inner)
         Dii = {name: (self.field_axes[name][0], facs[self.field_axes[name][0]]["D"][self.field_axes[name][1]][1:-1, 1:-1])
                for name in coef if self.field_axes[name][1] > 0}
         Kinv = [fa["Kinv"] for fa in facs]

@@ -98,6 +98,19 @@ def _with_min_fluid(make, rng, min_fluid):
     raise RuntimeError("could not draw a domain with enough fluid cells; lower the obstacle sizes")
 
 
+def _random_shapes(place, shape, count, seed, size, default_sizes, margin, min_fluid):
+    """A domain of randomly placed solid shapes (``place(shape, X, dim, count, rng, size, margin)``
+    draws them), redrawn until at least ``min_fluid`` of the cells are fluid; ``default_sizes``
+    holds the 2D and 3D size ranges used when ``size`` is None."""
+    shape = _check_shape(shape)
+    rng = np.random.default_rng(seed)
+    X = _coords(shape)
+    dim = len(shape)
+    if size is None:
+        size = default_sizes[dim - 2]
+    return _with_min_fluid(lambda rng: place(shape, X, dim, count, rng, size, margin), rng, min_fluid)
+
+
 def spheres_boxes(shape, count=None, *, seed=None, size=None, margin=0.1, min_fluid=0.6):
     """Training family: random discs/spheres and axis-aligned boxes.
 
@@ -121,13 +134,7 @@ def spheres_boxes(shape, count=None, *, seed=None, size=None, margin=0.1, min_fl
     mask : ndarray of bool, shape ``shape``
         True for fluid cells.
     """
-    shape = _check_shape(shape)
-    rng = np.random.default_rng(seed)
-    X = _coords(shape)
-    dim = len(shape)
-    if size is None:
-        size = (0.05, 0.18) if dim == 2 else (0.07, 0.25)
-    return _with_min_fluid(lambda rng: _spheres_boxes(shape, X, dim, count, rng, size, margin), rng, min_fluid)
+    return _random_shapes(_spheres_boxes, shape, count, seed, size, ((0.05, 0.18), (0.07, 0.25)), margin, min_fluid)
 
 
 def _spheres_boxes(shape, X, dim, count, rng, size, margin):
@@ -163,14 +170,8 @@ def ellipses_lshapes(shape, count=None, *, seed=None, size=None, margin=0.12, mi
     1.4 times larger in 3D); the shapes differ (anisotropic,
     rotated, non-convex), so a model trained on :func:`spheres_boxes` never saw them.
     """
-    shape = _check_shape(shape)
-    rng = np.random.default_rng(seed)
-    X = _coords(shape)
-    dim = len(shape)
-    if size is None:
-        size = (0.04, 0.15) if dim == 2 else (0.056, 0.21)
-    return _with_min_fluid(lambda rng: _ellipses_lshapes(shape, X, dim, count, rng, size, margin), rng,
-                           min_fluid)
+    return _random_shapes(_ellipses_lshapes, shape, count, seed, size, ((0.04, 0.15), (0.056, 0.21)), margin,
+                          min_fluid)
 
 
 def _ellipses_lshapes(shape, X, dim, count, rng, size, margin):

@@ -71,6 +71,15 @@ def least_squares_verdict(rnorm, arnorm, anorm, tol, rtol, beta, alpha):
     return None
 
 
+def lsqr_rotation(rhobar, beta, alpha, phibar):
+    """LSQR's Givens rotation of step k (Paige & Saunders 1982, §4.1): it eliminates ``β_{k+1}``
+    below ``ρ̄_k`` in the bidiagonal. Returns ``(ρ, c, θ, ρ̄_{k+1}, φ, φ̄_{k+1})``; the solution
+    update is ``x += (φ/ρ) w``, ``w = v − (θ/ρ) w``, and ``‖r_k‖ = |φ̄_{k+1}|``."""
+    rho = math.hypot(rhobar, beta)
+    cs, sn = rhobar / rho, beta / rho
+    return rho, cs, sn * alpha, -cs * alpha, cs * phibar, sn * phibar
+
+
 def sym_ortho(a, b):
     """Stable Givens rotation ``(c, s, r)``: ``c a + s b = r``, ``−s a + c b = 0``, ``r = ±hypot(a, b)``
     (the sign conventions of SymOrtho in Choi, Paige & Saunders 2011, used by LSMR)."""

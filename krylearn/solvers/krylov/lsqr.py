@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ._bidiag import end_of_step, lsqr_update, start_least_squares
+from ._bidiag import end_of_step, lsqr_rotation, lsqr_update, start_least_squares
 from .._common import rescaled
 from ..result import Status
 
@@ -88,12 +88,7 @@ def lsqr(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: fl
             res2 += psi * psi
         else:
             rhobar1 = rhobar
-        rho = math.hypot(rhobar1, beta)
-        cs, sn = rhobar1 / rho, beta / rho
-        theta = sn * alpha
-        rhobar = -cs * alpha
-        phi = cs * phibar
-        phibar = sn * phibar
+        rho, cs, theta, rhobar, phi, phibar = lsqr_rotation(rhobar1, beta, alpha, phibar)
         ddnorm += lsqr_update(x, w, gk.v, phi / rho, -theta / rho) / (rho * rho)
         it += 1
         rnorm = math.sqrt(phibar * phibar + res2)

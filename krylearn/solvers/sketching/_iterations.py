@@ -4,10 +4,10 @@ LSQR in cycles (sketch-and-precondition), damped heavy ball (iterative sketching
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
+from ..krylov._bidiag import lsqr_rotation
 from ..result import Status
 
 _EPS = np.finfo(np.float64).eps
@@ -122,12 +122,7 @@ def _lsqr(ops, b, pre, rtol, atol, maxiter, mon):
             alpha = float(np.linalg.norm(v))
             if alpha > 0:
                 v /= alpha
-            rho = math.hypot(rhobar, beta)
-            cs, sn = rhobar / rho, beta / rho
-            theta = sn * alpha
-            rhobar = -cs * alpha
-            phi = cs * phibar
-            phibar = sn * phibar
+            rho, cs, theta, rhobar, phi, phibar = lsqr_rotation(rhobar, beta, alpha, phibar)
             dy += (phi / rho) * w
             w = v - (theta / rho) * w
             it += 1

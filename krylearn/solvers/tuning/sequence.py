@@ -387,6 +387,19 @@ class GridCosts:
         return self.table[:, int(np.argmin(np.abs(self.grid - omega)))]
 
 
+def _comparator_run(systems, solver, every, progress, **options):
+    """``(solve, systems iterator, advance)`` for a comparator that walks the sequence itself:
+    ``every`` checked, a tqdm bar when asked, ``advance`` the sequence's hook (or None)."""
+    if not isinstance(every, numbers.Integral) or every < 1:
+        raise ValueError(f"every must be a positive integer, got {every!r}")
+    src = iter(systems)
+    if progress:
+        from tqdm.auto import tqdm
+
+        src = tqdm(src, total=len(systems) if hasattr(systems, "__len__") else None, leave=False)
+    return make_solver(solver, **options), src, getattr(systems, "advance", None)
+
+
 def grid_costs(systems, grid, solver="sor", *, warm_start=False, rtol=1e-8, atol=0.0, maxiter=10000,
                relative_to="b", every=1, reference_omega=None, progress=False):
     """Solve every instance with every grid value: the data of the best-fixed-ω comparator.
@@ -400,17 +413,10 @@ def grid_costs(systems, grid, solver="sor", *, warm_start=False, rtol=1e-8, atol
     a k-times cheaper estimate for long, expensive sequences.
     """
     grid = np.asarray(grid, dtype=float).ravel()
-    solve = make_solver(solver, rtol=rtol, atol=atol, maxiter=maxiter, relative_to=relative_to)
-    advance = getattr(systems, "advance", None)
+    solve, src, advance = _comparator_run(systems, solver, every, progress, rtol=rtol, atol=atol, maxiter=maxiter,
+                                          relative_to=relative_to)
     rows, ctxs = [], []
     x_prev = None
-    src = iter(systems)
-    if progress:
-        from tqdm.auto import tqdm
-
-        src = tqdm(src, total=len(systems) if hasattr(systems, "__len__") else None, leave=False)
-    if not isinstance(every, numbers.Integral) or every < 1:
-        raise ValueError(f"every must be a positive integer, got {every!r}")
     ref = float(grid[grid.size // 2]) if reference_omega is None else float(reference_omega)
     steps = []
     for t, item in enumerate(src):
@@ -449,17 +455,10 @@ def instance_optimal(systems, solver="sor", *, lo=1.0, hi=1.95, evals=12, start=
     ``every=k > 1`` searches only instances ``0, k, 2k, ...`` and advances the others with one
     solve at ``reference_omega``.
     """
-    if not isinstance(every, numbers.Integral) or every < 1:
-        raise ValueError(f"every must be a positive integer, got {every!r}")
-    solve = make_solver(solver, rtol=rtol, atol=atol, maxiter=maxiter, relative_to=relative_to)
-    advance = getattr(systems, "advance", None)
+    solve, src, advance = _comparator_run(systems, solver, every, progress, rtol=rtol, atol=atol, maxiter=maxiter,
+                                          relative_to=relative_to)
     oms, its = [], []
     x_prev = None
-    src = iter(systems)
-    if progress:
-        from tqdm.auto import tqdm
-
-        src = tqdm(src, total=len(systems) if hasattr(systems, "__len__") else None, leave=False)
     steps = []
     for t, item in enumerate(src):
         A, b, ctx = _unpack(item)
