@@ -116,12 +116,13 @@ class KrylovRun:
             self.mon.record(it, rnorm, x=x)
         return r, rnorm, verdict
 
-    def check(self, x, it, r, rnorm, check_true_residual=True):
+    def check(self, x, it, r, rnorm, check_true_residual=True, *, record=False):
         """The test after an update of ``x`` and its recursive residual ``r``: NOT_FINITE (recorded)
         when ``‖r‖`` is not finite; at ``‖r‖ ≤ tol`` the confirmation of :meth:`confirm`.
 
         Returns ``(r, ‖r‖, status)``: ``status`` None means go on, from ``r`` (the true residual
-        after a missed confirmation); else the loop ends with ``status``."""
+        after a missed confirmation); else the loop ends with ``status``. With ``record=True`` an
+        iteration that goes on is recorded here too (USER_STOP when the callback says stop)."""
         if not np.isfinite(rnorm):
             self.mon.record(it, rnorm, x=x)
             return r, rnorm, Status.NOT_FINITE
@@ -130,17 +131,39 @@ class KrylovRun:
             if verdict is not None:
                 return r, rnorm, verdict
             r = r_true
+        if record and self.mon.record(it, rnorm, x=x):
+            return r, rnorm, Status.USER_STOP
         return r, rnorm, None
 
-    def after_cycle(self, x, it):
+    def report_true_residual(self, x, matvec):
+        """For a run that stops on its recurrence's estimate short of a confirmed convergence: the last
+        recorded residual becomes the true ``‖b − A x‖`` (the estimate is kept in
+        ``res.info["estimated_residual"]``; on singular inconsistent systems the two part ways)."""
+        self.mon.info["estimated_residual"] = self.mon.history[-1]
+        self.mon.history[-1] = safe_norm(self.b - matvec(x))
+
+    def after_cycle(self, x, it, *, append=False):
         """For methods that run in cycles (restarts): after a cycle whose recurrence met the tolerance,
         the true residual decides — CONVERGED, STAGNATION after repeated misses, MAX_ITERATIONS once
         ``it`` reaches the limit — or None, and the next cycle starts from the returned ``r``.
-        Returns ``(r, ‖r‖, status)``; recording ``‖r‖`` is the caller's (it replaces or appends)."""
+        Returns ``(r, ‖r‖, status)``. ``‖r‖`` replaces the cycle's last recorded (estimated)
+        residual, or is recorded as iteration ``it`` with ``append=True``."""
         r, rnorm, verdict = self.true_residual(x)
+        if append:
+            self.mon.record(it, rnorm, x=x)
+        else:
+            self.mon.history[-1] = rnorm
         if verdict is None and it >= self.maxiter:
             verdict = Status.MAX_ITERATIONS
         return r, rnorm, verdict
+
+    def stagnation(self, x, it, rnorm, reason=None):
+        """Status STAGNATION for a loop that stops making progress: ``‖r‖`` recorded, the reason (if
+        given) in ``res.info["reason"]``."""
+        if reason is not None:
+            self.mon.info["reason"] = reason
+        self.mon.record(it, rnorm, x=x)
+        return Status.STAGNATION
 
     def curvature(self, x, it, pq, raise_on_indefinite=False):
         """The test of a CG-type step's curvature ``(p, A p)``: NOT_FINITE (NaN/Inf), INDEFINITE when

@@ -246,6 +246,15 @@ def _undo(x, d):
         x[i] -= d[i]
 
 
+@nb.njit(inline="always")
+def _progress(rn, best, since):
+    """The stall counter of the sweep loops: ``(best, 0)`` on a new best residual, else one more
+    sweep ``since`` it."""
+    if rn < best:
+        return rn, 0
+    return best, since + 1
+
+
 @nb.njit(**_JIT)
 def sor_loop(indptr, indices, data, dptr, invdiag, b, x, d, omega, symmetric, tol, rtol, rel_r0,
              maxiter, hist, stall):
@@ -271,14 +280,10 @@ def sor_loop(indptr, indices, data, dptr, invdiag, b, x, d, omega, symmetric, to
         if k >= maxiter:
             _undo(x, d)
             return k, _MAXITER, tol
-        if rn < best:
-            best = rn
-            since = 0
-        else:
-            since += 1
-            if since >= stall:
-                _undo(x, d)
-                return k, _STAGNATION, tol
+        best, since = _progress(rn, best, since)
+        if since >= stall:
+            _undo(x, d)
+            return k, _STAGNATION, tol
         k += 1
 
 
@@ -306,13 +311,9 @@ def jacobi_loop(indptr, indices, data, invdiag, b, x, y, omega, tol, rtol, rel_r
             return k, _CONVERGED, tol, in_y
         if k >= maxiter:
             return k, _MAXITER, tol, in_y
-        if rn < best:
-            best = rn
-            since = 0
-        else:
-            since += 1
-            if since >= stall:
-                return k, _STAGNATION, tol, in_y
+        best, since = _progress(rn, best, since)
+        if since >= stall:
+            return k, _STAGNATION, tol, in_y
         k += 1
 
 

@@ -257,8 +257,7 @@ def bicgstab(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol
             mon.record(it, rnorm, x=x)
             status = Status.CONVERGED
             break
-        r, rnorm, verdict = run.after_cycle(x, it)
-        mon.record(it, rnorm, x=x)
+        r, rnorm, verdict = run.after_cycle(x, it, append=True)
         if verdict is not None:
             status = verdict
             break

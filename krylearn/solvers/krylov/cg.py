@@ -175,8 +175,7 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
             step = abs(alpha) * np.sqrt(abs(float(np.real(dot(p, p)))))
             stagnant = stagnant + 1 if step <= 8 * eps * np.linalg.norm(x) else 0
             if stagnant >= 3:
-                mon.record(it, rnorm, x=x)
-                status = Status.STAGNATION
+                status = run.stagnation(x, it, rnorm)
                 break
         if mon.record(it, rnorm, x=x):
             status = Status.USER_STOP

@@ -59,6 +59,7 @@ def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: flo
         Hermitian positive definite; anything :func:`krylearn.aslinearoperator` accepts.
         Positive curvature ``(p, A p) > 0`` is checked at run time.
     b : array_like, shape (n,)
+        Right-hand side.
     x0 : array_like, optional
         Starting guess (default zeros). Not modified.
     rtol, atol : float
@@ -152,11 +153,8 @@ def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: flo
         it += 1
         rnorm = float(np.sqrt(rr))
         # NaN/Inf, or a recursive residual below tol that the true residual must confirm
-        r, rnorm, verdict = run.check(x, it, r, rnorm, check_true_residual)
+        r, rnorm, verdict = run.check(x, it, r, rnorm, check_true_residual, record=True)
         if verdict is not None:
             status = verdict
-            break
-        if mon.record(it, rnorm, x=x):
-            status = Status.USER_STOP
             break
     return run.finish(x, status, it, rnorm)

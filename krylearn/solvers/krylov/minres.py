@@ -171,14 +171,9 @@ def minres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: 
                                           lanczos if not mon.info.get("restarts") else None)
         if status is not Status.CONVERGED or not check_true_residual:
             if status is not Status.CONVERGED and status is not Status.USER_STOP and mon.history:
-                # a stop short of the tolerance reports the true residual, not the recurrence's
-                # estimate (on singular inconsistent systems the two part ways)
-                true = float(np.linalg.norm(b - op(x)))
-                mon.info["estimated_residual"] = mon.history[-1]
-                mon.history[-1] = true
+                run.report_true_residual(x, op)   # a stop short of the tolerance: the true residual
             break
         r, rnorm, verdict = run.after_cycle(x, it)
-        mon.history[-1] = rnorm
         if verdict is not None:
             status = verdict
             break

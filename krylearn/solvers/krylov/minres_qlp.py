@@ -111,14 +111,12 @@ def minres_qlp(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rt
         x += dx
         if status is not Status.CONVERGED or mon.info.get("least_squares"):
             break
-        _, true, verdict = run.after_cycle(x, it)
-        mon.history[-1] = true
+        _, _, verdict = run.after_cycle(x, it)
         if verdict is not None:
             status = verdict
             break
     if status is not Status.CONVERGED or mon.info.get("least_squares"):
-        mon.info["estimated_residual"] = mon.history[-1]
-        mon.history[-1] = float(np.linalg.norm(b - op(x)))
+        run.report_true_residual(x, op)
     return mon.result(x, status, it)
 
 

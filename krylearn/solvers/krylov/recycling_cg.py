@@ -168,12 +168,9 @@ class RecyclingCG:
             rnorm = float(np.sqrt(cg_update_xr(x, r, p, q, alpha)))
             it += 1
             # NaN/Inf, or a recursive residual below tol that the true residual must confirm
-            r, rnorm, verdict = run.check(x, it, r, rnorm)
+            r, rnorm, verdict = run.check(x, it, r, rnorm, record=True)
             if verdict is not None:
                 status = verdict
-                break
-            if mon.record(it, rnorm, x=x):
-                status = Status.USER_STOP
                 break
             z = r if M is None else np.asarray(M.matvec(r), dtype=b.dtype)
             rz_new = float(np.real(dot(r, z)))
