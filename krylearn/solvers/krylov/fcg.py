@@ -58,27 +58,17 @@ def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: flo
     A : operator-like, shape (n, n)
         Hermitian positive definite; anything :func:`krylearn.aslinearoperator` accepts.
         Positive curvature ``(p, A p) > 0`` is checked at run time.
-    b : array_like, shape (n,)
-        Right-hand side.
-    x0 : array_like, optional
-        Starting guess (default zeros). Not modified.
-    rtol, atol : float
-        Relative and absolute tolerances of the stopping rule above.
-    maxiter : int, optional
-        Iteration limit (default ``10 n``).
+    b, x0, rtol, atol, maxiter
+        As in :func:`krylearn.cg` (``maxiter`` default ``10 n``; ``x0`` is not modified).
     M : callable or operator-like, optional
         The preconditioner: a callable ``M(r) -> z`` (may be nonlinear or vary between calls,
         e.g. an inner iterative solve or a neural network) or a LinearOperator. Default:
         none (then FCG is CG with explicit orthogonalisation).
-    callback : callable, optional
-        ``callback(state) -> bool`` after each iteration; return True to stop (USER_STOP).
+    callback, raise_on_indefinite, check_true_residual
+        As in :func:`krylearn.cg`.
     truncation : int
         Number ``m ≥ 1`` of previous directions kept for the explicit ``A``-orthogonalisation
         (Notay's ``m_max``; DCDM uses 2). Default 1.
-    raise_on_indefinite : bool
-        Raise :class:`SolverError` instead of returning status INDEFINITE.
-    check_true_residual : bool
-        Verify convergence with a true residual (one extra product); default True.
 
     Returns
     -------
