@@ -1,6 +1,7 @@
 """DCDM on a pressure-Poisson problem with solid obstacles (Kaneda et al., ICML 2023).
+===================================================================================
 
-Run from the repository root:
+Run from the repository root::
 
     .venv/bin/python examples/dcdm_obstacles.py                 # 2D 256², unseen obstacle shapes
     .venv/bin/python examples/dcdm_obstacles.py --dim 3 --n 64  # 3D
@@ -45,7 +46,7 @@ def solvers(A, b, model, device):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dim", type=int, default=2, choices=(2, 3))
     ap.add_argument("--n", type=int, default=None, help="grid side (default 256 in 2D, 64 in 3D)")
     ap.add_argument("--family", default="heldout", help="obstacle family (default: the one never trained on)")

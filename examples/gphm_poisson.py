@@ -1,4 +1,5 @@
 """GP-HM on the 1D Poisson problem u'' = f with u = sin(100x) on [0, 1] (Fang et al., ICLR 2024).
+==============================================================================================
 
 Run from the repository root:  .venv/bin/python examples/gphm_poisson.py [--out out/gphm]
 
@@ -61,6 +62,7 @@ def main():
     fig.tight_layout()
     path = os.path.join(args.out, "example_poisson1d.png")
     fig.savefig(path, dpi=110)
+    plt.close(fig)
     print(f"wrote {path}")
 
 

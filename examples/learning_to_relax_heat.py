@@ -1,4 +1,5 @@
 """Learning to Relax, experiment 2: SSOR-preconditioned CG along a 2D heat-equation simulation.
+============================================================================================
 
 Khodak, Chow, Balcan, Talwalkar, "Learning to Relax: Setting Solver Parameters Across a Sequence
 of Linear System Instances", ICLR 2024 (arXiv:2310.02246), heat-equation experiment (public code).

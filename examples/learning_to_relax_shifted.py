@@ -1,4 +1,5 @@
 """Learning to Relax, experiment 1: SOR on a sequence of shifted 2D Laplacians.
+============================================================================
 
 Khodak, Chow, Balcan, Talwalkar, "Learning to Relax: Setting Solver Parameters Across a Sequence
 of Linear System Instances", ICLR 2024 (arXiv:2310.02246), Section 5 / public code.

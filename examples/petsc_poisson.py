@@ -1,4 +1,7 @@
 """Distributed Poisson solve with PETSc KSP and krylearn preconditioners (serial or under MPI).
+============================================================================================
+
+Run from the repository root::
 
     .venv/bin/python examples/petsc_poisson.py                       # one rank
     mpiexec -n 2 .venv/bin/python examples/petsc_poisson.py          # two ranks
@@ -22,7 +25,7 @@ import time
 
 import petsc4py
 
-args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 args.add_argument("--shape", type=int, nargs="+", default=[256, 256], help="grid of cells (2 or 3 ints)")
 args.add_argument("--rtol", type=float, default=1e-8)
 args.add_argument("--pcs", default="none,jacobi,krylearn.petsc.Jacobi,sor,krylearn.petsc.SSOR,"

@@ -1,4 +1,7 @@
 """A time loop of PETSc KSP solves whose option set is chosen online by krylearn.petsc.AutoKSP.
+============================================================================================
+
+Run from the repository root::
 
     .venv/bin/python examples/petsc_time_loop.py
     mpiexec -n 2 .venv/bin/python examples/petsc_time_loop.py --steps 200 --compare
@@ -21,7 +24,7 @@ import sys
 
 import petsc4py
 
-ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--shape", type=int, nargs="+", default=[256, 256])
 ap.add_argument("--steps", type=int, default=100)
 ap.add_argument("--rtol", type=float, default=1e-8)

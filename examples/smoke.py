@@ -1,4 +1,7 @@
 """Smoke rising past a moving obstacle, with the pressure solve chosen online by AutoSolver.
+=========================================================================================
+
+Run from the repository root::
 
     python examples/smoke.py                        # 2D 256², 200 steps, --solver auto
     python examples/smoke.py --dim 3 --n 64 --steps 100
@@ -53,7 +56,7 @@ def make_solver(name, rtol):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dim", type=int, default=2, choices=(2, 3))
     p.add_argument("--n", type=int, default=None, help="cells per side (default 256 in 2D, 64 in 3D)")
     p.add_argument("--steps", type=int, default=200)

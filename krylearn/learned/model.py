@@ -86,7 +86,7 @@ class DCDMNet(nn.Module):
         discrete Green's function needs, at little cost (each level has 1/4 (2D) or 1/8 (3D) of
         the cells of the one above). Measured on 128² obstacle problems: with ``levels=1`` DCDM
         stalls near ‖r‖/‖b‖ ≈ 2e-2 with 73% of the residual's energy in the lowest Fourier modes
-        (|k| ≤ 2), the scale the paper's single pooling cannot see at this size; with
+        (``|k| ≤ 2``), the scale the paper's single pooling cannot see at this size; with
         ``levels=4`` the stall moves down and the residual left concentrates next to the solids,
         but the network still stalls at 256². The model shipped as ``poisson3d_paper`` uses the
         paper's ``levels=1``; the shipped ``poisson2d``/``poisson3d`` are

@@ -127,14 +127,14 @@ class PoissonStencil(LinearOperator):
         such component adds one constant vector to the null space).
     positive_definite : bool
         True when ``singular_components == 0``; otherwise the operator is only positive
-        *semi*definite (e.g. all-Neumann): CG still works for consistent right-hand sides.
+        *semidefinite* (e.g. all-Neumann): CG still works for consistent right-hand sides.
 
     Notes
     -----
     Kernels: unmasked constant coefficient → a dedicated constant-weight kernel; unmasked variable
     coefficient → per-face weight arrays; masked → the index map. Each loops over the outer grid
     axis with ``prange``; they run serial below ``krylearn.threads.PARALLEL_MIN`` unknowns
-    (2**21 by default) and as ``parallel=True`` twins above it. Face weights and index maps of
+    (``2**21`` by default) and as ``parallel=True`` twins above it. Face weights and index maps of
     unmasked grids are built on first access only.
     """
 

@@ -124,10 +124,16 @@ class GPHMSolver(_InnerSolve, _Optimisers):
     progress : bool
         Show a tqdm progress bar in :meth:`fit`.
 
-    Attributes (after fit)
-    ----------------------
-    U_ : ndarray, grid shape — the solution on the grid; ``history_`` — objective per outer step;
-    fit_time_ — seconds; ``inner_iterations_`` — PCG iterations of the inner solves.
+    Attributes
+    ----------
+    U_ : ndarray
+        After :meth:`fit`: the solution on the grid (grid shape).
+    history_ : list
+        After :meth:`fit`: the objective per outer step.
+    fit_time_ : float
+        After :meth:`fit`: seconds.
+    inner_iterations_ : list of int
+        After :meth:`fit`: PCG iterations of the inner solves.
 
     Examples
     --------

@@ -65,9 +65,9 @@ def poisson(shape: tuple[int, ...], spacing: float | tuple[float, ...] | None = 
 
     References
     ----------
-    R. Bridson, *Fluid Simulation for Computer Graphics*, 2nd ed., CRC Press, 2015, ch. 5.
-    S. V. Patankar, *Numerical Heat Transfer and Fluid Flow*, Hemisphere, 1980, §4.2 (harmonic
-    means of face coefficients).
+    .. [1] R. Bridson, *Fluid Simulation for Computer Graphics*, 2nd ed., CRC Press, 2015, ch. 5.
+    .. [2] S. V. Patankar, *Numerical Heat Transfer and Fluid Flow*, Hemisphere, 1980, §4.2
+       (harmonic means of face coefficients).
 
     Examples
     --------

@@ -15,7 +15,7 @@ sketch                   ``S``                                       cost of ``S
 :class:`GaussianSketch`  i.i.d. ``N(0, 1/m)``                        ``O(m nnz(A))`` + ``m n`` draws
 :class:`SRHT`            ``√(N/m) P H D / √N`` (Walsh–Hadamard, pad   ``O(N d log N)``, ``N=2^⌈log2 n⌉``
                          to ``N``)
-:class:`SRTT`            ``√(n/m) P C D`` (orthonormal DCT-II,      ``O(n d log n)``
+:class:`SRTT`            ``√(n/m) P C D`` (orthonormal DCT-II,       ``O(n d log n)``
                          any ``n``)
 :class:`CountSketch`     one ``±1`` per column                       ``O(nnz(A))``
 :class:`SparseSign`      ``ζ`` entries ``±1/√ζ`` per column (ζ = 8)  ``O(ζ nnz(A))``
