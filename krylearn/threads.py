@@ -55,6 +55,7 @@ import os
 import sys
 import threading
 import types
+from typing import Any
 
 import numba as nb
 
@@ -231,7 +232,7 @@ def solver_threads(fn):
 
 
 # -- numba kernels --------------------------------------------------------------------------------
-_PARALLEL_VERSIONS = {}
+_PARALLEL_VERSIONS: dict[Any, Any] = {}  # numba dispatcher -> its parallel twin
 
 
 def pick(kernel, n):

@@ -10,10 +10,12 @@ of the full-resolution features, more residual blocks, and a final linear 1-chan
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._optional import require
 
 torch = require("torch", "the DCDM learned solver (krylearn.learned)")
-nn = torch.nn
+nn: Any = torch.nn  # typed Any: a static checker then takes nn.Module as a base class
 F = torch.nn.functional
 
 __all__ = ["DCDMNet"]

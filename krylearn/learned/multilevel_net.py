@@ -41,10 +41,12 @@ by the transfers' ceil rule; sides divisible by ``2^levels`` coarsen exactly).
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._optional import require
 
 torch = require("torch", "the DCDM learned solver (krylearn.learned)")
-nn = torch.nn
+nn: Any = torch.nn  # typed Any: a static checker then takes nn.Module as a base class
 F = torch.nn.functional
 
 from .model import Conv2d, Conv3d, _ResBlock, coarsenings, normalized_input, solid_share  # noqa: E402

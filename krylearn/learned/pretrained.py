@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from .._optional import require
 
@@ -138,7 +139,7 @@ def load_pretrained(name="poisson2d", *, device=None, directory=None, return_man
     return (model, manifest) if return_manifest else model
 
 
-_PRETRAINED = {}
+_PRETRAINED: dict[str, Any] = {}  # "poisson2d"/"poisson3d" -> the loaded model
 
 
 def pretrained_preconditioner(A):
