@@ -15,6 +15,7 @@ from ...threads import solver_threads
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ...typing import OperatorLike
+    from typing import Any
 
 __all__ = ["jacobi", "JacobiPreconditioner"]
 
@@ -22,7 +23,7 @@ __all__ = ["jacobi", "JacobiPreconditioner"]
 class JacobiPreconditioner(LinearOperator):
     """``z = D⁻¹ r``: see :func:`jacobi`."""
 
-    def __init__(self, A):
+    def __init__(self, A: OperatorLike) -> None:
         if sp.issparse(A):
             n, m = A.shape
             d = np.asarray(A.diagonal())
@@ -63,7 +64,7 @@ class JacobiPreconditioner(LinearOperator):
     def _diagonal(self):
         return self.inv_diag
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return np.diag(self.inv_diag)
 
 
