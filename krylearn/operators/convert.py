@@ -113,7 +113,7 @@ class SparseOperator(LinearOperator):
 class ScipyOperator(LinearOperator):
     """A ``scipy.sparse.linalg.LinearOperator`` as a krylearn operator."""
 
-    def __init__(self, A: OperatorLike, **tags) -> None:
+    def __init__(self, A: OperatorLike, **tags: Any) -> None:
         super().__init__(A.shape, dtype=A.dtype if A.dtype is not None else np.float64, **tags)
         self.A = A
 

@@ -29,7 +29,7 @@ __all__ = ["ilu", "ILUPreconditioner"]
 class ILUPreconditioner(LinearOperator):
     """``z = (L U)⁻¹ r``: see :func:`ilu`."""
 
-    def __init__(self, A: OperatorLike, *, drop_tol: Any = None, fill_factor: Any = None, shift: float = 0.0, max_shift_tries: int = 40, **spilu_options) -> None:
+    def __init__(self, A: OperatorLike, *, drop_tol: Any = None, fill_factor: Any = None, shift: float = 0.0, max_shift_tries: int = 40, **spilu_options: Any) -> None:
         self._spilu = None
         if drop_tol is None and fill_factor is None and not spilu_options:
             system = CSRSystem(A, "ilu")

@@ -64,7 +64,7 @@ SKETCHES = {
 }
 
 
-def make_sketch(kind: Any, m: Any, n: Any, seed: Any = None, *, A: OperatorLike | None = None, **options) -> Any:
+def make_sketch(kind: Any, m: Any, n: Any, seed: Any = None, *, A: OperatorLike | None = None, **options: Any) -> Any:
     """Build a sketch by name: ``"gaussian"``, ``"srht"``, ``"srtt"``, ``"countsketch"``, ``"sparse_sign"``
     (options: ``zeta``) or ``"leverage"`` (needs ``A`` or ``scores``). A :class:`Sketch` instance
     is returned unchanged after a shape check.
