@@ -1,6 +1,9 @@
 """Optional dependencies: imported only by the parts that need them."""
 
+from __future__ import annotations
+
 import importlib
+from typing import Any
 
 _HINTS = {
     "torch": "pip install 'krylearn[torch]'  (or: pip install torch==2.13.0)",
@@ -10,13 +13,16 @@ _HINTS = {
 }
 
 
-def is_torch_tensor(v):
+def is_torch_tensor(v: object) -> bool:
     """True for a torch tensor, without importing torch (the check the solvers' dispatch uses)."""
     return type(v).__module__.startswith("torch") and hasattr(v, "device") and hasattr(v, "dtype")
 
 
-def require(module, feature=None):
-    """Import and return ``module``, or raise an ImportError that says how to install it."""
+def require(module: str, feature: str | None = None) -> Any:
+    """Import and return ``module``, or raise an ImportError that says how to install it.
+
+    Typed ``Any``: the module's attributes (``torch.nn.Module`` as a base class) are dynamic to a
+    static checker, as an optional dependency may be absent."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:

@@ -55,8 +55,12 @@ import os
 import sys
 import threading
 import types
+from typing import TYPE_CHECKING, Any
 
 import numba as nb
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Iterator
 
 __all__ = ["get_num_threads", "set_num_threads", "blas_threads", "solver_threads", "torch_threads", "pick",
            "PARALLEL_MIN", "TORCH_PARALLEL_MIN"]
@@ -99,7 +103,7 @@ def _env_threads():
     return n
 
 
-def get_num_threads():
+def get_num_threads() -> Any:
     """The number of threads krylearn uses for its own parallel work (rule 1 of the module docstring)."""
     if _budget is not None:
         return _budget
@@ -107,7 +111,7 @@ def get_num_threads():
     return max(1, min(env, nb.config.NUMBA_NUM_THREADS)) if env is not None else _machine_threads()
 
 
-def set_num_threads(n=None):
+def set_num_threads(n: Any = None) -> Any:
     """Set krylearn's thread budget to ``n`` and size the process's BLAS, numba and torch pools to it.
 
     ``n = None`` returns to the default (``KRYLEARN_NUM_THREADS`` or the CPUs of the process). numba
@@ -183,7 +187,7 @@ def _blas_pools():
 
 
 @contextlib.contextmanager
-def blas_threads(n):
+def blas_threads(n: Any) -> Iterator[Any]:
     """Hold every loaded BLAS pool to ``n`` threads inside the ``with`` block; the sizes the caller
     had are restored on exit (``n = None``: leave the pools alone)."""
     if n is None:
@@ -212,7 +216,7 @@ def blas_threads(n):
 _depth = threading.local()
 
 
-def solver_threads(fn):
+def solver_threads(fn: Any) -> Any:
     """Decorator for krylearn's solver entry points: BLAS held to one thread for the call (rule 2).
     Nested calls (a preconditioner's inner solve) do not touch the pools again."""
 
@@ -231,10 +235,10 @@ def solver_threads(fn):
 
 
 # -- numba kernels --------------------------------------------------------------------------------
-_PARALLEL_VERSIONS = {}
+_PARALLEL_VERSIONS: dict[Any, Any] = {}  # numba dispatcher -> its parallel twin
 
 
-def parallel_twin(kernel):
+def parallel_twin(kernel: Any) -> Any:
     """The ``parallel=True`` twin of a serial numba ``kernel`` written with ``nb.prange``: compiled
     (lazily) from the same Python source, a renamed copy so that numba's disk cache keeps the two
     apart. One twin per kernel; :func:`pick` chooses between the two at run time, and a jitted
@@ -252,7 +256,7 @@ def parallel_twin(kernel):
     return par
 
 
-def pick(kernel, n):
+def pick(kernel: Any, n: Any) -> Any:
     """The serial numba ``kernel`` or, for ``n ≥ PARALLEL_MIN`` with a budget above one thread, its
     ``parallel=True`` twin (rule 3), compiled from the same Python source and cached on disk like
     the serial one (the twin is a renamed copy of the function, so that numba's cache keeps the two
@@ -270,7 +274,7 @@ def pick(kernel, n):
 
 # -- torch ----------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def torch_threads(points, device=None):
+def torch_threads(points: Any, device: Any = None) -> Iterator[Any]:
     """torch's intra-op pool for a network application on ``points`` grid points (rule 4): one
     thread below ``TORCH_PARALLEL_MIN``, the budget above; restored on exit. A no-op on CUDA."""
     torch = sys.modules.get("torch")

@@ -8,13 +8,18 @@ the paper's network; ``"multilevel"``: :class:`~krylearn.learned.multilevel_net.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .model import DCDMNet
 from .multilevel_net import MultilevelNet
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
 
 __all__ = ["build_model"]
 
 
-def build_model(config):
+def build_model(config: Any) -> Any:
     """The network a stored config describes: ``config["arch"]`` ``"multilevel"`` builds a
     :class:`~krylearn.learned.multilevel_net.MultilevelNet`, absent or ``"unet"`` a :class:`DCDMNet`."""
     config = dict(config)

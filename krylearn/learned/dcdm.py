@@ -6,6 +6,8 @@ Direction Method for Iteratively Solving Linear Systems", ICML 2023 (arXiv 2205.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import collections
 
 import numpy as np
@@ -16,6 +18,11 @@ from ..solvers._skeleton import KrylovRun, residual_verdict
 from ..solvers.result import Status
 from ..threads import solver_threads, torch_threads
 from .stencil_torch import grid_mask
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ..solvers.result import SolverResult
+    from ..typing import ArrayLike, Callback, OperatorLike
 
 torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 
@@ -40,7 +47,7 @@ class NetworkApply:
         Default: the model's device.
     """
 
-    def __init__(self, model, mask, device=None):
+    def __init__(self, model: Any, mask: np.ndarray, device: Any = None) -> None:
         mask = np.asarray(mask, dtype=bool)
         if getattr(model, "dim", mask.ndim) != mask.ndim:
             raise ValueError(f"the model is {model.dim}D but the grid {mask.shape} is {mask.ndim}D")
@@ -88,8 +95,8 @@ def _grid_rhs(b, mask, name):
 
 
 @solver_threads
-def dcdm(A, b, model, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, k=2, callback=None, mask=None,
-         device=None, stagnation_window=10):
+def dcdm(A: OperatorLike, b: ArrayLike, model: Any, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None, k: int = 2, callback: Callback | None = None, mask: np.ndarray | None = None,
+         device: Any = None, stagnation_window: int = 10) -> SolverResult:
     """Solve ``A x = b`` (SPD grid Poisson) by the deep conjugate direction method.
 
     Algorithm (Kaneda et al. 2023, Alg. 1): ``r = b − A x``; each iteration
@@ -196,7 +203,7 @@ def dcdm(A, b, model, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, k=2, callba
         return run.done
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
-    dirs = collections.deque(maxlen=int(k))   # (p, Ap, pAp)
+    dirs: collections.deque[tuple[Any, Any, float]] = collections.deque(maxlen=int(k))   # (p, Ap, pAp)
     t_net = 0.0
     best = rnorm
     since_best = 0
@@ -278,7 +285,7 @@ class DCDMPreconditioner(LinearOperator):
     #: a nonlinear map (see Notes)
     variable = True
 
-    def __init__(self, model, A=None, *, mask=None, device=None):
+    def __init__(self, model: Any, A: OperatorLike | None = None, *, mask: np.ndarray | None = None, device: Any = None) -> None:
         if A is None and mask is None:
             raise ValueError("DCDMPreconditioner needs the grid: pass the operator A (kl.pde.poisson) or mask=")
         mask = _resolve_mask(A, mask)
@@ -297,5 +304,5 @@ class DCDMPreconditioner(LinearOperator):
             return np.zeros_like(r)
         return nr * self._net(r / nr)
 
-    def apply(self, r):
+    def apply(self, r: ArrayLike) -> Any:
         return self._matvec(r)

@@ -11,8 +11,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .._optional import require
+
+if TYPE_CHECKING:  # annotations only
+    from os import PathLike
 
 torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 
@@ -29,7 +33,7 @@ def data_dir():
     return Path(__file__).resolve().parents[2] / "data" / "dcdm"
 
 
-def available(directory=None):
+def available(directory: Any = None) -> Any:
     """Names of the models with a manifest in the data directory."""
     d = Path(directory) if directory is not None else data_dir()
     return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
@@ -43,7 +47,7 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def load_weights(weights, manifest=None, *, device=None):
+def load_weights(weights: Any, manifest: Any = None, *, device: Any = None) -> Any:
     """Build the network a weight file describes (:class:`DCDMNet` or :class:`MultilevelNet`),
     validated against an optional manifest dict.
 
@@ -87,7 +91,7 @@ def load_weights(weights, manifest=None, *, device=None):
     return model
 
 
-def load_pretrained(name="poisson2d", *, device=None, directory=None, return_manifest=False):
+def load_pretrained(name: str = "poisson2d", *, device: Any = None, directory: str | PathLike[str] | None = None, return_manifest: bool = False) -> Any:
     """Load a shipped DCDM model.
 
     Parameters
@@ -138,7 +142,7 @@ def load_pretrained(name="poisson2d", *, device=None, directory=None, return_man
     return (model, manifest) if return_manifest else model
 
 
-_PRETRAINED = {}
+_PRETRAINED: dict[str, Any] = {}  # "poisson2d"/"poisson3d" -> the loaded model
 
 
 def pretrained_preconditioner(A):

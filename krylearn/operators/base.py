@@ -17,13 +17,14 @@ lineax's lazy algebra (``@`` composes, ``*`` only scales by scalars).
 from __future__ import annotations
 
 import numbers
+from typing import Any, Callable
 
 import numpy as np
 
 #: ``aslinearoperator``, registered by :mod:`krylearn.operators.convert` when it is imported (the
 #: package imports it with this module): the algebra below wraps array operands with it, and this
 #: module does not import the conversion layer, which builds on it.
-_AS_OPERATOR = []
+_AS_OPERATOR: list[Callable[..., Any]] = []
 
 
 def register_conversion(fn):

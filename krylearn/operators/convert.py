@@ -13,6 +13,7 @@ from .base import LinearOperator, register_conversion
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ..typing import OperatorLike
+    from typing import Any
 
 __all__ = ["aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator", "check_finite_matrix",
            "register_backend"]
@@ -24,7 +25,7 @@ _BACKENDS = {"torch": "krylearn.operators.torch_operator:TorchOperator",
              "petsc4py": "krylearn.operators.petsc_mat:PetscMatOperator"}
 
 
-def register_backend(module_prefix, spec):
+def register_backend(module_prefix: Any, spec: Any) -> None:
     """Teach :func:`aslinearoperator` a new array type: objects whose type lives in the top-level
     module ``module_prefix`` become ``load(spec)(A, symmetric=..., positive_definite=...,
     hermitian=...)``, with ``spec = "package.module:OperatorClass"`` (a LinearOperator subclass)."""
@@ -40,7 +41,7 @@ def _tags(symmetric, positive_definite, hermitian=None):
 class MatrixOperator(LinearOperator):
     """A dense ``numpy.ndarray`` as an operator (BLAS products)."""
 
-    def __init__(self, A, *, symmetric=False, positive_definite=False, hermitian=None):
+    def __init__(self, A: OperatorLike, *, symmetric: bool = False, positive_definite: bool = False, hermitian: Any = None) -> None:
         A = np.asarray(A)
         if A.ndim != 2:
             raise ValueError(f"a matrix must be 2-D, got an array of shape {A.shape}")
@@ -64,17 +65,17 @@ class MatrixOperator(LinearOperator):
     def _diagonal(self):
         return np.diagonal(self.A).copy()
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return self.A.copy()
 
-    def tocsr(self):
+    def tocsr(self) -> Any:
         return sp.csr_matrix(self.A)
 
 
 class SparseOperator(LinearOperator):
     """A ``scipy.sparse`` matrix (stored as CSR) as an operator."""
 
-    def __init__(self, A, *, symmetric=False, positive_definite=False, hermitian=None):
+    def __init__(self, A: OperatorLike, *, symmetric: bool = False, positive_definite: bool = False, hermitian: Any = None) -> None:
         A = sp.csr_matrix(A)
         if not (np.issubdtype(A.dtype, np.floating) or np.issubdtype(A.dtype, np.complexfloating)):
             A = A.astype(np.float64)
@@ -102,17 +103,17 @@ class SparseOperator(LinearOperator):
     def _diagonal(self):
         return self.A.diagonal()
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return self.A.toarray()
 
-    def tocsr(self):
+    def tocsr(self) -> Any:
         return self.A
 
 
 class ScipyOperator(LinearOperator):
     """A ``scipy.sparse.linalg.LinearOperator`` as a krylearn operator."""
 
-    def __init__(self, A, **tags):
+    def __init__(self, A: OperatorLike, **tags: Any) -> None:
         super().__init__(A.shape, dtype=A.dtype if A.dtype is not None else np.float64, **tags)
         self.A = A
 
@@ -128,7 +129,7 @@ class ScipyOperator(LinearOperator):
     def _matmat(self, X):
         return self.A.matmat(X)
 
-    def to_scipy(self):
+    def to_scipy(self) -> Any:
         return self.A
 
 
@@ -156,7 +157,7 @@ def aslinearoperator(A: OperatorLike, *, symmetric: bool | None = None, positive
         if not given:
             return A
         return _retag(A, **given)
-    tags = dict(symmetric=given.get("symmetric", False),
+    tags: dict[str, Any] = dict(symmetric=given.get("symmetric", False),
                 positive_definite=given.get("positive_definite", False),
                 hermitian=given.get("hermitian"))
     if sp.issparse(A):

@@ -23,6 +23,8 @@ one longer; entry ``j`` along axis ``a`` is the face between cells ``j−1`` and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numbers
 
 import numpy as np
@@ -31,6 +33,10 @@ import scipy.sparse as sp
 from ..threads import pick
 from . import _stencil_kernels as K
 from .base import LinearOperator
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ..typing import ArrayLike
 
 __all__ = ["PoissonStencil"]
 
@@ -138,7 +144,10 @@ class PoissonStencil(LinearOperator):
     unmasked grids are built on first access only.
     """
 
-    def __init__(self, shape, spacing=None, bc="dirichlet", mask=None, coefficient=None):
+    coefficient: float | np.ndarray | None  # None: c = 1
+    _geo: dict[str, Any]  # the geometry arrays of the kernels, built on first use
+
+    def __init__(self, shape: Any, spacing: Any = None, bc: str | tuple = "dirichlet", mask: Any = None, coefficient: Any = None) -> None:
         try:
             shape = tuple(int(n) for n in shape)
         except TypeError:
@@ -261,7 +270,7 @@ class PoissonStencil(LinearOperator):
         return g
 
     @classmethod
-    def from_csr(cls, csr, grid_shape, *, spacing=None):
+    def from_csr(cls, csr: Any, grid_shape: tuple[int, ...], *, spacing: Any = None) -> Any:
         """Rebuild the stencil operator of an assembled matrix on the cells of a full box.
 
         Parameters
@@ -470,10 +479,10 @@ class PoissonStencil(LinearOperator):
 
     # ---- grid helpers ---------------------------------------------------------------
     @property
-    def ndim_grid(self):
+    def ndim_grid(self) -> Any:
         return len(self.grid_shape)
 
-    def to_grid(self, v, fill=0.0):
+    def to_grid(self, v: ArrayLike, fill: float = 0.0) -> Any:
         """Scatter a vector of unknowns (or an ``(n, k)`` block) to the grid; ``fill`` outside the domain.
 
         ``fill=np.nan`` marks solid cells for plotting."""
@@ -486,7 +495,7 @@ class PoissonStencil(LinearOperator):
         out[self.mask] = v
         return out
 
-    def from_grid(self, u):
+    def from_grid(self, u: Any) -> Any:
         """Gather the unknowns from a grid array (inverse of :meth:`to_grid`)."""
         u = np.asarray(u)
         if u.shape[:self.ndim_grid] != self.grid_shape:
@@ -494,7 +503,7 @@ class PoissonStencil(LinearOperator):
         return u[self.mask] if self.masked else u.reshape((self.shape[0],) + u.shape[self.ndim_grid:]).copy()
 
     # ---- products ---------------------------------------------------------------------
-    def matvec_dot(self, x, out):
+    def matvec_dot(self, x: ArrayLike, out: Any) -> Any:
         """``out[:] = A x`` in place and return ``xᵀ A x`` (one fused pass; CG's hook).
 
         ``x`` and ``out`` must be C-contiguous vectors of length ``n``, both float64 or both float32
@@ -535,7 +544,7 @@ class PoissonStencil(LinearOperator):
 
     _rmatvec = _matvec
 
-    def matmat_dot(self, X, out):
+    def matmat_dot(self, X: ArrayLike, out: Any) -> Any:
         """``out[:] = A X`` in place for ``X`` of shape ``(n, k)`` and return the ``k`` column dots
         ``x_cᵀ A x_c`` — one pass over the operator for all columns (batched CG's hook).
 
@@ -566,7 +575,7 @@ class PoissonStencil(LinearOperator):
     def _diagonal(self):
         return self._diag_c.copy()
 
-    def tocsr(self):
+    def tocsr(self) -> Any:
         """The identical matrix as ``scipy.sparse.csr_matrix`` (sorted indices, no duplicates)."""
         nd, shape = self.ndim_grid, self.grid_shape
         n = self.cells.size
@@ -586,7 +595,7 @@ class PoissonStencil(LinearOperator):
         A.sort_indices()
         return A
 
-    def todense(self):
+    def todense(self) -> Any:
         return self.tocsr().toarray()
 
     def __repr__(self):

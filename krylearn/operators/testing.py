@@ -10,10 +10,15 @@ SciPy view, CSR).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .base import LinearOperator
 from .convert import aslinearoperator
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
 
 __all__ = ["dottest", "OperatorTestCase", "random_vector"]
 
@@ -27,7 +32,7 @@ def random_vector(rng, n, dtype=np.float64, k=None):
     return x
 
 
-def dottest(op, rng=None, rtol=1e-10, complex_vectors=None, raise_error=True):
+def dottest(op: Any, rng: Any = None, rtol: float = 1e-10, complex_vectors: bool | None = None, raise_error: bool = True) -> float:
     """Adjoint dot test: ``|(A u, v) − (u, Aᴴ v)| ≤ rtol · |A u|·|v|`` for random ``u, v``.
 
     Parameters

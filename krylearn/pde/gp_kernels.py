@@ -68,7 +68,7 @@ class Kernel1D:
     """
 
     #: names of the parameters (keys of ``params``)
-    names = ()
+    names: tuple[str, ...] = ()
 
     def __init__(self):
         self.params = {}

@@ -12,6 +12,8 @@ R. Bridson, "Fluid Simulation for Computer Graphics", 2nd ed., 2015, ch. 5).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numbers
 
 import numpy as np
@@ -19,6 +21,9 @@ import scipy.sparse as sp
 from petsc4py import PETSc
 
 from ..operators.petsc_mat import set_spd
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any, Sequence
 
 __all__ = ["poisson", "to_natural", "from_natural"]
 
@@ -56,7 +61,7 @@ def _normalise(shape, spacing, bc):
     return shape, h, bc
 
 
-def poisson(shape, spacing=None, bc="dirichlet", *, comm=None):
+def poisson(shape: tuple[int, ...], spacing: Any = None, bc: str | Sequence[Any] = "dirichlet", *, comm: Any = None) -> Any:
     """Assemble ``−Δ`` (5-point 2D / 7-point 3D) on a DMDA, distributed over ``comm``.
 
     Parameters
@@ -161,7 +166,7 @@ def _dm_of(obj):
     return dm
 
 
-def to_natural(vec, dm=None, *, root=None):
+def to_natural(vec: Any, dm: Any = None, *, root: Any = None) -> Any:
     """A DMDA global vector as a NumPy array in krylearn's C-order numbering (the whole vector).
 
     Collective. ``root=None`` returns it on every rank; ``root=r`` returns it on rank ``r`` and
@@ -186,7 +191,7 @@ def to_natural(vec, dm=None, *, root=None):
     return arr
 
 
-def from_natural(dm, array):
+def from_natural(dm: Any, array: Any) -> Any:
     """The DMDA global vector whose entries, in krylearn's C-order numbering, are ``array``
     (the whole vector, given on every rank). ``dm`` may be the DMDA or a Mat made by
     :func:`poisson`."""

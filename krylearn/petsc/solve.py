@@ -6,6 +6,8 @@ Reference: S. Balay et al., "PETSc/TAO Users Manual", ANL-21/39 (revision 3.26),
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import itertools
 import time
 
@@ -18,6 +20,10 @@ from ..solvers._common import stopping_tolerance
 from ..solvers.result import SolverResult, SolverState, Status
 from ..operators.petsc_mat import as_aij, as_mat, set_spd
 from .pc import PC as _PCContext
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ..typing import ArrayLike, Callback, OperatorLike
 
 __all__ = ["solve", "status_from_reason"]
 
@@ -51,7 +57,7 @@ _counter = itertools.count()
 _DEFAULT_NORM_ONLY = {"cr", "preonly"}
 
 
-def status_from_reason(reason):
+def status_from_reason(reason: Any) -> Any:
     """Map a ``KSPConvergedReason`` to krylearn's :class:`~krylearn.Status`.
 
     Positive reasons (rtol, atol, its for preonly, happy breakdown, step length) are CONVERGED;
@@ -65,7 +71,7 @@ def status_from_reason(reason):
     return Status.CONVERGED if reason > 0 else Status.BREAKDOWN
 
 
-def reason_name(reason):
+def reason_name(reason: Any) -> Any:
     """``"CONVERGED_RTOL"`` etc. for a ``KSPConvergedReason`` value."""
     return _REASON_NAMES.get(int(reason), str(int(reason)))
 
@@ -108,8 +114,8 @@ def _setup_pc(ksp, pc, prefix):
         kpc.setPythonContext(_PCContext(pc))
 
 
-def solve(A, b, x0=None, *, ksp_type="cg", pc=None, rtol=1e-5, atol=0.0, maxiter=None, options=None,
-          callback=None, norm="unpreconditioned", options_prefix=None):
+def solve(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, ksp_type: str = "cg", pc: Any = None, rtol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None, options: dict[str, Any] | None = None,
+          callback: Callback | None = None, norm: str = "unpreconditioned", options_prefix: str | None = None) -> SolverResult:
     """Solve ``A x = b`` with a PETSc KSP, returning krylearn's :class:`~krylearn.SolverResult`.
 
     Stopping rule (default ``norm="unpreconditioned"``): PETSc's default test with the

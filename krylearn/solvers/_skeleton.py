@@ -32,11 +32,16 @@ unpreconditioned residual (see :func:`krylearn.solvers._common.stopping_toleranc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._common import (Monitor, TrueResidualCheck, initial_residual, prepare_system, residual_verdict, safe_norm,
                       stopping_tolerance, zero_rhs_result)
 from .result import SolverError, Status
+
+if TYPE_CHECKING:  # annotations only
+    from ..operators.base import LinearOperator
 
 __all__ = ["KrylovRun", "residual_verdict"]
 
@@ -70,6 +75,9 @@ class KrylovRun:
 
     __slots__ = ("method", "A", "b", "x", "M", "maxiter", "b_norm", "tol", "zero_rhs", "mon", "r", "rnorm",
                  "done", "true_residual")
+
+    A: LinearOperator
+    M: LinearOperator | None  # None: no preconditioner
 
     def __init__(self, method, A, b, x0=None, *, M=None, maxiter=None, rtol=1e-5, atol=0.0, variable_ok=False,
                  default_maxiter=None):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import enum
 from dataclasses import dataclass, field
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
 
 __all__ = ["Status", "SolverResult", "SolverState", "SolverError"]
 
@@ -22,7 +27,7 @@ class Status(enum.Enum):
     NOT_FINITE = "not converged: NaN or Inf appeared in the iteration"
 
     @property
-    def message(self):
+    def message(self) -> Any:
         return self.value
 
     def __str__(self):
@@ -32,7 +37,7 @@ class Status(enum.Enum):
 class SolverError(RuntimeError):
     """Raised by :meth:`SolverResult.raise_if_failed` (and by solvers asked to raise)."""
 
-    def __init__(self, result):
+    def __init__(self, result: Any) -> None:
         self.result = result
         rel = result.relative_residual
         rel = float(np.nanmax(rel)) if np.ndim(rel) and np.size(rel) else rel
@@ -92,7 +97,7 @@ class SolverResult:
         return self.status.message
 
     @property
-    def final_residual(self):
+    def final_residual(self) -> Any:
         """The last recorded residual norm; for ``k`` right-hand sides an array of each column's last one."""
         res = np.asarray(self.residuals)
         if res.ndim == 2:
@@ -105,7 +110,7 @@ class SolverResult:
         return float(res[-1]) if len(res) else float("nan")
 
     @property
-    def relative_residual(self):
+    def relative_residual(self) -> Any:
         """Final residual norm over ‖b‖ (or the absolute residual if b = 0); per column for ``k``
         right-hand sides."""
         fr = self.final_residual
@@ -114,7 +119,7 @@ class SolverResult:
             return np.where(bn > 0, fr / np.where(bn > 0, bn, 1.0), fr)
         return fr / self.b_norm if self.b_norm > 0 else fr
 
-    def raise_if_failed(self):
+    def raise_if_failed(self) -> SolverResult:
         """Raise :class:`SolverError` unless converged; return ``self`` otherwise."""
         if not self.converged:
             raise SolverError(self)
@@ -140,17 +145,17 @@ class SolverState:
 
     __slots__ = ("method", "iteration", "residual_norm", "tol", "_x", "_x_fn", "extra")
 
-    def __init__(self, method, tol):
+    def __init__(self, method: Any, tol: float) -> None:
         self.method = method
         self.iteration = 0
         self.residual_norm = float("nan")
         self.tol = tol
         self._x = None
         self._x_fn = None
-        self.extra = {}
+        self.extra: dict[str, Any] = {}
 
     @property
-    def x(self):
+    def x(self) -> Any:
         if self._x is None and self._x_fn is not None:
             return self._x_fn()
         return self._x

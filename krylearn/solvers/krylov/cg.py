@@ -147,7 +147,7 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
     stagnant = 0
     it = 0
     status = Status.MAX_ITERATIONS
-    lanczos = ([], []) if estimate_eigenvalues else None  # CG's α_k and β_k
+    lanczos: tuple[list[float], list[float]] | None = ([], []) if estimate_eigenvalues else None  # CG's α_k and β_k
     while it < maxiter:
         if matvec_dot is not None:
             pq = float(matvec_dot(p, q))

@@ -108,7 +108,7 @@ def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: flo
         return run.done
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
-    dirs = deque(maxlen=int(truncation))   # (p_j, A p_j, (p_j, A p_j))
+    dirs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=int(truncation))   # (p_j, A p_j, (p_j, A p_j))
     it = 0
     status = Status.MAX_ITERATIONS
     while it < maxiter:

@@ -164,7 +164,7 @@ def minres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: 
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
     it = 0
-    lanczos = ([], []) if estimate_eigenvalues else None   # T_k's diagonal α and subdiagonal β
+    lanczos: tuple[list[float], list[float]] | None = ([], []) if estimate_eigenvalues else None   # T_k's diagonal α and subdiagonal β
     status = Status.MAX_ITERATIONS
     while True:
         status, it, rnorm = _minres_cycle(op, M, b, x, r, rnorm, tol, it, maxiter, mon, max(float(rtol), _EPS),

@@ -28,7 +28,7 @@ __all__ = ["amg", "AMGPreconditioner"]
 class AMGPreconditioner(LinearOperator):
     """One multigrid cycle from a zero initial guess: see :func:`amg`."""
 
-    def __init__(self, A, *, cycle="V", **options):
+    def __init__(self, A: OperatorLike, *, cycle: str = "V", **options: Any) -> None:
         pyamg = require("pyamg", "kl.precond.amg")
         csr = assembled_csr(A, "amg")
         if cycle not in ("V", "W", "F", "AMLI"):

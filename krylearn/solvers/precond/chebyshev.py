@@ -8,6 +8,8 @@ part of the spectrum; PETSc's default smoothing interval ``[0.1, 1.1]·λ_max``)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numbers
 
 import numpy as np
@@ -15,6 +17,10 @@ import numpy as np
 from ...operators.base import LinearOperator
 from ...operators.convert import aslinearoperator
 from ...threads import solver_threads
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ...typing import OperatorLike, PreconditionerLike
 
 __all__ = ["ChebyshevPreconditioner", "chebyshev"]
 
@@ -24,7 +30,7 @@ class ChebyshevPreconditioner(LinearOperator):
     symmetric positive definite when the interval's polynomial is positive on the spectrum of ``M A``
     (it is, for an interval that contains the spectrum, or for the smoothing interval)."""
 
-    def __init__(self, A, degree, bounds, M):
+    def __init__(self, A: OperatorLike, degree: Any, bounds: Any, M: PreconditionerLike) -> None:
         n = A.shape[0]
         super().__init__((n, n), dtype=np.float64, symmetric=True, positive_definite=True)
         self.A, self.M, self.degree = A, M, int(degree)
@@ -56,7 +62,7 @@ class ChebyshevPreconditioner(LinearOperator):
 
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
-def chebyshev(A, degree=3, *, M=None, bounds=None, smoother=False, estimate_steps=10, safety=1.1):
+def chebyshev(A: OperatorLike, degree: int = 3, *, M: PreconditionerLike = None, bounds: Any = None, smoother: bool = False, estimate_steps: int = 10, safety: float = 1.1) -> ChebyshevPreconditioner:
     """Chebyshev polynomial preconditioner (``smoother=False``) or smoother (``smoother=True``).
 
     ``M r`` runs ``degree`` steps of the Chebyshev iteration (:func:`krylearn.chebyshev`) on ``A e = r``

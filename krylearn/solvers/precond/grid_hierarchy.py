@@ -25,6 +25,8 @@ U. Trottenberg, C. W. Oosterlee, A. Schüller, "Multigrid", Academic Press 2001,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -32,6 +34,10 @@ from ...operators.stencil import PoissonStencil
 from . import _multigrid_kernels as K
 from . import _multigrid_setup_kernels as S
 from ._coarse_solvers import _CoarseSolver, _default_coarse_iterations
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ...typing import ArrayLike, OperatorLike
 
 __all__ = ["GridHierarchy", "GridLevel"]
 
@@ -153,8 +159,8 @@ class GridHierarchy:
         Levels, grid shapes, unknowns per level, the coarse solver, the set-up time.
     """
 
-    def __init__(self, A, *, levels=None, coarse_size=512, merge_tolerance=0.01, direct_max=None,
-                 interp_mode=2, coarse_iterations=None):
+    def __init__(self, A: OperatorLike, *, levels: int | None = None, coarse_size: int = 512, merge_tolerance: float = 0.01, direct_max: Any = None,
+                 interp_mode: int = 2, coarse_iterations: Any = None) -> None:
         self.interp_mode = interp_mode
         if coarse_iterations is None:
             coarse_iterations = _default_coarse_iterations(A)
@@ -219,7 +225,7 @@ class GridHierarchy:
         if levels is not None and len(self.levels) < levels:
             self.info["levels_requested"] = int(levels)
 
-    def set_boundary_band(self, width):
+    def set_boundary_band(self, width: Any) -> None:
         """Mark on every level the fluid cells within ``width`` cells (max-norm) of a solid cell or
         the box boundary: the cells that boundary smoothing visits (``level.band``)."""
         from scipy.ndimage import maximum_filter
@@ -302,15 +308,15 @@ class GridHierarchy:
         kernels[self.ndim - 2](inp, fine.flags, out, *grid_shape_of.grid_shape)
         return out[dst.interior].copy()
 
-    def restrict(self, level, r):
+    def restrict(self, level: Any, r: ArrayLike) -> Any:
         """Restrict a grid array of level ``level`` to level ``level + 1`` (``Pᵀ r / 2^dim``)."""
         return self._transfer(level, level + 1, r, (K.restrict2d, K.restrict3d), self.levels[level + 1])
 
-    def prolong(self, level, xc):
+    def prolong(self, level: Any, xc: Any) -> Any:
         """Interpolate a grid array of level ``level + 1`` to level ``level`` (``P xc``)."""
         return self._transfer(level + 1, level, xc, (K.prolong_add2d, K.prolong_add3d), self.levels[level])
 
-    def prolongation_matrix(self, level):
+    def prolongation_matrix(self, level: Any) -> Any:
         """The prolongation from level ``level + 1`` to ``level`` as a SciPy CSR matrix acting on the
         *fluid cells* of the two levels (C order, as :meth:`GridLevel.tocsr` numbers them); the
         restriction of the cycle is its transpose divided by ``2^dim``. Assembled from the same
@@ -342,14 +348,14 @@ class GridHierarchy:
             rows.append(np.flatnonzero(keep))
             cols.append(cnum[flat])
             vals.append(w[keep])
-        cols = np.concatenate(cols)
-        if np.any(cols < 0):
+        col_index = np.concatenate(cols)
+        if np.any(col_index < 0):
             raise AssertionError("prolongation reaches a solid coarse cell")  # flags guarantee otherwise
-        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), cols)),
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), col_index)),
                              shape=(fcells.size, ccells.size))
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> Any:
         """Bytes held by all levels (operators, flags and work vectors)."""
         total = 0
         for lv in self.levels:

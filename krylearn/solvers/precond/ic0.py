@@ -21,6 +21,7 @@ from ._triangular import split_lu, split_solve
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ...typing import OperatorLike
+    from typing import Any
 
 __all__ = ["ic0", "IC0Preconditioner"]
 
@@ -28,7 +29,7 @@ __all__ = ["ic0", "IC0Preconditioner"]
 class IC0Preconditioner(LinearOperator):
     """``z = (L Lᵀ)⁻¹ r`` with the IC(0) factor: see :func:`ic0`."""
 
-    def __init__(self, A, shift=0.0, *, max_shift_tries=40):
+    def __init__(self, A: OperatorLike, shift: float = 0.0, *, max_shift_tries: int = 40) -> None:
         system = CSRSystem(A, "ic0")
         if np.iscomplexobj(system.data):
             raise ValueError("ic0 supports real symmetric matrices; use kl.precond.ilu for complex ones")
@@ -60,13 +61,13 @@ class IC0Preconditioner(LinearOperator):
         return z
 
     @property
-    def L(self):
+    def L(self) -> Any:
         """The incomplete Cholesky factor as a SciPy CSR matrix (lower, ``L Lᵀ ≈ A + shift·diag(A)``)."""
         Lunit, U = lu_matrices(self.system, self._lu)
         d = np.asarray(U.diagonal())
         return (Lunit @ sp.diags(np.sqrt(d))).tocsr()
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return self.matmat(np.eye(self.shape[0]))
 
 

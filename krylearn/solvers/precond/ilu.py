@@ -29,7 +29,7 @@ __all__ = ["ilu", "ILUPreconditioner"]
 class ILUPreconditioner(LinearOperator):
     """``z = (L U)⁻¹ r``: see :func:`ilu`."""
 
-    def __init__(self, A, *, drop_tol=None, fill_factor=None, shift=0.0, max_shift_tries=40, **spilu_options):
+    def __init__(self, A: OperatorLike, *, drop_tol: Any = None, fill_factor: Any = None, shift: float = 0.0, max_shift_tries: int = 40, **spilu_options: Any) -> None:
         self._spilu = None
         if drop_tol is None and fill_factor is None and not spilu_options:
             system = CSRSystem(A, "ilu")
@@ -78,14 +78,14 @@ class ILUPreconditioner(LinearOperator):
         return z
 
     @property
-    def factors(self):
+    def factors(self) -> Any:
         """``(L, U)`` as SciPy sparse matrices (``L`` unit lower; for ``spilu`` with its permutations
         applied as SciPy documents: ``Pr A Pc ≈ L U``)."""
         if self._spilu is not None:
             return self._spilu.L, self._spilu.U
         return lu_matrices(self.system, self._lu)
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return self.matmat(np.eye(self.shape[0], dtype=self.dtype))
 
 

@@ -22,7 +22,7 @@ __all__ = ["jacobi", "JacobiPreconditioner"]
 class JacobiPreconditioner(LinearOperator):
     """``z = D⁻¹ r``: see :func:`jacobi`."""
 
-    def __init__(self, A):
+    def __init__(self, A: OperatorLike) -> None:
         if sp.issparse(A):
             n, m = A.shape
             d = np.asarray(A.diagonal())
@@ -63,7 +63,7 @@ class JacobiPreconditioner(LinearOperator):
     def _diagonal(self):
         return self.inv_diag
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return np.diag(self.inv_diag)
 
 

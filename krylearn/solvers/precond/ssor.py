@@ -19,6 +19,7 @@ from ._triangular import ssor_apply, ssor_apply_adjoint
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ...typing import OperatorLike
+    from typing import Any
 
 __all__ = ["ssor", "SSORPreconditioner"]
 
@@ -32,7 +33,7 @@ def _check_omega(omega):
 class SSORPreconditioner(LinearOperator):
     """``z = M⁻¹ r`` by a forward and a backward triangular sweep: see :func:`ssor`."""
 
-    def __init__(self, A, omega=1.0, *, _system=None, symmetric=None):
+    def __init__(self, A: OperatorLike, omega: float = 1.0, *, _system: Any = None, symmetric: Any = None) -> None:
         omega = _check_omega(omega)
         system = _system if _system is not None else CSRSystem(A, "the SSOR preconditioner")
         if symmetric is None:
@@ -45,7 +46,7 @@ class SSORPreconditioner(LinearOperator):
         self.omega = omega
         self.info = {"type": "ssor", "omega": omega}
 
-    def with_omega(self, omega):
+    def with_omega(self, omega: float) -> SSORPreconditioner:
         """The same preconditioner with another ω (no new setup: shares the CSR arrays)."""
         return SSORPreconditioner(None, omega, _system=self.system, symmetric=self.symmetric)
 
@@ -69,7 +70,7 @@ class SSORPreconditioner(LinearOperator):
         ssor_apply_adjoint(s.indptr, s.indices, s.data, s.dptr, s.invdiag, self.omega, r, z)
         return z
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return self.matmat(np.eye(self.shape[0], dtype=self.dtype))
 
 

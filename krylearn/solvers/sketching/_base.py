@@ -3,6 +3,8 @@ identity sketch and the input helpers shared by every sketch (:mod:`.sketches` l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numbers
 
 import numpy as np
@@ -10,6 +12,10 @@ import scipy.sparse as sp
 
 from ...operators.base import LinearOperator
 from ...operators.convert import MatrixOperator, SparseOperator, aslinearoperator
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any, Callable
+    from ...typing import OperatorLike
 
 
 _COLUMN_BLOCK = 64        # columns of A per block for matrix-free A
@@ -62,7 +68,10 @@ class Sketch(LinearOperator):
 
     kind = "sketch"
 
-    def __init__(self, m, n, seed=None):
+    #: the dense path of :meth:`apply`, ``A -> S A`` (each sketch defines it)
+    _apply_dense: Callable[[np.ndarray], np.ndarray]
+
+    def __init__(self, m: Any, n: Any, seed: Any = None) -> None:
         m = _check_size(m, "sketch size m")
         n = _check_size(n, "number of rows n")
         super().__init__((m, n), dtype=np.float64)
@@ -72,7 +81,7 @@ class Sketch(LinearOperator):
     def _rng(self, *key):
         return np.random.default_rng(np.random.SeedSequence(self._ss.entropy, spawn_key=key))
 
-    def apply(self, A):
+    def apply(self, A: OperatorLike) -> Any:
         """Return the dense ``m x d`` array ``S A``.
 
         ``A`` may be a NumPy array, a ``scipy.sparse`` matrix (kept sparse) or anything
@@ -102,7 +111,7 @@ class Sketch(LinearOperator):
             out[:, c0:c1] = self._apply_dense(Acsc[:, c0:c1].toarray())
         return out
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return self._apply_dense(np.eye(self.shape[1]))
 
     def __repr__(self):
@@ -116,7 +125,7 @@ class IdentitySketch(Sketch):
 
     kind = "identity"
 
-    def __init__(self, n):
+    def __init__(self, n: Any) -> None:
         super().__init__(n, n, seed=None)
 
     def _apply_dense(self, A):

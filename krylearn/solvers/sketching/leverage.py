@@ -3,14 +3,20 @@ with probability ∝ their (approximate) statistical leverage, rescaled to be un
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
 from ._base import Sketch, _unwrap
 from .sparse_sign import SparseSign
 
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ...typing import ArrayLike, OperatorLike
 
-def leverage_scores(A, *, seed=None, exact=False, oversampling=4, jl_dim=None):
+
+def leverage_scores(A: OperatorLike, *, seed: Any = None, exact: bool = False, oversampling: int = 4, jl_dim: Any = None) -> Any:
     """Leverage scores ``ℓ_i = ‖(A R⁻¹)_i‖²`` of the rows of a tall ``A``.
 
     ``exact=True`` uses a thin QR of ``A`` (dense only). Otherwise (Drineas et al. 2012) ``R``
@@ -54,7 +60,7 @@ class LeverageScore(Sketch):
 
     kind = "leverage"
 
-    def __init__(self, m, n, seed=None, *, A=None, scores=None, uniform_mix=0.1):
+    def __init__(self, m: int, n: int, seed: int | None = None, *, A: OperatorLike | None = None, scores: ArrayLike | None = None, uniform_mix: float = 0.1) -> None:
         super().__init__(m, n, seed)
         if scores is None:
             if A is None:
@@ -92,7 +98,7 @@ class LeverageScore(Sketch):
         np.add.at(out, self.rows, self.weights * y)
         return out
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         D = np.zeros(self.shape)
         D[np.arange(self.shape[0]), self.rows] = self.weights
         return D

@@ -37,6 +37,8 @@ Hot loops: for a dense (C-ordered float64) or CSR ``A`` one numba pass over ``A`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import copy
 import math
 import numbers
@@ -51,6 +53,11 @@ from ._fused import _Ops
 from ._iterations import _fossils, _iterative_sketching, _lsqr
 from ._base import IdentitySketch, Sketch, _check_size, _unwrap
 from .sketches import SRHT, make_sketch
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ...solvers.result import SolverResult
+    from ...typing import ArrayLike, Callback, OperatorLike
 
 __all__ = ["lstsq", "METHODS", "linf_sketch_size"]
 
@@ -192,9 +199,9 @@ def _columns(A, B, method="sketch_precondition", *, sketch=None, sketch_size=Non
 
 
 @rescaled(has_x0=False, batched=_columns)
-def lstsq(A, b, method="sketch_precondition", *, sketch=None, sketch_size=None, rtol=None, atol=0.0,
-          maxiter=None, seed=None, callback=None, rcond=None, zeta=8, damping=None, momentum=None,
-          refinements=2, eps=0.5, delta=0.01):
+def lstsq(A: OperatorLike, b: ArrayLike, method: str = "sketch_precondition", *, sketch: Any = None, sketch_size: int | None = None, rtol: float | None = None, atol: float = 0.0,
+          maxiter: int | None = None, seed: Any = None, callback: Callback | None = None, rcond: float | None = None, zeta: int = 8, damping: float | None = None, momentum: float | None = None,
+          refinements: int = 2, eps: float = 0.5, delta: float = 0.01) -> SolverResult:
     """Solve the tall least-squares problem ``min_x ‖b − A x‖₂`` by randomized sketching.
 
     Parameters

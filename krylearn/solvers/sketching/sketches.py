@@ -37,11 +37,17 @@ References
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._base import IdentitySketch, Sketch
 from .gaussian import GaussianSketch
 from .leverage import LeverageScore, leverage_scores
 from .sparse_sign import CountSketch, SparseSign
 from .srht import SRHT, SRTT, fwht
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ...typing import OperatorLike
 
 __all__ = ["Sketch", "GaussianSketch", "SRHT", "CountSketch", "SparseSign", "LeverageScore",
            "make_sketch", "SKETCHES", "fwht", "SRTT",
@@ -58,7 +64,7 @@ SKETCHES = {
 }
 
 
-def make_sketch(kind, m, n, seed=None, *, A=None, **options):
+def make_sketch(kind: Any, m: Any, n: Any, seed: Any = None, *, A: OperatorLike | None = None, **options: Any) -> Any:
     """Build a sketch by name: ``"gaussian"``, ``"srht"``, ``"srtt"``, ``"countsketch"``, ``"sparse_sign"``
     (options: ``zeta``) or ``"leverage"`` (needs ``A`` or ``scores``). A :class:`Sketch` instance
     is returned unchanged after a shape check.
@@ -80,5 +86,5 @@ def make_sketch(kind, m, n, seed=None, *, A=None, **options):
         raise ValueError(f"unknown sketch {kind!r}; choose one of {sorted(SKETCHES)}")
     cls = SKETCHES[kind]
     if cls is LeverageScore:
-        return cls(m, n, seed, A=A, **options)
+        return LeverageScore(m, n, seed, A=A, **options)
     return cls(m, n, seed, **options)

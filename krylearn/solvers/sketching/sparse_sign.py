@@ -4,12 +4,17 @@ Nguyen 2013, ζ = 8 after Epperly 2023) and :class:`CountSketch` (ζ = 1; Clarks
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
 from ...threads import get_num_threads
 from ._base import Sketch, _check_size
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
 
 
 @nb.njit(cache=True, fastmath=True)
@@ -90,7 +95,7 @@ class SparseSign(Sketch):
 
     kind = "sparse_sign"
 
-    def __init__(self, m, n, seed=None, zeta=8):
+    def __init__(self, m: Any, n: Any, seed: Any = None, zeta: int = 8) -> None:
         super().__init__(m, n, seed)
         zeta = _check_size(zeta, "zeta (nonzeros per column)")
         m, n = self.shape
@@ -107,7 +112,7 @@ class SparseSign(Sketch):
         self.vals = rng.choice(np.array([-1.0, 1.0]), size=(n, zeta)) / np.sqrt(zeta)
         self._S = None
 
-    def tosparse(self):
+    def tosparse(self) -> Any:
         """``S`` as a ``scipy.sparse.csr_matrix``."""
         if self._S is None:
             m, n = self.shape
@@ -137,7 +142,7 @@ class SparseSign(Sketch):
     def _rmatvec(self, y):
         return self.tosparse().T @ y
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         return self.tosparse().toarray()
 
 
@@ -149,7 +154,7 @@ class CountSketch(SparseSign):
 
     kind = "countsketch"
 
-    def __init__(self, m, n, seed=None):
+    def __init__(self, m: Any, n: Any, seed: Any = None) -> None:
         super().__init__(m, n, seed, zeta=1)
 
 

@@ -4,11 +4,17 @@ randomized trigonometric transform (:class:`SRTT`, orthonormal DCT-II, any ``n``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
 
 from ...threads import get_num_threads
 from ._base import _COLUMN_BLOCK, Sketch
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+    from ...typing import ArrayLike
 
 
 # ---------------------------------------------------------------------------------------
@@ -93,7 +99,7 @@ def _srht_dense(A, signs, rows, scale, N, width):
     return _srht_dense_par(A, signs, rows, scale, N, width)
 
 
-def fwht(x):
+def fwht(x: ArrayLike) -> Any:
     """Unnormalised fast Walsh–Hadamard transform along axis 0 (length a power of two).
 
     ``fwht(x) == H @ x`` with the Sylvester–Hadamard matrix ``H`` (entries ±1)."""
@@ -121,7 +127,7 @@ class SRHT(Sketch):
 
     kind = "srht"
 
-    def __init__(self, m, n, seed=None):
+    def __init__(self, m: Any, n: Any, seed: Any = None) -> None:
         super().__init__(m, n, seed)
         n = self.shape[1]
         self.N = 1 << max(0, int(np.ceil(np.log2(n))))
@@ -162,7 +168,7 @@ class SRTT(Sketch):
 
     kind = "srtt"
 
-    def __init__(self, m, n, seed=None):
+    def __init__(self, m: Any, n: Any, seed: Any = None) -> None:
         super().__init__(m, n, seed)
         m, n = self.shape
         if m > n:

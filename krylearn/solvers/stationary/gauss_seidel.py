@@ -5,8 +5,14 @@ Reference: Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._common import rescaled
 from .sor import SOR
+
+if TYPE_CHECKING:  # annotations only
+    from ...solvers.result import SolverResult
+    from ...typing import ArrayLike, Callback, OperatorLike
 
 __all__ = ["gauss_seidel", "GaussSeidel"]
 
@@ -22,7 +28,7 @@ class GaussSeidel(SOR):
 
 
 @rescaled
-def gauss_seidel(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, callback=None, relative_to="b"):
+def gauss_seidel(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None, callback: Callback | None = None, relative_to: str = "b") -> SolverResult:
     """Solve ``A x = b`` by Gauss–Seidel sweeps (forward, ``x_i ← (b_i − Σ_{j≠i} a_ij x_j)/a_ii``).
 
     Same as ``kl.sor(A, b, omega=1.0, ...)``; one iteration is one sweep.

@@ -7,8 +7,14 @@ Sparse Linear Systems", 2nd ed., SIAM 2003, §4.1.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._common import rescaled
 from .._sweeps import CSRSystem, run_stationary
+
+if TYPE_CHECKING:  # annotations only
+    from ...solvers.result import SolverResult
+    from ...typing import ArrayLike, Callback, OperatorLike
 
 __all__ = ["sor", "SOR"]
 
@@ -51,7 +57,7 @@ class SOR:
 
 
 @rescaled
-def sor(A, b, x0=None, *, omega=1.0, rtol=1e-5, atol=0.0, maxiter=None, callback=None, relative_to="b"):
+def sor(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, omega: float = 1.0, rtol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None, callback: Callback | None = None, relative_to: str = "b") -> SolverResult:
     """Solve ``A x = b`` by successive over-relaxation (forward sweeps).
 
     Algorithm: sweep ``i = 0..n−1``: ``x_i ← x_i + ω (b_i − Σ_j a_ij x_j) / a_ii`` using the

@@ -210,7 +210,7 @@ def _tsallis_kernel(L, eta, tol, maxiter):
 
 
 #: every tuner class by name (filled by ``Tuner.__init_subclass__``), for :func:`load_tuner`
-_TUNERS = {}
+_TUNERS: dict[str, type[Tuner]] = {}
 #: modules holding further tuner classes, imported by :func:`load_tuner` on demand
 _TUNER_MODULES = ("krylearn.solvers.tuning.contextual_tuners", "krylearn.solvers.tuning.ucb")
 
@@ -223,7 +223,7 @@ class Tuner:
         if not cls.__name__.startswith("_"):
             _TUNERS[cls.__name__] = cls
 
-    _config_keys = ("grid", "seed", "scale", "arms")
+    _config_keys: tuple[str, ...] = ("grid", "seed", "scale", "arms")
 
     def __init__(self, grid=None, seed=None, scale="mean", arms=None):
         if arms is not None:

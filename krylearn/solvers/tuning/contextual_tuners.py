@@ -36,7 +36,7 @@ def check_context(context, who):
 
 
 class _Contextual(Tuner):
-    _config_keys = ("grid", "seed", "scale", "arms", "context_range")
+    _config_keys: tuple[str, ...] = ("grid", "seed", "scale", "arms", "context_range")
 
     def _check_context(self, context):
         return check_context(context, type(self).__name__)

@@ -9,10 +9,16 @@ J. Kiefer, "Sequential minimax search for a maximum", Proc. AMS 4 (1953) (golden
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 import numbers
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    from typing import Any, Callable
+    from ...typing import OperatorLike
 
 __all__ = ["jacobi_spectral_radius", "young_omega", "young_policy", "golden_section_omega"]
 
@@ -24,7 +30,7 @@ def _csr_and_diag(A):
     return s.csr, np.real(s.diag)
 
 
-def jacobi_spectral_radius(A, steps=30, seed=0):
+def jacobi_spectral_radius(A: OperatorLike, steps: int = 30, seed: int = 0) -> Any:
     """Spectral radius ``β`` of the Jacobi iteration matrix ``I − D⁻¹A`` for symmetric ``A``
     with a positive diagonal, from ``steps`` Lanczos steps (no dense eigensolve).
 
@@ -48,7 +54,7 @@ def jacobi_spectral_radius(A, steps=30, seed=0):
     return float(max(abs(1.0 - theta[0]), abs(theta[-1] - 1.0)))
 
 
-def young_omega(A, steps=30, seed=0):
+def young_omega(A: OperatorLike, steps: int = 30, seed: int = 0) -> Any:
     """Young's optimal SOR parameter ``ω* = 2 / (1 + √(1 − β²))``, ``β`` the Jacobi spectral
     radius (:func:`jacobi_spectral_radius`, a few Lanczos steps).
 
@@ -69,7 +75,7 @@ def young_omega(A, steps=30, seed=0):
     return 2.0 / (1.0 + math.sqrt(1.0 - beta * beta)), beta
 
 
-def young_policy(steps=30, lo=None, hi=None):
+def young_policy(steps: int = 30, lo: Any = None, hi: Any = None) -> Any:
     """An oracle policy for :func:`~krylearn.solvers.tuning.sequence.solve_sequence`: ω_t = Young's ω* of each ``A_t`` (optionally
     clipped to ``[lo, hi]``)."""
 
@@ -88,7 +94,7 @@ def young_policy(steps=30, lo=None, hi=None):
 _TAU = (math.sqrt(5.0) - 1.0) / 2.0
 
 
-def golden_section_omega(cost, lo=1.0, hi=1.95, evals=12, start=5):
+def golden_section_omega(cost: Callable[..., Any], lo: float = 1.0, hi: float = 1.95, evals: int = 12, start: int = 5) -> Any:
     """Minimise an (integer-valued, roughly unimodal) cost of ω by golden-section search.
 
     A coarse start grid of ``start`` points in ``[lo, hi]`` brackets the minimum (the best point

@@ -81,8 +81,8 @@ class SequenceResult:
     tuner_time: np.ndarray
     converged: np.ndarray
     contexts: list
-    cpu_time: np.ndarray = None
-    x: np.ndarray = None
+    cpu_time: np.ndarray | None = None
+    x: np.ndarray | None = None
     solver: str = ""
     info: dict = field(default_factory=dict)
 
@@ -360,7 +360,7 @@ class GridCosts:
     grid: np.ndarray
     table: np.ndarray
     contexts: list
-    steps: np.ndarray = None
+    steps: np.ndarray | None = None
 
     @property
     def totals(self):
