@@ -237,6 +237,7 @@ def test_tiny_grids():
 
 
 class TestMultigridIsAnOperator(OperatorTestCase):
+    covers = (MultigridPreconditioner,)
     rtol = 1e-10
     atol = 1e-12
 
