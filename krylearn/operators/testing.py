@@ -11,6 +11,8 @@ preconditioners) set ``linear = False`` and get the checks that hold for any map
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .base import LinearOperator
@@ -200,6 +202,24 @@ class OperatorTestCase:
         np.testing.assert_array_equal(y1, y2)   # the same input gives the same output, bit for bit
         if self.linear:
             np.testing.assert_array_equal(A.matvec(np.zeros_like(x)), 0.0)
+
+    def test_complex_vector_on_real_operator(self):
+        # a real operator applied to a complex vector either refuses it or applies itself to the
+        # real and imaginary parts; silently dropping the imaginary part is wrong
+        A = self.create()
+        if not self.linear or np.iscomplexobj(np.empty(0, A.dtype)):
+            return
+        rng = self._rng()
+        u, v = random_vector(rng, A.shape[1]), random_vector(rng, A.shape[1])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", np.exceptions.ComplexWarning)
+                got = A.matvec(u + 1j * v)
+        except (TypeError, ValueError, np.exceptions.ComplexWarning) as exc:
+            if isinstance(exc, np.exceptions.ComplexWarning):
+                raise AssertionError(f"{A!r} drops the imaginary part of a complex vector") from exc
+            return
+        self._close(got, A.matvec(u) + 1j * A.matvec(v), scale=np.abs(self.dense()).max())
 
     def test_matvec(self):
         A = self.create()

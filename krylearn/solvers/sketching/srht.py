@@ -8,7 +8,7 @@ import numba as nb
 import numpy as np
 
 from ...threads import get_num_threads
-from ._base import _COLUMN_BLOCK, Sketch
+from ._base import _COLUMN_BLOCK, Sketch, _real_and_imaginary
 
 
 # ---------------------------------------------------------------------------------------
@@ -130,6 +130,7 @@ class SRHT(Sketch):
         self.rows = np.sort(rng.choice(self.N, size=self.shape[0], replace=False)).astype(np.int64)
         self.scale = 1.0 / np.sqrt(self.shape[0])      # √(N/m) / √N
 
+    @_real_and_imaginary
     def _apply_dense(self, A):
         A = np.asarray(A, dtype=np.float64)
         squeeze = A.ndim == 1
@@ -141,6 +142,7 @@ class SRHT(Sketch):
     def _matvec(self, x):
         return self._apply_dense(x)
 
+    @_real_and_imaginary
     def _rmatvec(self, y):
         buf = np.zeros((self.N, 1))
         buf[self.rows, 0] = self.scale * np.asarray(y, dtype=np.float64)
@@ -170,6 +172,7 @@ class SRTT(Sketch):
         self.rows = np.sort(rng.choice(n, size=m, replace=False)).astype(np.int64)
         self.scale = float(np.sqrt(n / m))
 
+    @_real_and_imaginary
     def _apply_dense(self, A):
         import scipy.fft as sfft
         A = np.asarray(A, dtype=np.float64)
@@ -186,6 +189,7 @@ class SRTT(Sketch):
     def _matvec(self, x):
         return self._apply_dense(x)
 
+    @_real_and_imaginary
     def _rmatvec(self, y):
         import scipy.fft as sfft
         z = np.zeros(self.shape[1])
