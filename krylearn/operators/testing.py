@@ -311,8 +311,8 @@ class OperatorTestCase:
         if not self.check_tags:
             return
         if not self.linear:
-            # a nonlinear map is no symmetric matrix: claiming so would let solvers treat it as one
-            assert not (A.symmetric or A.hermitian or A.positive_definite), f"{A!r} claims matrix structure"
+            # no matrix to check the tags against: a variable map may still say it approximates
+            # an SPD one (the multigrid K-cycle does); ``variable`` tells solvers not to rely on it
             return
         D = self.dense()
         if A.symmetric:
