@@ -115,9 +115,11 @@ def as_mat(op, *, comm=None):
 
     Examples
     --------
-    >>> import krylearn as kl, krylearn.petsc as klp
-    >>> A = klp.as_mat(kl.pde.poisson((32, 32)))          # doctest: +SKIP
-    >>> res = klp.solve(A, b, pc="jacobi", rtol=1e-8)      # doctest: +SKIP
+    >>> import numpy as np, krylearn as kl, krylearn.petsc as klp
+    >>> A = klp.as_mat(kl.pde.poisson((32, 32)))
+    >>> res = klp.solve(A, np.ones(1024), pc="jacobi", rtol=1e-8)
+    >>> res.converged
+    True
     """
     op = aslinearoperator(op)
     comm = PETSc.COMM_SELF if comm is None else comm

@@ -119,6 +119,8 @@ class OperatorTestCase:
 
     Examples
     --------
+    A template for a test module (skipped as a doctest: it defines a pytest class, it runs nothing):
+
     >>> class TestMyDiagonal(OperatorTestCase):          # doctest: +SKIP
     ...     covers = (kl.operators.DiagonalOperator,)
     ...     def create(self):
