@@ -3,6 +3,9 @@
 Kaneda et al., "A Deep Conjugate Direction Method for Iteratively Solving Linear Systems",
 ICML 2023 (arXiv 2205.10763). Importing this subpackage imports torch (``import krylearn`` does not).
 
+The calls, for an operator ``A`` and a right-hand side ``b`` (runnable examples: the docstrings of
+:func:`dcdm` and :class:`DCDMPreconditioner`):
+
 >>> import krylearn as kl
 >>> model = kl.learned.load_pretrained("poisson2d")         # doctest: +SKIP
 >>> res = kl.learned.dcdm(A, b, model, rtol=1e-6)            # doctest: +SKIP

@@ -278,8 +278,13 @@ class DCDMPreconditioner(LinearOperator):
 
     Examples
     --------
+    >>> import numpy as np, krylearn as kl
+    >>> model = kl.learned.load_pretrained("poisson2d")
+    >>> A = kl.pde.poisson((32, 32), mask=kl.pde.obstacles.random_domain((32, 32), seed=1))
     >>> M = kl.learned.DCDMPreconditioner(model, A)
-    >>> res = kl.fcg(A, b, M=M, rtol=1e-6)
+    >>> res = kl.fcg(A, np.ones(A.shape[0]), M=M, rtol=1e-6)
+    >>> res.converged
+    True
     """
 
     #: a nonlinear map (see Notes)

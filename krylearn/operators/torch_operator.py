@@ -26,16 +26,26 @@ class TorchOperator(LinearOperator):
         self._torch = torch
 
     def _to(self, x):
+        if np.iscomplexobj(x) and not self.A.is_complex():
+            # a real tensor and a complex vector: multiply in the complex dtype (a cast to the
+            # tensor's dtype dropped the imaginary part; found by OperatorTestCase)
+            return self._torch.as_tensor(np.ascontiguousarray(x), device=self.A.device)
         return self._torch.as_tensor(np.ascontiguousarray(x), device=self.A.device).to(self.A.dtype)
 
+    def _mul(self, A, x):
+        x = self._to(x)
+        if x.dtype != A.dtype:    # a complex vector on a real tensor
+            A = A.to(x.dtype)
+        return (A @ x).cpu().numpy()
+
     def _matvec(self, x):
-        return (self.A @ self._to(x)).cpu().numpy()
+        return self._mul(self.A, x)
 
     def _rmatvec(self, x):
-        return (self.A.conj().transpose(0, 1) @ self._to(x)).cpu().numpy()
+        return self._mul(self.A.conj().transpose(0, 1), x)
 
     def _matmat(self, X):
-        return (self.A @ self._to(X)).cpu().numpy()
+        return self._mul(self.A, X)
 
     def _diagonal(self):
         A = self.A.to_dense() if self.A.is_sparse else self.A

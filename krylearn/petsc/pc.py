@@ -65,9 +65,15 @@ class PC:
 
     Examples
     --------
-    >>> import krylearn as kl, krylearn.petsc as klp          # doctest: +SKIP
-    >>> ksp = PETSc.KSP().create(); ksp.setOperators(A); ksp.setType("cg")
-    >>> pc = ksp.getPC(); pc.setType("python"); pc.setPythonContext(klp.PC(kl.precond.ic0(A_csr)))
+    >>> import numpy as np, krylearn as kl, krylearn.petsc as klp
+    >>> from petsc4py import PETSc
+    >>> A = kl.pde.poisson((16, 16))
+    >>> ksp = PETSc.KSP().create(PETSc.COMM_SELF); ksp.setOperators(klp.as_aij(A)); ksp.setType("cg")
+    >>> pc = ksp.getPC(); pc.setType("python"); pc.setPythonContext(klp.PC(kl.precond.ic0(A)))
+    >>> b, x = klp.as_aij(A).createVecs()
+    >>> b.set(1.0); ksp.setTolerances(rtol=1e-8); ksp.solve(b, x)
+    >>> ksp.getConvergedReason() > 0
+    True
     """
 
     #: options read by this context (name without the PC's prefix -> default), for view/help

@@ -180,10 +180,12 @@ def solve(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, ksp_typ
 
     Examples
     --------
-    >>> import numpy as np, krylearn as kl, krylearn.petsc as klp       # doctest: +SKIP
+    >>> import numpy as np, krylearn as kl, krylearn.petsc as klp
     >>> A = kl.pde.poisson((64, 64))
     >>> res = klp.solve(A.tocsr(), np.ones(A.shape[0]), pc="krylearn.petsc.SSOR",
     ...                 options={"krylearn_ssor_omega": 1.5}, rtol=1e-8)
+    >>> res.converged
+    True
     """
     mat = _as_petsc_mat(A)
     (m_loc, m_glob), (n_loc, n_glob) = mat.getSizes()

@@ -347,14 +347,20 @@ class _InPrecision(LinearOperator):
         super().__init__(op.shape, dtype=dtype, symmetric=op.symmetric, hermitian=op.hermitian,
                          positive_definite=op.positive_definite)
 
+    def _cast(self, y):
+        # a complex product of a real operator stays complex (in the single precision): a cast to
+        # float32 dropped the imaginary part (found by OperatorTestCase)
+        y = np.asarray(y)
+        return y.astype(np.result_type(self.dtype, np.complex64) if np.iscomplexobj(y) else self.dtype, copy=False)
+
     def _matvec(self, x):
-        return np.asarray(self.op.matvec(x)).astype(self.dtype, copy=False)
+        return self._cast(self.op.matvec(x))
 
     def _rmatvec(self, x):
-        return np.asarray(self.op.rmatvec(x)).astype(self.dtype, copy=False)
+        return self._cast(self.op.rmatvec(x))
 
     def _matmat(self, X):
-        return np.asarray(self.op.matmat(X)).astype(self.dtype, copy=False)
+        return self._cast(self.op.matmat(X))
 
     def _diagonal(self):
         return self.op.diagonal()

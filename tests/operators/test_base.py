@@ -7,8 +7,9 @@ import scipy.sparse.linalg as spla
 
 import krylearn as kl
 from krylearn.operators import (AdjointOperator, DiagonalOperator, IdentityOperator, MatrixOperator,
-                                ProductOperator, ScaledOperator, SparseOperator, SumOperator,
+                                ProductOperator, ScaledOperator, ScipyOperator, SparseOperator, SumOperator,
                                 TransposeOperator)
+from krylearn.operators.convert import _Retagged
 from krylearn.operators.testing import OperatorTestCase
 
 RNG = np.random.default_rng(1234)
@@ -21,6 +22,7 @@ S_SQ = sp.random(7, 7, density=0.4, random_state=3, format="csr") + sp.eye(7)
 
 
 class TestMatrixRect(OperatorTestCase):
+    covers = (MatrixOperator,)
     def create(self):
         return MatrixOperator(M_RECT)
 
@@ -29,6 +31,7 @@ class TestMatrixRect(OperatorTestCase):
 
 
 class TestMatrixComplex(OperatorTestCase):
+    covers = (MatrixOperator,)
     def create(self):
         return kl.aslinearoperator(M_CPLX)
 
@@ -37,6 +40,7 @@ class TestMatrixComplex(OperatorTestCase):
 
 
 class TestMatrixSPD(OperatorTestCase):
+    covers = (MatrixOperator,)
     def create(self):
         return kl.aslinearoperator(M_SPD, symmetric=True, positive_definite=True)
 
@@ -45,6 +49,7 @@ class TestMatrixSPD(OperatorTestCase):
 
 
 class TestSparse(OperatorTestCase):
+    covers = (SparseOperator,)
     def create(self):
         return SparseOperator(S_SQ)
 
@@ -53,6 +58,7 @@ class TestSparse(OperatorTestCase):
 
 
 class TestSparseRect(OperatorTestCase):
+    covers = (SparseOperator,)
     def create(self):
         return kl.aslinearoperator(sp.csc_matrix(M_RECT))
 
@@ -61,6 +67,7 @@ class TestSparseRect(OperatorTestCase):
 
 
 class TestScipy(OperatorTestCase):
+    covers = (ScipyOperator,)
     def create(self):
         return kl.aslinearoperator(spla.aslinearoperator(M_RECT))
 
@@ -69,6 +76,7 @@ class TestScipy(OperatorTestCase):
 
 
 class TestCallable(OperatorTestCase):
+    covers = (kl.LinearOperator,)
     def create(self):
         return kl.LinearOperator(M_RECT.shape, matvec=lambda x: M_RECT @ x, rmatvec=lambda y: M_RECT.T @ y)
 
@@ -77,6 +85,7 @@ class TestCallable(OperatorTestCase):
 
 
 class TestTorch(OperatorTestCase):
+    covers = ("krylearn.operators.torch_operator.TorchOperator",)
     def create(self):
         torch = pytest.importorskip("torch")
         return kl.aslinearoperator(torch.tensor(M_SQ))
@@ -86,6 +95,7 @@ class TestTorch(OperatorTestCase):
 
 
 class TestIdentity(OperatorTestCase):
+    covers = (IdentityOperator,)
     def create(self):
         return IdentityOperator(4)
 
@@ -94,6 +104,7 @@ class TestIdentity(OperatorTestCase):
 
 
 class TestDiagonal(OperatorTestCase):
+    covers = (DiagonalOperator,)
     def create(self):
         return DiagonalOperator(np.arange(1.0, 6.0))
 
@@ -102,6 +113,7 @@ class TestDiagonal(OperatorTestCase):
 
 
 class TestDiagonalComplex(OperatorTestCase):
+    covers = (DiagonalOperator,)
     def create(self):
         return DiagonalOperator(np.array([1 + 2j, 3, -1j]))
 
@@ -110,6 +122,7 @@ class TestDiagonalComplex(OperatorTestCase):
 
 
 class TestSum(OperatorTestCase):
+    covers = (SumOperator,)
     def create(self):
         return SumOperator(MatrixOperator(M_SQ), SparseOperator(sp.eye(5) * 2.0))
 
@@ -118,6 +131,7 @@ class TestSum(OperatorTestCase):
 
 
 class TestProduct(OperatorTestCase):
+    covers = (ProductOperator,)
     def create(self):
         return ProductOperator(MatrixOperator(M_RECT), MatrixOperator(M_RECT.T))
 
@@ -126,6 +140,7 @@ class TestProduct(OperatorTestCase):
 
 
 class TestScaled(OperatorTestCase):
+    covers = (ScaledOperator,)
     def create(self):
         return ScaledOperator(MatrixOperator(M_RECT), -2.5)
 
@@ -134,6 +149,7 @@ class TestScaled(OperatorTestCase):
 
 
 class TestScaledComplex(OperatorTestCase):
+    covers = (ScaledOperator,)
     def create(self):
         return (1 - 2j) * MatrixOperator(M_SQ)
 
@@ -142,6 +158,7 @@ class TestScaledComplex(OperatorTestCase):
 
 
 class TestAdjoint(OperatorTestCase):
+    covers = (AdjointOperator,)
     def create(self):
         return AdjointOperator(MatrixOperator(M_CPLX))
 
@@ -150,6 +167,7 @@ class TestAdjoint(OperatorTestCase):
 
 
 class TestTranspose(OperatorTestCase):
+    covers = (TransposeOperator,)
     def create(self):
         return TransposeOperator(MatrixOperator(M_CPLX))
 
@@ -158,12 +176,30 @@ class TestTranspose(OperatorTestCase):
 
 
 class TestMixedExpression(OperatorTestCase):
+    covers = (SumOperator,)
     def create(self):
         A = MatrixOperator(M_RECT)
         return A.T @ A + 0.5 * IdentityOperator(4) - DiagonalOperator(np.arange(4.0))
 
     def dense(self):
         return M_RECT.T @ M_RECT + 0.5 * np.eye(4) - np.diag(np.arange(4.0))
+
+
+class TestRetagged(OperatorTestCase):
+    """``aslinearoperator(op, tags)`` of an existing operator: a re-tagged view (convert._Retagged)."""
+    covers = (_Retagged,)
+    expected_tags = {"symmetric": True, "hermitian": True, "positive_definite": True}
+
+    def create(self):
+        return kl.aslinearoperator(SparseOperator(sp.csr_matrix(M_SPD)), symmetric=True, positive_definite=True)
+
+    def dense(self):
+        return M_SPD
+
+    def test_view_keeps_the_operator(self):
+        A = self.create()
+        assert type(A.args[0]) is SparseOperator and not A.args[0].symmetric
+        assert A.tocsr() is A.args[0].tocsr()
 
 
 def test_to_scipy_with_scipy_cg_and_pyamg():

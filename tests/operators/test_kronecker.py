@@ -27,6 +27,7 @@ def second_diff(n):
 
 
 class TestKroneckerRect(OperatorTestCase):
+    covers = (Kronecker,)
     def create(self):
         return Kronecker(R34, R25)
 
@@ -35,6 +36,7 @@ class TestKroneckerRect(OperatorTestCase):
 
 
 class TestKronecker3(OperatorTestCase):
+    covers = (Kronecker,)
     def create(self):
         return Kronecker(A3, B4, C2)
 
@@ -43,6 +45,7 @@ class TestKronecker3(OperatorTestCase):
 
 
 class TestKroneckerComplexMixed(OperatorTestCase):
+    covers = (Kronecker,)
     def create(self):
         return Kronecker(Z3, sp.csr_matrix(B4), DiagonalOperator(np.array([1.0, -2.0])))
 
@@ -51,6 +54,7 @@ class TestKroneckerComplexMixed(OperatorTestCase):
 
 
 class TestKroneckerSum2(OperatorTestCase):
+    covers = (KroneckerSum,)
     def create(self):
         return KroneckerSum(second_diff(5), second_diff(4))
 
@@ -59,6 +63,7 @@ class TestKroneckerSum2(OperatorTestCase):
 
 
 class TestKroneckerSum3(OperatorTestCase):
+    covers = (KroneckerSum,)
     def create(self):
         return KroneckerSum(A3, MatrixOperator(B4, symmetric=True, positive_definite=True), C2)
 
@@ -68,6 +73,7 @@ class TestKroneckerSum3(OperatorTestCase):
 
 
 class TestKroneckerSumNonsymmetric(OperatorTestCase):
+    covers = (KroneckerSum,)
     def create(self):
         return KroneckerSum(R34 @ R34.T + R34[:, :3], Z3)
 

@@ -68,6 +68,7 @@ def reference_dense(shape, spacing=None, bc="dirichlet", mask=None, coefficient=
 
 @pytest.mark.parametrize("case", list(CASES))
 class TestPoissonStencil(OperatorTestCase):
+    covers = (PoissonStencil,)
     rtol = 1e-12
 
     @pytest.fixture(autouse=True)

@@ -78,10 +78,17 @@ class RecyclingCG:
 
     Examples
     --------
+    A sequence of systems with slowly changing coefficients:
+
+    >>> import numpy as np, krylearn as kl
     >>> rcg = kl.solvers.RecyclingCG(k=6)
-    >>> for A, b in systems:                            # doctest: +SKIP
-    ...     res = rcg.solve(A, b, x0=x, rtol=1e-8, M=kl.precond.ic0(A))
+    >>> x = None
+    >>> for c in (1.0, 1.1, 1.2):
+    ...     A = kl.pde.poisson((24, 24), coefficient=c * np.linspace(1, 2, 576).reshape(24, 24))
+    ...     res = rcg.solve(A, np.ones(576), x0=x, rtol=1e-8, M=kl.precond.ic0(A))
     ...     x = res.x
+    >>> bool(res.converged)
+    True
     """
 
     def __init__(self, k=6, harvest=None):

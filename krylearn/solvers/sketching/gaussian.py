@@ -49,8 +49,11 @@ class GaussianSketch(Sketch):
         return self._apply_dense(x)
 
     def _rmatvec(self, y):
-        out = np.empty(self.shape[1], dtype=np.result_type(y.dtype, np.float64))
+        out = np.empty((self.shape[1],) + y.shape[1:], dtype=np.result_type(y.dtype, np.float64))
         for k in range(self._nblocks()):
             c0, c1, G = self._block(k)
             out[c0:c1] = G.T @ y
         return out
+
+    # a block in one pass: S is generated once, not once per column
+    _rmatmat = _rmatvec

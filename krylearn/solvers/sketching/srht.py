@@ -10,7 +10,7 @@ import numba as nb
 import numpy as np
 
 from ...threads import get_num_threads
-from ._base import _COLUMN_BLOCK, Sketch
+from ._base import _COLUMN_BLOCK, Sketch, _real_and_imaginary
 
 if TYPE_CHECKING:  # annotations only
     from typing import Any
@@ -138,6 +138,7 @@ class SRHT(Sketch):
         self.rows = np.sort(rng.choice(self.N, size=self.shape[0], replace=False)).astype(np.int64)
         self.scale = 1.0 / np.sqrt(self.shape[0])      # √(N/m) / √N
 
+    @_real_and_imaginary
     def _apply_dense(self, A):
         A = np.asarray(A, dtype=np.float64)
         squeeze = A.ndim == 1
@@ -149,6 +150,7 @@ class SRHT(Sketch):
     def _matvec(self, x):
         return self._apply_dense(x)
 
+    @_real_and_imaginary
     def _rmatvec(self, y):
         buf = np.zeros((self.N, 1))
         buf[self.rows, 0] = self.scale * np.asarray(y, dtype=np.float64)
@@ -178,6 +180,7 @@ class SRTT(Sketch):
         self.rows = np.sort(rng.choice(n, size=m, replace=False)).astype(np.int64)
         self.scale = float(np.sqrt(n / m))
 
+    @_real_and_imaginary
     def _apply_dense(self, A):
         import scipy.fft as sfft
         A = np.asarray(A, dtype=np.float64)
@@ -194,6 +197,7 @@ class SRTT(Sketch):
     def _matvec(self, x):
         return self._apply_dense(x)
 
+    @_real_and_imaginary
     def _rmatvec(self, y):
         import scipy.fft as sfft
         z = np.zeros(self.shape[1])

@@ -36,7 +36,8 @@ class SOR:
     --------
     >>> import krylearn as kl, numpy as np, scipy.sparse as sp
     >>> A = sp.diags([-1, 2.5, -1], [-1, 0, 1], shape=(50, 50), format="csr")
-    >>> S = kl.solvers.sor.SOR(A)
+    >>> from krylearn.solvers.stationary.sor import SOR
+    >>> S = SOR(A)
     >>> S.solve(np.ones(50), omega=1.2, rtol=1e-8).converged
     True
     """

@@ -237,6 +237,7 @@ def test_tiny_grids():
 
 
 class TestMultigridIsAnOperator(OperatorTestCase):
+    covers = (MultigridPreconditioner,)
     rtol = 1e-10
     atol = 1e-12
 
@@ -390,3 +391,16 @@ def test_level_csr_is_the_operator():
         C, cells = kl.precond.multigrid(A, levels=2).hierarchy.levels[0].tocsr()
         assert C.has_sorted_indices and cells.size == A.shape[0]
         assert abs(C - A.tocsr()).max() == 0.0
+
+
+class TestVariableMultigridIsAnOperator(OperatorTestCase):
+    """The multigrid cycle with flexible-CG steps on the coarsest level of a 3D maze: a variable
+    map (``M.variable``), checked as a nonlinear operator (linear = False)."""
+    covers = (MultigridPreconditioner,)
+    linear = False
+    rtol, atol = 1e-10, 1e-12
+
+    def create(self):
+        M = kl.precond.multigrid(_thin_walls_3d(16), direct_max=0, coarse_size=16)
+        assert "flexible-CG" in M.info["coarse_solver"]
+        return M
