@@ -173,3 +173,15 @@ def test_the_checker_sees_a_cycle_and_an_upward_import():
     assert layer("krylearn.solvers._common") < layer("krylearn.solvers.krylov.cg") \
         < layer("krylearn.solvers.precond.ic0") < layer("krylearn.solvers.stationary.sor") \
         < layer("krylearn.solvers.tuning.auto") < layer("krylearn.solvers.solve") < layer("krylearn.pde.poisson")
+
+
+def test_the_architecture_page_names_every_module():
+    """docs/architecture.md's module tree stays complete (regenerate it when a module is added)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    tree = text[text.index("```text"):]
+    tree = tree[: tree.index("```", 3)]
+    missing = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
+               if p.name != "__init__.py" and f"── {p.name}  — " not in tree]
+    packages = [str(p.parent.relative_to(PKG)) for p in PKG.rglob("__init__.py")
+                if p.parent != PKG and f"── {p.parent.name}/  — " not in tree]
+    assert not missing and not packages, f"add to docs/architecture.md: {missing + packages}"
