@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 
 from . import _multigrid_kernels as K
 from . import _multigrid_setup_kernels as S
@@ -240,6 +240,10 @@ class _KrylovCoarseSolve:
         return x
 
 
+#: levels up to this size are always factored (SuperLU's worst case there, an open 3D grid, ~0.02 s)
+_ALWAYS_DIRECT = 4096
+
+
 class _CoarseSolver:
     """Solve on the last geometric level: SuperLU up to ``direct_max`` unknowns, otherwise
     aggregation levels that keep wall-separated pieces apart (:class:`_AggregationCycle`): with
@@ -247,14 +251,26 @@ class _CoarseSolver:
     (:class:`_KrylovCoarseSolve`, a variable map), with ``iterations == 1`` one aggregation W-cycle
     (a fixed linear map)."""
 
-    def __init__(self, level, direct_max, coarse_size, iterations=4, check_singular=True):
+    def __init__(self, level, direct_max, coarse_size, iterations=4, check_singular=True, direct_budget=None):
         A, cells = level.tocsr()
         self.cells = cells
         n = A.shape[0]
         sink = level.s.reshape(-1)[cells]
         self.n = n
         self.variable = False
-        if n > direct_max:
+        self.direct_cost = None
+        direct = n <= direct_max
+        if direct and direct_budget is not None and n > _ALWAYS_DIRECT:
+            # SuperLU's cost on a large level depends on how much the walls cut the graph: a maze
+            # of corridors factors in milliseconds, a nearly open 3D level of the same size in a
+            # minute (48³ cells: 84 s). Bound it first by the envelope of a reverse Cuthill–McKee
+            # order (a few ms), which predicted SuperLU's time on open 2D/3D grids within a factor
+            # of two (0.14–0.32 s per 10⁹), and factor only within the budget.
+            rank = np.empty(n, dtype=np.int64)
+            rank[reverse_cuthill_mckee(A, symmetric_mode=True)] = np.arange(n)
+            self.direct_cost = float(S.envelope_cost(A.indptr.astype(np.int64), A.indices.astype(np.int64), rank))
+            direct = self.direct_cost <= direct_budget
+        if not direct:
             coords = np.stack(np.unravel_index(cells, level.padded_shape), axis=1) - 1
             if iterations > 1:
                 # one sweep: as fast as two on the tuning maze (3D serpentine, 96³) and cheaper

@@ -464,3 +464,26 @@ def grid_csr(E, d, fluid, strides):
                 k += 1
         indptr[i + 1] = k
     return indptr, indices[:k].copy(), data[:k].copy(), cells
+
+
+@nb.njit(**_KW)
+def envelope_cost(indptr, indices, rank):
+    """``Σ_i w_i²`` for a symmetric CSR matrix in the order ``rank`` (``rank[i]``: the position of
+    unknown ``i``), ``w_i`` the distance from row ``i``'s diagonal to its first nonzero: the work of
+    an envelope (profile) Cholesky factorisation in that order, an upper bound on what a fill-reducing
+    sparse factorisation does (see :class:`~._coarse_solvers._CoarseSolver`)."""
+    n = indptr.shape[0] - 1
+    first = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        first[rank[i]] = rank[i]
+    for i in range(n):
+        ri = rank[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            rj = rank[indices[k]]
+            if rj < first[ri]:
+                first[ri] = rj
+    total = 0.0
+    for r in range(n):
+        w = float(r - first[r])
+        total += w * w
+    return total

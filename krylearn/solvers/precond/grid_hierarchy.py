@@ -41,6 +41,9 @@ if TYPE_CHECKING:  # annotations only
 
 __all__ = ["GridHierarchy", "GridLevel"]
 
+#: the predicted work (``Σ w_i²`` of an RCM envelope) allowed for the direct coarse solve, per fine unknown
+DIRECT_BUDGET = 400.0
+
 
 
 def _padded(shape):
@@ -182,13 +185,17 @@ class GridHierarchy:
         self.fine_flat = None
         if A.masked:  # padded flat index of each unknown (both are C order over the fluid cells)
             self.fine_flat = np.flatnonzero(self.levels[0].fluid_p).astype(np.int64)
+        # by default the direct coarse solve is also bounded by its predicted work (see below); a
+        # direct_max given by the caller is taken as it is
+        direct_budget = DIRECT_BUDGET * self.levels[0].n if direct_max is None else None
         if direct_max is None:
             # a coarsest level this large only arises from an early stop at walls. SuperLU is
             # cheap while the walls keep its fill small; on the tuning mazes (the serpentine mazes
             # of the tests, not the benchmark's families) a 65k-cell 2D level and a 110k-cell 3D
             # level factor in 0.03–0.09 s and give 11 and 6 PCG iterations, against 13 and 8 with
-            # the aggregation cycle (and more time). Its cost grows superlinearly with the level,
-            # so above these sizes the aggregation cycle takes over.
+            # the aggregation cycle (and more time). Its cost grows superlinearly with the level and
+            # with how open the level is, so above these sizes the aggregation cycle always takes over,
+            # and below them the predicted work decides.
             direct_max = 100_000 if A.ndim_grid == 2 else 150_000
         stop = ""
         while True:
@@ -212,14 +219,20 @@ class GridHierarchy:
                             f"{merged} of {coarse.n} coarse cells")
                     break
             self.levels.append(coarse)
+        # the direct solve's budget: a predicted factorisation work (envelope of an RCM order) of at
+        # most DIRECT_BUDGET per fine unknown — about 0.1 µs per fine cell at SuperLU's measured
+        # rate on open grids, a few V-cycles' worth
         self.coarse_solver = _CoarseSolver(self.levels[-1], direct_max, coarse_size, int(coarse_iterations),
-                                           check_singular=A.singular_components > 0)
+                                           check_singular=A.singular_components > 0,
+                                           direct_budget=direct_budget)
         #: whether the coarse solve (and so a cycle) is a variable map (see :class:`_KrylovCoarseSolve`)
         self.variable = self.coarse_solver.variable
         for lv in self.levels[:-1]:
             lv.s = None  # the sinks are only needed to build the next level (and the coarse solve)
         self.info = {"levels": len(self.levels), "grid_shapes": [lv.grid_shape for lv in self.levels],
                      "unknowns": [lv.n for lv in self.levels], "coarse_solver": self.coarse_solver.kind}
+        if self.coarse_solver.direct_cost is not None:
+            self.info["direct_cost"] = self.coarse_solver.direct_cost
         if stop:
             self.info["coarsening_stopped"] = stop
         if levels is not None and len(self.levels) < levels:

@@ -288,7 +288,12 @@ def multigrid(A: PoissonStencil, *, cycle: str = "V", smoother: str = "rbgs", pr
         Largest coarsest level solved exactly (SuperLU; default 100 000 unknowns in 2D, 150 000 in
         3D). A larger one (only after an early stop at walls) is solved approximately with
         *aggregation* levels that split every block of cells into its wall-separated pieces (one
-        coarse unknown each), so coarsening continues past the walls.
+        coarse unknown each), so coarsening continues past the walls. With the default, a level
+        above 4096 unknowns is factored only when its predicted work — ``Σ w_i²`` over the rows of
+        a reverse Cuthill–McKee envelope, computed in milliseconds — is at most 400 per fine
+        unknown (``M.info["direct_cost"]``): narrow corridors factor in milliseconds, while a nearly
+        open 3D level of 110 000 cells would take over a minute. A ``direct_max`` given here is
+        taken as it is.
     coarse_iterations : int, optional
         How that large coarsest level is solved: ``1`` — one aggregation W-cycle, a fixed
         symmetric positive definite map (the default in 2D); ``k > 1`` — ``k`` steps of flexible

@@ -404,3 +404,42 @@ class TestVariableMultigridIsAnOperator(OperatorTestCase):
         M = kl.precond.multigrid(_thin_walls_3d(16), direct_max=0, coarse_size=16)
         assert "flexible-CG" in M.info["coarse_solver"]
         return M
+
+
+def test_envelope_cost_matches_a_dense_count():
+    from krylearn.solvers.precond import _multigrid_setup_kernels as S
+
+    rng = np.random.default_rng(4)
+    B = sp.random(60, 60, density=0.05, random_state=5)
+    A = (B + B.T + sp.eye(60)).tocsr()
+    order = rng.permutation(60)
+    rank = np.empty(60, dtype=np.int64)
+    rank[order] = np.arange(60)
+    P = A[order][:, order].toarray() != 0      # the matrix in that order
+    want = sum(float(i - np.flatnonzero(P[i, : i + 1])[0]) ** 2 for i in range(60))
+    got = S.envelope_cost(A.indptr.astype(np.int64), A.indices.astype(np.int64), rank)
+    assert got == want
+
+
+def test_direct_coarse_solve_only_within_its_predicted_cost():
+    # a nearly open 3D level left by an early stop (2-cell walls, rooms of 24 cells): SuperLU there
+    # costs seconds, so the default takes the aggregation solve; corridors (serpentine) factor cheaply
+    N = 48
+    mask = kl.pde.obstacles.thin_walls((N, N, N), seed=3, wall=2, spacing=24)
+    A = kl.pde.poisson((N, N, N), mask=mask)
+    M = kl.precond.multigrid(A)
+    assert "coarsening_stopped" in M.info and M.info["unknowns"][-1] > 4096
+    assert M.info["direct_cost"] > 400 * A.shape[0]
+    assert "aggregation" in M.info["coarse_solver"]
+    b = np.random.default_rng(0).standard_normal(A.shape[0])
+    res = kl.cg(A, b, rtol=1e-8, M=M)
+    assert res.converged and res.iterations <= 15
+    assert np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b) * (1 + 1e-6)
+    # an explicit direct_max is taken as it is (no cost bound)
+    M2 = kl.precond.multigrid(A, direct_max=10 ** 6)
+    assert M2.info["coarse_solver"] == "SuperLU" and "direct_cost" not in M2.info
+
+    maze = kl.pde.obstacles.serpentine((512, 512), 4, seed=1)
+    M3 = kl.precond.multigrid(kl.pde.poisson((512, 512), mask=maze))
+    assert M3.info["unknowns"][-1] > 4096
+    assert M3.info["coarse_solver"] == "SuperLU" and M3.info["direct_cost"] <= 400 * int(maze.sum())
