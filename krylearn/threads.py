@@ -55,12 +55,14 @@ import os
 import sys
 import threading
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numba as nb
 
 if TYPE_CHECKING:  # annotations only
-    from typing import Iterator
+    from typing import Callable, Iterator, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["get_num_threads", "set_num_threads", "blas_threads", "solver_threads", "torch_threads", "pick",
            "PARALLEL_MIN", "TORCH_PARALLEL_MIN"]
@@ -103,7 +105,7 @@ def _env_threads():
     return n
 
 
-def get_num_threads() -> Any:
+def get_num_threads() -> int:
     """The number of threads krylearn uses for its own parallel work (rule 1 of the module docstring)."""
     if _budget is not None:
         return _budget
@@ -111,7 +113,7 @@ def get_num_threads() -> Any:
     return max(1, min(env, nb.config.NUMBA_NUM_THREADS)) if env is not None else _machine_threads()
 
 
-def set_num_threads(n: Any = None) -> Any:
+def set_num_threads(n: int | None = None) -> int:
     """Set krylearn's thread budget to ``n`` and size the process's BLAS, numba and torch pools to it.
 
     ``n = None`` returns to the default (``KRYLEARN_NUM_THREADS`` or the CPUs of the process). numba
@@ -187,7 +189,7 @@ def _blas_pools():
 
 
 @contextlib.contextmanager
-def blas_threads(n: Any) -> Iterator[Any]:
+def blas_threads(n: int | None) -> Iterator[None]:
     """Hold every loaded BLAS pool to ``n`` threads inside the ``with`` block; the sizes the caller
     had are restored on exit (``n = None``: leave the pools alone)."""
     if n is None:
@@ -216,7 +218,7 @@ def blas_threads(n: Any) -> Iterator[Any]:
 _depth = threading.local()
 
 
-def solver_threads(fn: Any) -> Any:
+def solver_threads(fn: F) -> F:
     """Decorator for krylearn's solver entry points: BLAS held to one thread for the call (rule 2).
     Nested calls (a preconditioner's inner solve) do not touch the pools again."""
 
@@ -231,7 +233,7 @@ def solver_threads(fn: Any) -> Any:
         finally:
             _depth.n = 0
 
-    return wrapper
+    return cast("F", wrapper)  # functools.wraps: the wrapper takes and returns what fn does
 
 
 # -- numba kernels --------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ def parallel_twin(kernel: Any) -> Any:
     return par
 
 
-def pick(kernel: Any, n: Any) -> Any:
+def pick(kernel: Any, n: int) -> Any:
     """The serial numba ``kernel`` or, for ``n ≥ PARALLEL_MIN`` with a budget above one thread, its
     ``parallel=True`` twin (rule 3), compiled from the same Python source and cached on disk like
     the serial one (the twin is a renamed copy of the function, so that numba's cache keeps the two
@@ -274,7 +276,7 @@ def pick(kernel: Any, n: Any) -> Any:
 
 # -- torch ----------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def torch_threads(points: Any, device: Any = None) -> Iterator[Any]:
+def torch_threads(points: int, device: Any = None) -> Iterator[None]:
     """torch's intra-op pool for a network application on ``points`` grid points (rule 4): one
     thread below ``TORCH_PARALLEL_MIN``, the budget above; restored on exit. A no-op on CUDA."""
     torch = sys.modules.get("torch")

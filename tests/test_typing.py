@@ -64,9 +64,7 @@ NOT_YET_ANNOTATED = {
     "krylearn.learned.stencil_torch", "krylearn.learned.train", "krylearn.operators.base",
     "krylearn.operators.kronecker", "krylearn.operators.petsc_mat",
     "krylearn.operators.torch_operator", "krylearn.pde.gphm", "krylearn.pde._gphm_optim", "krylearn.pde.heat",
-    "krylearn.pde.obstacles", "krylearn.petsc.auto", "krylearn.petsc.pc", "krylearn.solvers.krylov.recycling_cg",
-    "krylearn.solvers.precond.multigrid", "krylearn.solvers.tuning.auto", "krylearn.solvers.tuning.bandits",
-    "krylearn.solvers.tuning.contextual_tuners", "krylearn.solvers.tuning.sequence", "krylearn.solvers.tuning.ucb",
+    "krylearn.pde.obstacles", "krylearn.petsc.auto", "krylearn.petsc.pc",
 }
 
 

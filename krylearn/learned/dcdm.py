@@ -199,8 +199,8 @@ def dcdm(A: OperatorLike, b: ArrayLike, model: Any, x0: ArrayLike | None = None,
         return run.zero_rhs
     A, b, x, maxiter, tol = run.A, run.b, run.x, run.maxiter, run.tol
     net = NetworkApply(model, mask, device)
-    if run.start(callback) is not None:
-        return run.done
+    if (done := run.start(callback)) is not None:
+        return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
     dirs: collections.deque[tuple[Any, Any, float]] = collections.deque(maxlen=int(k))   # (p, Ap, pAp)

@@ -286,7 +286,7 @@ def stopping_tolerance(b_norm, rtol, atol):
     return max(float(atol), float(rtol) * float(b_norm))
 
 
-def residual_verdict(rnorm, tol):
+def residual_verdict(rnorm: float, tol: float) -> Status | None:
     """The status a true residual norm decides on its own: NOT_FINITE (NaN/Inf), CONVERGED
     (``‖r‖ ≤ tol``), else None (go on)."""
     if not np.isfinite(rnorm):

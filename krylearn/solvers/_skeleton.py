@@ -14,8 +14,8 @@ Every solver here has the same frame around its own recurrence::
     if run.zero_rhs is not None:          # b = 0
         return run.zero_rhs
     ... option checks that need the validated system ...
-    if run.start(callback, matvec=matvec) is not None:   # r₀ already meets the tolerance
-        return run.done
+    if (done := run.start(callback, matvec=matvec)) is not None:   # r₀ already meets the tolerance
+        return done
     A, b, x, M, mon, r = run.A, run.b, run.x, run.M, run.mon, run.r
     while it < run.maxiter:
         ...
@@ -32,7 +32,7 @@ unpreconditioned residual (see :func:`krylearn.solvers._common.stopping_toleranc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -42,6 +42,8 @@ from .result import SolverError, Status
 
 if TYPE_CHECKING:  # annotations only
     from ..operators.base import LinearOperator
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from .result import SolverResult
 
 __all__ = ["KrylovRun", "residual_verdict"]
 
@@ -76,11 +78,25 @@ class KrylovRun:
     __slots__ = ("method", "A", "b", "x", "M", "maxiter", "b_norm", "tol", "zero_rhs", "mon", "r", "rnorm",
                  "done", "true_residual")
 
+    method: str
     A: LinearOperator
+    b: np.ndarray
+    x: np.ndarray
     M: LinearOperator | None  # None: no preconditioner
+    maxiter: int
+    b_norm: float
+    tol: float
+    zero_rhs: SolverResult | None
+    # set by start(): every method below runs after it (None before)
+    mon: Monitor
+    r: np.ndarray
+    rnorm: float
+    done: SolverResult | None
+    true_residual: TrueResidualCheck
 
-    def __init__(self, method, A, b, x0=None, *, M=None, maxiter=None, rtol=1e-5, atol=0.0, variable_ok=False,
-                 default_maxiter=None):
+    def __init__(self, method: str, A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *,
+                 M: PreconditionerLike = None, maxiter: int | None = None, rtol: float = 1e-5, atol: float = 0.0,
+                 variable_ok: bool = False, default_maxiter: int | None = None) -> None:
         self.method = method
         if maxiter is None and default_maxiter is not None:
             maxiter = default_maxiter
@@ -90,9 +106,14 @@ class KrylovRun:
         self.tol = stopping_tolerance(self.b_norm, rtol, atol)
         # b = 0: x = 0 is the answer, whatever x0
         self.zero_rhs = zero_rhs_result(method, self.x) if self.b_norm == 0.0 else None
-        self.mon = self.r = self.rnorm = self.done = self.true_residual = None
+        # placeholders until start(), which every other method follows: the attributes are typed as
+        # what start() sets (not Optional) so that the solvers need no None checks after start()
+        self.mon = self.r = self.rnorm = self.true_residual = None  # type: ignore[assignment]
+        self.done = None
 
-    def start(self, callback=None, *, matvec=None, name=None, info=None, record_initial=True):
+    def start(self, callback: Callback | None = None, *, matvec: Callable[[np.ndarray], np.ndarray] | None = None,
+              name: str | None = None, info: dict[str, Any] | None = None,
+              record_initial: bool = True) -> SolverResult | None:
         """The monitor and the recorded initial residual ``r₀ = b − A x₀`` (through ``matvec``,
         default ``A.matvec``; no product when ``x₀ = 0``).
 
@@ -110,7 +131,8 @@ class KrylovRun:
             self.r, self.rnorm, self.done = initial_residual(matvec, self.b, self.x, self.mon)
         return self.done
 
-    def confirm(self, x, it, rnorm, check_true_residual=True):
+    def confirm(self, x: np.ndarray, it: int, rnorm: float,
+                check_true_residual: bool = True) -> tuple[np.ndarray | None, float, Status | None]:
         """At a recursive residual below the tolerance: confirm with ``b − A x``.
 
         Returns ``(r, ‖r‖, status)``: ``status`` CONVERGED (recorded) or STAGNATION after repeated
@@ -124,7 +146,8 @@ class KrylovRun:
             self.mon.record(it, rnorm, x=x)
         return r, rnorm, verdict
 
-    def check(self, x, it, r, rnorm, check_true_residual=True, *, record=False):
+    def check(self, x: np.ndarray, it: int, r: np.ndarray, rnorm: float, check_true_residual: bool = True, *,
+              record: bool = False) -> tuple[np.ndarray, float, Status | None]:
         """The test after an update of ``x`` and its recursive residual ``r``: NOT_FINITE (recorded)
         when ``‖r‖`` is not finite; at ``‖r‖ ≤ tol`` the confirmation of :meth:`confirm`.
 
@@ -138,19 +161,21 @@ class KrylovRun:
             r_true, rnorm, verdict = self.confirm(x, it, rnorm, check_true_residual)
             if verdict is not None:
                 return r, rnorm, verdict
+            assert r_true is not None  # confirm() returns r = None only together with a verdict
             r = r_true
         if record and self.mon.record(it, rnorm, x=x):
             return r, rnorm, Status.USER_STOP
         return r, rnorm, None
 
-    def report_true_residual(self, x, matvec):
+    def report_true_residual(self, x: np.ndarray, matvec: Callable[[np.ndarray], np.ndarray]) -> None:
         """For a run that stops on its recurrence's estimate short of a confirmed convergence: the last
         recorded residual becomes the true ``‖b − A x‖`` (the estimate is kept in
         ``res.info["estimated_residual"]``; on singular inconsistent systems the two part ways)."""
         self.mon.info["estimated_residual"] = self.mon.history[-1]
         self.mon.history[-1] = safe_norm(self.b - matvec(x))
 
-    def after_cycle(self, x, it, *, append=False):
+    def after_cycle(self, x: np.ndarray, it: int, *,
+                    append: bool = False) -> tuple[np.ndarray, float, Status | None]:
         """For methods that run in cycles (restarts): after a cycle whose recurrence met the tolerance,
         the true residual decides — CONVERGED, STAGNATION after repeated misses, MAX_ITERATIONS once
         ``it`` reaches the limit — or None, and the next cycle starts from the returned ``r``.
@@ -165,7 +190,7 @@ class KrylovRun:
             verdict = Status.MAX_ITERATIONS
         return r, rnorm, verdict
 
-    def stagnation(self, x, it, rnorm, reason=None):
+    def stagnation(self, x: np.ndarray, it: int, rnorm: float, reason: str | None = None) -> Status:
         """Status STAGNATION for a loop that stops making progress: ``‖r‖`` recorded, the reason (if
         given) in ``res.info["reason"]``."""
         if reason is not None:
@@ -173,7 +198,7 @@ class KrylovRun:
         self.mon.record(it, rnorm, x=x)
         return Status.STAGNATION
 
-    def curvature(self, x, it, pq, raise_on_indefinite=False):
+    def curvature(self, x: np.ndarray, it: int, pq: float, raise_on_indefinite: bool = False) -> Status | None:
         """The test of a CG-type step's curvature ``(p, A p)``: NOT_FINITE (NaN/Inf), INDEFINITE when
         ``≤ 0`` (see :meth:`indefinite`), else None."""
         if not np.isfinite(pq):
@@ -182,7 +207,7 @@ class KrylovRun:
             return self.indefinite(x, it, "A is not positive definite: (p, Ap) <= 0", raise_on_indefinite)
         return None
 
-    def indefinite(self, x, it, why, raise_on_indefinite=False):
+    def indefinite(self, x: np.ndarray, it: int, why: str, raise_on_indefinite: bool = False) -> Status:
         """Status INDEFINITE with its reason in ``res.info``; raises :class:`SolverError` (carrying the
         result) when asked."""
         mon = self.mon
@@ -193,7 +218,7 @@ class KrylovRun:
             raise SolverError(mon.result(x, Status.INDEFINITE, it))
         return Status.INDEFINITE
 
-    def finish(self, x, status, it, rnorm):
+    def finish(self, x: np.ndarray, status: Status, it: int, rnorm: float) -> SolverResult:
         """The result; a loop that ran out of iterations records its last residual first."""
         if status is Status.MAX_ITERATIONS and len(self.mon.history) < it + 1:
             self.mon.record(it, rnorm, x=x)

@@ -27,7 +27,7 @@ class Status(enum.Enum):
     NOT_FINITE = "not converged: NaN or Inf appeared in the iteration"
 
     @property
-    def message(self) -> Any:
+    def message(self) -> str:
         return self.value
 
     def __str__(self):
@@ -37,7 +37,7 @@ class Status(enum.Enum):
 class SolverError(RuntimeError):
     """Raised by :meth:`SolverResult.raise_if_failed` (and by solvers asked to raise)."""
 
-    def __init__(self, result: Any) -> None:
+    def __init__(self, result: SolverResult) -> None:
         self.result = result
         rel = result.relative_residual
         rel = float(np.nanmax(rel)) if np.ndim(rel) and np.size(rel) else rel
@@ -97,7 +97,7 @@ class SolverResult:
         return self.status.message
 
     @property
-    def final_residual(self) -> Any:
+    def final_residual(self) -> float | np.ndarray:
         """The last recorded residual norm; for ``k`` right-hand sides an array of each column's last one."""
         res = np.asarray(self.residuals)
         if res.ndim == 2:
@@ -110,7 +110,7 @@ class SolverResult:
         return float(res[-1]) if len(res) else float("nan")
 
     @property
-    def relative_residual(self) -> Any:
+    def relative_residual(self) -> float | np.ndarray:
         """Final residual norm over ‖b‖ (or the absolute residual if b = 0); per column for ``k``
         right-hand sides."""
         fr = self.final_residual
@@ -145,7 +145,7 @@ class SolverState:
 
     __slots__ = ("method", "iteration", "residual_norm", "tol", "_x", "_x_fn", "extra")
 
-    def __init__(self, method: Any, tol: float) -> None:
+    def __init__(self, method: str, tol: float) -> None:
         self.method = method
         self.iteration = 0
         self.residual_norm = float("nan")
@@ -155,7 +155,7 @@ class SolverState:
         self.extra: dict[str, Any] = {}
 
     @property
-    def x(self) -> Any:
+    def x(self) -> np.ndarray | None:
         if self._x is None and self._x_fn is not None:
             return self._x_fn()
         return self._x

@@ -149,8 +149,8 @@ def bicgstab(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol
     def precond(v):
         return v if M is None else np.asarray(M.matvec(v), dtype=dtype)
 
-    if run.start(callback, matvec=matvec, name="bicgstab" if M is None else "pbicgstab") is not None:
-        return run.done
+    if (done := run.start(callback, matvec=matvec, name="bicgstab" if M is None else "pbicgstab")) is not None:
+        return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
     it = 0

@@ -124,8 +124,8 @@ def cg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: floa
     flexible = M is not None and M.variable
     if flexible and estimate_eigenvalues:
         raise ValueError("estimate_eigenvalues needs a fixed preconditioner; M is variable (M.variable)")
-    if run.start(callback, name="cg" if M is None else "pcg") is not None:
-        return run.done
+    if (done := run.start(callback, name="cg" if M is None else "pcg")) is not None:
+        return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
     if flexible:
         mon.info["flexible"] = True

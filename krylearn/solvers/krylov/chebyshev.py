@@ -115,8 +115,8 @@ def chebyshev(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rto
     if hi == lo:  # a multiple of the identity: one exact step
         hi = lo * (1 + 1e-12)
     info["eigenvalue_bounds"] = (lo, hi)
-    if run.start(callback, name="chebyshev" if M is None else "pchebyshev", info=info) is not None:
-        return run.done
+    if (done := run.start(callback, name="chebyshev" if M is None else "pchebyshev", info=info)) is not None:
+        return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
     theta, delta = 0.5 * (hi + lo), 0.5 * (hi - lo)
     sigma = theta / delta

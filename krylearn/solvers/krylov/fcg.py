@@ -104,8 +104,8 @@ def fcg(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: flo
     def matvec(v):
         return np.asarray(A.matvec(v), dtype=dtype)
 
-    if run.start(callback, matvec=matvec) is not None:
-        return run.done
+    if (done := run.start(callback, matvec=matvec)) is not None:
+        return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
     dirs: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=int(truncation))   # (p_j, A p_j, (p_j, A p_j))

@@ -209,8 +209,8 @@ def gmres_iteration(A, b, x0, *, rtol, atol, restart, maxiter, M, callback, orth
     def precond(v):
         return v if M is None else np.asarray(M.matvec(v), dtype=dtype)
 
-    if run.start(callback, matvec=matvec, name=name if (M is None or flexible) else "pgmres") is not None:
-        return run.done
+    if (done := run.start(callback, matvec=matvec, name=name if (M is None or flexible) else "pgmres")) is not None:
+        return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
     V = np.empty((m + 1, n), dtype=dtype)      # Krylov basis, one row per vector (contiguous)

@@ -159,8 +159,8 @@ def minres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: 
             y = y.copy()
         return y
 
-    if run.start(callback, matvec=op, name="minres" if M is None else "pminres") is not None:
-        return run.done
+    if (done := run.start(callback, matvec=op, name="minres" if M is None else "pminres")) is not None:
+        return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
     it = 0

@@ -11,6 +11,7 @@ side linear systems ...", SIAM J. Sci. Comput. 32(1) (2010) (harvesting from the
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
@@ -18,6 +19,11 @@ import numpy as np
 from .._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .._skeleton import KrylovRun
 from ..result import Status
+
+if TYPE_CHECKING:  # annotations only
+    from ...operators.base import LinearOperator
+    from ...typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
+    from ..result import SolverResult
 
 __all__ = ["RecyclingCG"]
 
@@ -91,7 +97,14 @@ class RecyclingCG:
     True
     """
 
-    def __init__(self, k=6, harvest=None):
+    k: int
+    harvest: int
+    W: np.ndarray | None
+    ritz_values: np.ndarray | None
+    _AW: np.ndarray | None
+    _A: LinearOperator | None
+
+    def __init__(self, k: int = 6, harvest: int | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         harvest = 2 * int(k) if harvest is None else harvest
@@ -103,11 +116,13 @@ class RecyclingCG:
         self._AW = None
         self._A = None
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the recycled space (e.g. when the next system is unrelated)."""
         self.W, self._AW, self._A, self.ritz_values = None, None, None, None
 
-    def solve(self, A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None):
+    def solve(self, A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5,
+              atol: float = 0.0, maxiter: int | None = None, M: PreconditionerLike = None,
+              callback: Callback | None = None) -> SolverResult:
         """Solve ``A x = b`` (SPD ``A``; SPD preconditioner ``M``) by deflated PCG, then renew ``W``.
 
         The stopping rule is CG's: ``‖b − A x‖₂ ≤ max(atol, rtol·‖b‖₂)``, confirmed with a true

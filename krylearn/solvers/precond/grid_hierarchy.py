@@ -162,8 +162,8 @@ class GridHierarchy:
         Levels, grid shapes, unknowns per level, the coarse solver, the set-up time.
     """
 
-    def __init__(self, A: OperatorLike, *, levels: int | None = None, coarse_size: int = 512, merge_tolerance: float = 0.01, direct_max: Any = None,
-                 interp_mode: int = 2, coarse_iterations: Any = None) -> None:
+    def __init__(self, A: OperatorLike, *, levels: int | None = None, coarse_size: int = 512, merge_tolerance: float | None = 0.01,
+                 direct_max: int | None = None, interp_mode: int = 2, coarse_iterations: int | None = None) -> None:
         self.interp_mode = interp_mode
         if coarse_iterations is None:
             coarse_iterations = _default_coarse_iterations(A)

@@ -31,7 +31,13 @@ from ._coarse_solvers import project_mean_zero, sink_free_components
 from .grid_hierarchy import GridHierarchy
 
 if TYPE_CHECKING:  # annotations only
+    from typing import Literal
+
     from ...operators.stencil import PoissonStencil
+
+    Cycle = Literal["V", "W"]
+    Smoother = Literal["rbgs", "jacobi", "chebyshev"]
+    Interpolation = Literal["linear", "constant", "linear-cut"]
 
 __all__ = ["multigrid", "MultigridPreconditioner", "SMOOTHERS", "INTERPOLATIONS"]
 
@@ -47,9 +53,11 @@ _CYCLES = ("V", "W")
 class MultigridPreconditioner(LinearOperator):
     """One geometric multigrid cycle from zero: see :func:`multigrid`."""
 
-    def __init__(self, A, *, cycle="V", smoother="rbgs", pre=None, post=None, levels=None, coarse_size=512,
-                 omega=None, interpolation="linear", merge_tolerance=0.01, direct_max=None,
-                 boundary_sweeps=0, boundary_width=2, coarse_iterations=None):
+    def __init__(self, A: PoissonStencil, *, cycle: Cycle = "V", smoother: Smoother = "rbgs", pre: int | None = None,
+                 post: int | None = None, levels: int | None = None, coarse_size: int = 512,
+                 omega: float | None = None, interpolation: Interpolation = "linear",
+                 merge_tolerance: float | None = 0.01, direct_max: int | None = None, boundary_sweeps: int = 0,
+                 boundary_width: int = 2, coarse_iterations: int | None = None) -> None:
         t0 = time.perf_counter()
         if cycle not in _CYCLES:
             raise ValueError(f"cycle must be one of {_CYCLES}, got {cycle!r}")
@@ -236,9 +244,9 @@ class MultigridPreconditioner(LinearOperator):
 
 
 @solver_threads  # the set-up runs under the threading policy (BLAS on one thread)
-def multigrid(A: PoissonStencil, *, cycle: str = "V", smoother: str = "rbgs", pre: int | None = None,
+def multigrid(A: PoissonStencil, *, cycle: Cycle = "V", smoother: Smoother = "rbgs", pre: int | None = None,
               post: int | None = None, levels: int | None = None, coarse_size: int = 512, omega: float | None = None,
-              interpolation: str = "linear", merge_tolerance: float | None = 0.01, direct_max: int | None = None,
+              interpolation: Interpolation = "linear", merge_tolerance: float | None = 0.01, direct_max: int | None = None,
               boundary_sweeps: int = 0, boundary_width: int = 2,
               coarse_iterations: int | None = None) -> MultigridPreconditioner:
     """Geometric multigrid preconditioner for a :func:`krylearn.pde.poisson` operator.

@@ -11,7 +11,7 @@ C. W. Oosterlee, A. Schüller, "Multigrid", Academic Press 2001.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ..result import Status
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from typing import Any
 
+    from ...operators.stencil import PoissonStencil
     from ...typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
     from ..result import SolverResult
 
@@ -54,8 +55,8 @@ def _iterate(A, M, b, x0, *, rtol, atol, maxiter, callback):
         return run.zero_rhs
     A, b, x, maxiter, tol = run.A, run.b, run.x, run.maxiter, run.tol
     info = {"setup_time": M.info["setup_time"], "levels": M.info["levels"]}
-    if run.start(callback, info=info) is not None:
-        return run.done
+    if (done := run.start(callback, info=info)) is not None:
+        return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
     r0 = rnorm
     it = 0
@@ -129,7 +130,8 @@ def multigrid(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rto
     (True, True)
     """
     if M is None:
-        M = MultigridPreconditioner(A, **cycle_options)
+        # the cast: a PoissonStencil is what A must be (GridHierarchy raises ValueError for anything else)
+        M = MultigridPreconditioner(cast("PoissonStencil", A), **cycle_options)
     elif cycle_options:
         raise TypeError(f"pass either M or cycle options, not both (got {sorted(cycle_options)})")
     elif not isinstance(M, MultigridPreconditioner):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
 
@@ -36,7 +37,21 @@ from ...operators.convert import aslinearoperator
 from .candidates import BUILTIN, Candidate, builtin, default_candidates
 from .cost_ledger import CostLedger
 from ..result import SolverResult, Status
-from .bandits import read_tagged_json, tuner_from_state, write_json
+from .bandits import Tuner, read_tagged_json, tuner_from_state, write_json
+
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Mapping, Sequence
+    from typing import Literal, Self
+
+    from matplotlib.figure import Figure
+
+    from ...typing import ArrayLike, OperatorLike
+    from .bandits import PathLike
+
+    #: ``candidates=``: built-in names or Candidate objects, or a mapping name -> built-in name,
+    #: Candidate, ``f(A, b, x0, rtol) -> SolverResult`` or None (the built-in of that name)
+    Candidates = Union[Sequence[Union[str, Candidate]],
+                       Mapping[str, Union[str, Candidate, Callable[..., SolverResult], None]]]
 
 __all__ = ["AutoSolver"]
 
@@ -110,8 +125,26 @@ class AutoSolver:
     >>> print(auto.report())                                    # doctest: +SKIP
     """
 
-    def __init__(self, candidates=None, *, tuner=None, cost="time", seed=None, warm_start=True, explore_cap=2.5,
-                 penalty=2.0):
+    cost: Literal["time", "iterations"]
+    seed: int | None
+    warm_start: bool
+    explore_cap: float | None
+    penalty: float
+    #: the tuner, the candidates by name and the cost ledger: None until the candidates are known
+    tuner: Tuner | None
+    _candidates: dict[str, Candidate] | None
+    _ledger: CostLedger | None
+    _tuner_arg: type[Tuner] | Tuner | None
+    _cache: dict[str, _CacheEntry]
+    _x_prev: np.ndarray | None
+    _checked: set[type]
+    _tuner_time: float
+    _cache_time: float
+    history: list[dict[str, Any]]
+
+    def __init__(self, candidates: Candidates | None = None, *, tuner: type[Tuner] | Tuner | None = None,
+                 cost: Literal["time", "iterations"] = "time", seed: int | None = None, warm_start: bool = True,
+                 explore_cap: float | None = 2.5, penalty: float = 2.0) -> None:
         if cost not in _COSTS:
             raise ValueError(f"cost must be one of {_COSTS}, got {cost!r}")
         if explore_cap is not None and (isinstance(explore_cap, bool) or not isinstance(explore_cap, numbers.Real)
@@ -175,16 +208,16 @@ class AutoSolver:
                                   fields={"setups": 0, "setup_time": 0.0})
 
     @property
-    def stats(self):
+    def stats(self) -> dict[str, dict[str, Any]]:
         """Per candidate: ``chosen``, charged ``costs``, ``failures``, ``setups``, ``setup_time``."""
         return {} if self._ledger is None else self._ledger.stats
 
     @property
-    def candidates(self):
+    def candidates(self) -> list[str] | None:
         """Candidate names (None until the first solve when chosen from the operator)."""
         return None if self._candidates is None else list(self._candidates)
 
-    def invalidate(self, name=None):
+    def invalidate(self, name: str | None = None) -> None:
         """Drop the cached set-up of one candidate (or all): the operator was modified in place."""
         if name is None:
             self._cache.clear()
@@ -192,7 +225,8 @@ class AutoSolver:
             self._cache.pop(name, None)
 
     # -- solving --------------------------------------------------------------------------------
-    def solve(self, A, b, x0=None, *, rtol=1e-6, atol=0.0, context=None, time_limit=None):
+    def solve(self, A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-6,
+              atol: float = 0.0, context: float | None = None, time_limit: float | None = None) -> SolverResult:
         """Solve ``A x = b`` with the candidate the tuner picks (falling back on failure).
 
         ``time_limit`` (seconds, optional) stops the call's solves once that much time has passed
@@ -219,6 +253,8 @@ class AutoSolver:
         if self._candidates is None:
             self._candidates = self._parse(default_candidates(A))
             self._make_tuner()
+        # _make_tuner() has set all three
+        assert self.tuner is not None and self._ledger is not None and self._candidates is not None
         if type(A) not in self._checked:  # availability depends on the operator's type and installed packages
             for cand in self._candidates.values():
                 why = cand.unavailable(A)
@@ -271,6 +307,7 @@ class AutoSolver:
         if hard_deadline is not None and (result is None or not result.converged) and t_book >= hard_deadline:
             if result is not None:
                 result.status = Status.USER_STOP
+                assert time_limit is not None  # hard_deadline is set from it
                 result.info["reason"] = f"time_limit of {float(time_limit):g} s reached"
         if result is None:  # every candidate raised
             result = SolverResult(x=np.zeros(n) if x0 is None else np.array(x0, dtype=float, copy=True),
@@ -365,12 +402,12 @@ class AutoSolver:
         self._tuner_time += time.perf_counter() - t0
 
     # -- reporting and persistence --------------------------------------------------------------
-    def report(self, context=None):
+    def report(self, context: float | None = None) -> dict[str, dict[str, Any]]:
         """Per candidate: times chosen, mean cost, set-ups, failures and the current probability.
 
         Returns a dict ``name -> dict`` that prints as a table."""
         rows = _Report()
-        if self.tuner is None:
+        if self.tuner is None or self._candidates is None:  # (set together)
             return rows
         try:
             p = self.tuner.probabilities(context)
@@ -384,9 +421,9 @@ class AutoSolver:
         rows.cost = self.cost
         return rows
 
-    def save(self, path):
+    def save(self, path: PathLike) -> str:
         """Write the tuner state, statistics and history to ``path`` (JSON, atomic rename)."""
-        if self.tuner is None:
+        if self.tuner is None or self._candidates is None:  # (set together)
             raise RuntimeError("nothing to save: no solve yet and no candidates given")
         hist = [{k: (v if not isinstance(v, np.generic) else v.item()) for k, v in h.items()} for h in self.history]
         data = {"format": _FORMAT, "version": _VERSION, "candidates": list(self._candidates), "cost": self.cost,
@@ -395,7 +432,7 @@ class AutoSolver:
         return write_json(path, data)
 
     @classmethod
-    def load(cls, path, candidates=None):
+    def load(cls, path: PathLike, candidates: Candidates | None = None) -> Self:
         """Rebuild an AutoSolver saved by :meth:`save`. Built-in candidates are rebuilt by name; pass
         ``candidates`` (the same names) when the saved run used your own functions."""
         data = read_tagged_json(path, _FORMAT, _VERSION, "AutoSolver")
@@ -414,6 +451,7 @@ class AutoSolver:
                 raise ValueError(f"{path}: the saved run has candidates {names}, got {auto.candidates}")
             for n in names:
                 s = data["stats"][n]
+                assert auto._ledger is not None  # built with candidates: the ledger exists
                 auto._ledger.restore(n, {"chosen": int(s["chosen"]), "costs": [float(c) for c in s["costs"]],
                                          "setups": int(s["setups"]), "setup_time": float(s["setup_time"]),
                                          "failures": int(s["failures"])})
@@ -422,7 +460,7 @@ class AutoSolver:
             raise ValueError(f"{path}: corrupt AutoSolver file ({type(exc).__name__}: {exc})") from None
         return auto
 
-    def plot(self, path=None, *, title=None):
+    def plot(self, path: PathLike | None = None, *, title: str | None = None) -> Figure:
         """Figure of the candidate chosen at each step and the cost per step; saved to ``path`` if given."""
         import matplotlib
         if path is not None:

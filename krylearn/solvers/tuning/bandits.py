@@ -67,9 +67,25 @@ import json
 import math
 import numbers
 import os
+from typing import TYPE_CHECKING, Any
 
 import numba as nb
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Hashable, Mapping, Sequence
+    from typing import Literal, Self, Union
+
+    from numpy.typing import NDArray
+
+    from ...typing import ArrayLike
+
+    #: a path as ``open`` takes it
+    PathLike = Union[str, "os.PathLike[str]"]
+    #: the ``arms=`` of a tuner: a sequence of configurations or a mapping name -> configuration
+    Arms = Union[Sequence[Any], Mapping[str, Any]]
+    #: ``scale=``: "mean" (the running mean cost) or a fixed positive divisor
+    Scale = Union[Literal["mean"], float]
 
 __all__ = ["TsallisINF", "Exp3", "omega_grid", "load_tuner", "tuner_from_state", "Tuner"]
 
@@ -77,7 +93,8 @@ _FORMAT = "krylearn.tuner"
 _VERSION = 1
 
 
-def omega_grid(kind="sor", size=20, omega_max=1.95):
+def omega_grid(kind: Literal["sor", "ssor_cg", "ssor"] = "sor", size: int = 20,
+               omega_max: float = 1.95) -> NDArray[np.float64]:
     """Default relaxation grids.
 
     ``kind="sor"``: ``size`` points in ``[1, omega_max]`` (the paper's public code: 20 points in
@@ -170,7 +187,8 @@ def _sample(rng, p):
     return min(i, p.size - 1)
 
 
-def tsallis_inf_distribution(losses, eta, tol=1e-12, maxiter=100):
+def tsallis_inf_distribution(losses: ArrayLike, eta: float, tol: float = 1e-12,
+                             maxiter: int = 100) -> NDArray[np.float64]:
     """The Tsallis-INF (1/2-Tsallis entropy OMD) distribution for cumulative losses.
 
     ``p_i = 4 (η (L_i − x))⁻²`` with the normaliser ``x < min L`` solved by Newton's method so
@@ -225,7 +243,20 @@ class Tuner:
 
     _config_keys: tuple[str, ...] = ("grid", "seed", "scale", "arms")
 
-    def __init__(self, grid=None, seed=None, scale="mean", arms=None):
+    grid: NDArray[np.float64]
+    #: the configurations of ``arms=`` (None for a tuner of a real parameter), their names, name -> config
+    _values: list[Any] | None
+    arm_names: list[str] | None
+    arms: dict[str, Any] | None
+    seed: int | None
+    scale: Scale
+    t: int
+    #: (arm, its probability, context) of the suggestion awaiting observe()
+    _pending: tuple[int, float, float | None] | None
+    history: dict[str, list[Any]]
+
+    def __init__(self, grid: ArrayLike | None = None, seed: int | None = None, scale: Scale = "mean",
+                 arms: Arms | None = None) -> None:
         if arms is not None:
             if grid is not None:
                 raise ValueError("pass grid= (values of a real parameter) or arms= (discrete configurations), not both")
@@ -247,12 +278,13 @@ class Tuner:
 
     # -- public API ---------------------------------------------------------------------------
     @property
-    def d(self):
+    def d(self) -> int:
         """Number of arms (grid points)."""
         return self.grid.size
 
-    def suggest(self, context=None):
+    def suggest(self, context: float | None = None) -> Any:
         """Draw the parameter value (or, with ``arms=``, the arm) for the next solve."""
+        # -> Any: a float, or with arms= one of the user's configurations (of any type)
         ctx = self._check_context(context)
         p = self._probabilities(ctx)
         arm = _sample(self._rng, p)
@@ -261,7 +293,7 @@ class Tuner:
             return self._values[arm]
         return float(self.grid[arm])
 
-    def index(self, arm):
+    def index(self, arm: Hashable) -> int:
         """Index (in ``grid``/``probabilities``) of an arm given by its value or its name."""
         if self.arm_names is None:
             raise ValueError("index() is for tuners over arms=; this tuner tunes a real parameter")
@@ -271,7 +303,7 @@ class Tuner:
         except ValueError:
             raise ValueError(f"unknown arm {arm!r}; the arms are {self.arm_names}") from None
 
-    def observe(self, cost):
+    def observe(self, cost: float) -> None:
         """Report the cost of the pending suggestion (e.g. the iteration count)."""
         if self._pending is None:
             raise RuntimeError("observe() called without a pending suggest()")
@@ -285,28 +317,28 @@ class Tuner:
         h["omega"].append(float(self.grid[arm]) if self.arms is None else None)
         h["cost"].append(cost)
         h["context"].append(ctx)
-        if self.arms is not None:
+        if self.arm_names is not None:  # set together with self.arms
             h["name"].append(self.arm_names[arm])
 
-    def discard(self):
+    def discard(self) -> None:
         """Drop the pending suggestion without feedback (its solve was not representative, e.g. the
         first call of a solver that paid one-time compilation and import costs); the round does
         not count. A no-op when nothing is pending."""
         self._pending = None
 
-    def probabilities(self, context=None):
+    def probabilities(self, context: float | None = None) -> NDArray[np.float64]:
         """The sampling distribution over ``grid`` for the next round (no RNG draw)."""
         return self._probabilities(self._check_context(context)).copy()
 
     @property
-    def best_arm(self):
+    def best_arm(self) -> int:
         """Index of the most probable arm for the next round without context."""
         return int(np.argmax(self._probabilities(None)))
 
     # -- persistence --------------------------------------------------------------------------
-    def config(self):
+    def config(self) -> dict[str, Any]:
         """The constructor settings (what ``load`` compares)."""
-        out = {}
+        out: dict[str, Any] = {}
         for k in self._config_keys:
             if k == "arms":  # stored by name; an arm tuner's grid is just the arm indices
                 out[k] = None if self.arm_names is None else list(self.arm_names)
@@ -318,18 +350,18 @@ class Tuner:
             out[k] = v.tolist() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, tuple) else v)
         return out
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {"format": _FORMAT, "version": _VERSION, "class": type(self).__name__,
                 "config": self.config(), "t": self.t,
                 "pending": None if self._pending is None else list(self._pending),
                 "history": self.history, "rng": self._rng.bit_generator.state,
                 "state": self._state()}
 
-    def save(self, path):
+    def save(self, path: PathLike) -> str:
         """Write the full tuner state to ``path`` as JSON (atomically: a temporary file is renamed)."""
         return write_json(path, self.state_dict())
 
-    def load(self, path):
+    def load(self, path: PathLike) -> Self:
         """Restore the state saved by :meth:`save` into this tuner; returns ``self``.
 
         Raises ``ValueError`` if the file is not a krylearn tuner file, is corrupt, was written by
@@ -348,7 +380,7 @@ class Tuner:
         self.load_state_dict(data, path)
         return self
 
-    def load_state_dict(self, data, path="<state>"):
+    def load_state_dict(self, data: Mapping[str, Any], path: PathLike = "<state>") -> Self:
         try:
             state = data["state"]
             t = int(data["t"])
@@ -406,7 +438,7 @@ def _same(a, b):
     return a == b
 
 
-def write_json(path, data):
+def write_json(path: PathLike, data: Any) -> str:
     """Write ``data`` to ``path`` as JSON, atomically (a temporary file is renamed); returns the path."""
     path = os.fspath(path)
     tmp = path + ".tmp"
@@ -416,7 +448,7 @@ def write_json(path, data):
     return path
 
 
-def read_tagged_json(path, fmt, version, what):
+def read_tagged_json(path: PathLike, fmt: str, version: int, what: str) -> dict[str, Any]:
     """The JSON object in ``path`` after checking its ``format`` tag and ``version``; ``ValueError`` naming
     ``what`` ("tuner", "AutoSolver") for invalid JSON, another format or another version."""
     try:
@@ -439,12 +471,12 @@ def _read(path):
     return data
 
 
-def load_tuner(path):
+def load_tuner(path: PathLike) -> Tuner:
     """Rebuild a tuner (of the class and configuration recorded in the file) from ``path``."""
     return tuner_from_state(_read(path), path)
 
 
-def tuner_from_state(data, path="<state>"):
+def tuner_from_state(data: Mapping[str, Any], path: PathLike = "<state>") -> Tuner:
     """Rebuild a tuner from a :meth:`Tuner.state_dict` (what :func:`load_tuner` reads from a file)."""
     if not isinstance(data, dict) or data.get("format") != _FORMAT or "class" not in data or "config" not in data:
         raise ValueError(f"{path}: not a krylearn tuner state")
@@ -466,7 +498,8 @@ class _ImportanceWeighted(Tuner):
     """Cumulative importance-weighted losses ``L̂_i += c / p_i`` of the non-contextual bandits;
     subclasses give the sampling distribution (``_probabilities``)."""
 
-    def __init__(self, grid=None, seed=None, scale="mean", *, arms=None):
+    def __init__(self, grid: ArrayLike | None = None, seed: int | None = None, scale: Scale = "mean", *,
+                 arms: Arms | None = None) -> None:
         super().__init__(grid, seed, scale, arms)
         self._L = np.zeros(self.d)
         self._cost_sum = 0.0

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 
 from .bandits import Tuner, _check_range, tsallis_inf_distribution
 
+if TYPE_CHECKING:  # annotations only
+    from typing import SupportsFloat
+
+    from numpy.typing import NDArray
+
+    from ...typing import ArrayLike
+    from .bandits import Arms, Scale
+
 __all__ = ["TsallisINFCB", "ChebCB", "check_context", "chebyshev_features"]
 
 
-def check_context(context, who):
+def check_context(context: SupportsFloat | None, who: str) -> float:
     """A finite real context, or ``ValueError`` (``who`` names the contextual tuner)."""
     if type(context) is float and math.isfinite(context):  # the common case
         return context
@@ -41,11 +50,11 @@ class _Contextual(Tuner):
     def _check_context(self, context):
         return check_context(context, type(self).__name__)
 
-    def probabilities(self, context=None):
+    def probabilities(self, context: float | None = None) -> NDArray[np.float64]:
         return self._probabilities(self._check_context(context)).copy()
 
     @property
-    def best_arm(self):
+    def best_arm(self) -> int:
         raise AttributeError("a contextual tuner's best arm depends on the context: use probabilities(context)")
 
 
@@ -66,7 +75,14 @@ class TsallisINFCB(_Contextual):
 
     _config_keys = ("grid", "seed", "scale", "arms", "context_range", "bins")
 
-    def __init__(self, grid=None, context_range=(0.0, 1.0), bins=5, seed=None, scale="mean", *, arms=None):
+    context_range: tuple[float, float]
+    bins: int
+    _L: NDArray[np.float64]
+    _n: NDArray[np.int64]
+    _cost_sum: NDArray[np.float64]
+
+    def __init__(self, grid: ArrayLike | None = None, context_range: tuple[float, float] = (0.0, 1.0), bins: int = 5,
+                 seed: int | None = None, scale: Scale = "mean", *, arms: Arms | None = None) -> None:
         super().__init__(grid, seed, scale, arms)
         self.context_range = _check_range(context_range)
         if not isinstance(bins, numbers.Integral) or bins < 1:
@@ -76,7 +92,7 @@ class TsallisINFCB(_Contextual):
         self._n = np.zeros(self.bins, dtype=np.int64)
         self._cost_sum = np.zeros(self.bins)
 
-    def bin_of(self, context):
+    def bin_of(self, context: float) -> int:
         lo, hi = self.context_range
         j = int(math.floor((float(context) - lo) / (hi - lo) * self.bins))
         return min(max(j, 0), self.bins - 1)
@@ -110,7 +126,7 @@ class TsallisINFCB(_Contextual):
         self._L, self._n, self._cost_sum = L, n, cs
 
 
-def chebyshev_features(z, degree):
+def chebyshev_features(z: float, degree: int) -> NDArray[np.float64]:
     """``[T_0(z), ..., T_degree(z)]`` for ``z`` in [−1, 1] (three-term recurrence)."""
     f = np.empty(degree + 1)
     f[0] = 1.0
@@ -236,8 +252,18 @@ class ChebCB(_Contextual):
 
     _config_keys = ("grid", "seed", "scale", "arms", "context_range", "degree", "gamma", "ridge")
 
-    def __init__(self, grid=None, context_range=(0.0, 1.0), degree=5, seed=None, scale="mean",
-                 gamma=1.0, ridge=0.1, *, arms=None):
+    context_range: tuple[float, float]
+    degree: int
+    gamma: float
+    ridge: float
+    _G: NDArray[np.float64]
+    _h: NDArray[np.float64]
+    _theta: NDArray[np.float64]
+    _cost_sum: float
+
+    def __init__(self, grid: ArrayLike | None = None, context_range: tuple[float, float] = (0.0, 1.0), degree: int = 5,
+                 seed: int | None = None, scale: Scale = "mean", gamma: float = 1.0, ridge: float = 0.1, *,
+                 arms: Arms | None = None) -> None:
         super().__init__(grid, seed, scale, arms)
         self.context_range = _check_range(context_range)
         if not isinstance(degree, numbers.Integral) or degree < 0:
@@ -259,7 +285,7 @@ class ChebCB(_Contextual):
         lo, hi = self.context_range
         return min(max(2.0 * (float(context) - lo) / (hi - lo) - 1.0, -1.0), 1.0)
 
-    def features(self, context):
+    def features(self, context: float) -> NDArray[np.float64]:
         """``[T_0(z), ..., T_degree(z)]`` of the context rescaled to ``z ∈ [−1, 1]`` (clipped)."""
         return chebyshev_features(self._z(context), self.degree)
 
@@ -268,7 +294,7 @@ class ChebCB(_Contextual):
             return self._cost_sum / self.t if self.t and self._cost_sum > 0 else 1.0
         return self.scale
 
-    def predict(self, context):
+    def predict(self, context: float) -> NDArray[np.float64]:
         """Predicted cost of every arm at ``context`` (raw cost units)."""
         return self._theta @ self.features(self._check_context(context))
 

@@ -30,7 +30,7 @@ def _csr_and_diag(A):
     return s.csr, np.real(s.diag)
 
 
-def jacobi_spectral_radius(A: OperatorLike, steps: int = 30, seed: int = 0) -> Any:
+def jacobi_spectral_radius(A: OperatorLike, steps: int = 30, seed: int = 0) -> float:
     """Spectral radius ``β`` of the Jacobi iteration matrix ``I − D⁻¹A`` for symmetric ``A``
     with a positive diagonal, from ``steps`` Lanczos steps (no dense eigensolve).
 
@@ -54,7 +54,7 @@ def jacobi_spectral_radius(A: OperatorLike, steps: int = 30, seed: int = 0) -> A
     return float(max(abs(1.0 - theta[0]), abs(theta[-1] - 1.0)))
 
 
-def young_omega(A: OperatorLike, steps: int = 30, seed: int = 0) -> Any:
+def young_omega(A: OperatorLike, steps: int = 30, seed: int = 0) -> tuple[float, float]:
     """Young's optimal SOR parameter ``ω* = 2 / (1 + √(1 − β²))``, ``β`` the Jacobi spectral
     radius (:func:`jacobi_spectral_radius`, a few Lanczos steps).
 
@@ -75,7 +75,8 @@ def young_omega(A: OperatorLike, steps: int = 30, seed: int = 0) -> Any:
     return 2.0 / (1.0 + math.sqrt(1.0 - beta * beta)), beta
 
 
-def young_policy(steps: int = 30, lo: Any = None, hi: Any = None) -> Any:
+def young_policy(steps: int = 30, lo: float | None = None,
+                 hi: float | None = None) -> Callable[[Any, Any, Any], float]:
     """An oracle policy for :func:`~krylearn.solvers.tuning.sequence.solve_sequence`: ω_t = Young's ω* of each ``A_t`` (optionally
     clipped to ``[lo, hi]``)."""
 
@@ -94,7 +95,8 @@ def young_policy(steps: int = 30, lo: Any = None, hi: Any = None) -> Any:
 _TAU = (math.sqrt(5.0) - 1.0) / 2.0
 
 
-def golden_section_omega(cost: Callable[..., Any], lo: float = 1.0, hi: float = 1.95, evals: int = 12, start: int = 5) -> Any:
+def golden_section_omega(cost: Callable[[float], float], lo: float = 1.0, hi: float = 1.95, evals: int = 12,
+                         start: int = 5) -> tuple[float, float, list[tuple[float, float]]]:
     """Minimise an (integer-valued, roughly unimodal) cost of ω by golden-section search.
 
     A coarse start grid of ``start`` points in ``[lo, hi]`` brackets the minimum (the best point
@@ -123,7 +125,7 @@ def golden_section_omega(cost: Callable[..., Any], lo: float = 1.0, hi: float = 
         raise ValueError(f"evals must be an integer >= start ({start}), got {evals!r}")
     if not lo < hi:
         raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
-    pts = []
+    pts: list[tuple[float, float]] = []
 
     def f(w):
         v = float(cost(float(w)))

@@ -23,11 +23,40 @@ from __future__ import annotations
 
 import numbers
 import time
+from collections.abc import Sized
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
 
 from .omega import golden_section_omega
+
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Iterable
+    from typing import Literal, Protocol
+
+    from numpy.typing import NDArray
+
+    from ...typing import ArrayLike, OperatorLike
+    from ..result import SolverResult
+    from .bandits import Tuner
+
+    class SystemLike(Protocol):
+        """An object with the system's ``A`` and ``b`` (and optionally ``context``) as attributes."""
+
+        A: Any
+        b: Any
+
+    #: one system of a sequence: ``(A, b)``, ``(A, b, context)`` or an object with ``.A``, ``.b``
+    System = Union[tuple[OperatorLike, ArrayLike], tuple[OperatorLike, ArrayLike, Any], SystemLike]
+    #: what a solve callable returns: a SolverResult, an iteration count, or ``(iterations, x)``
+    SolveOutcome = Union[SolverResult, int, tuple[int, np.ndarray]]
+    #: ``f(A, b, x0, omega)``: one solve of a sequence
+    SolveFn = Callable[[Any, Any, Union[np.ndarray, None], float], SolveOutcome]
+    #: the built-in methods of :func:`make_solver`
+    SolverName = Literal["sor", "ssor", "ssor_cg", "cg"]
+    #: ``policy(A, b, context) -> omega``
+    Policy = Callable[[Any, Any, Any], float]
 
 __all__ = ["solve_sequence", "SequenceResult", "grid_costs", "GridCosts", "instance_optimal", "make_solver"]
 
@@ -87,18 +116,20 @@ class SequenceResult:
     info: dict = field(default_factory=dict)
 
     @property
-    def total_iterations(self):
+    def total_iterations(self) -> int:
         return int(self.iterations.sum())
 
     @property
-    def total_time(self):
+    def total_time(self) -> float:
         return float(self.time.sum())
 
     @property
-    def total_cpu_time(self):
+    def total_cpu_time(self) -> float:
+        if self.cpu_time is None:  # (found by mypy: was "'NoneType' object has no attribute 'sum'")
+            raise AttributeError("total_cpu_time: this SequenceResult has no cpu_time")
         return float(self.cpu_time.sum())
 
-    def mean_iterations(self, last=None):
+    def mean_iterations(self, last: int | None = None) -> float:
         """Mean iterations per instance, over all or over the ``last`` instances."""
         it = self.iterations if last is None else self.iterations[-int(last):]
         return float(np.mean(it)) if it.size else float("nan")
@@ -174,7 +205,8 @@ class _Prepared:
 _KINDS = ("sor", "ssor", "ssor_cg", "cg")
 
 
-def make_solver(solver="sor", *, rtol=1e-8, atol=0.0, maxiter=10000, relative_to="b"):
+def make_solver(solver: SolverName | SolveFn = "sor", *, rtol: float = 1e-8, atol: float = 0.0, maxiter: int = 10000,
+                relative_to: Literal["b", "r0"] = "b") -> SolveFn:
     """A solve callable ``f(A, b, x0, omega) -> SolverResult`` for a built-in method name.
 
     ``"sor"`` / ``"ssor"``: the numba SOR/SSOR iterations (:class:`krylearn.solvers.stationary.sor.SOR`,
@@ -240,8 +272,11 @@ def _policy(tuner):
                      f"policy(A, b, context) -> omega; got {type(tuner).__name__}")
 
 
-def solve_sequence(systems, solver="sor", tuner=None, *, warm_start=False, rtol=1e-8, atol=0.0,
-                   maxiter=10000, relative_to="b", callback=None, progress=False, recycle=None):
+def solve_sequence(systems: Iterable[System], solver: SolverName | SolveFn = "sor",
+                   tuner: Tuner | float | Policy | None = None, *, warm_start: bool = False, rtol: float = 1e-8,
+                   atol: float = 0.0, maxiter: int = 10000, relative_to: Literal["b", "r0"] = "b",
+                   callback: Callable[[int, Any], object] | None = None, progress: bool = False,
+                   recycle: int | None = None) -> SequenceResult:
     """Solve a sequence of systems, choosing the relaxation ω of each solve with ``tuner``.
 
     The loop (Khodak et al. 2024, Algorithm "learning to relax")::
@@ -303,12 +338,12 @@ def solve_sequence(systems, solver="sor", tuner=None, *, warm_start=False, rtol=
     advance = getattr(systems, "advance", None)
     its, oms, tt, st, tu, conv, ctxs, cpu = [], [], [], [], [], [], [], []
     ptime = time.process_time
-    x_prev = None
+    x_prev: np.ndarray | None = None
     it_src = iter(systems)
     if progress:
         from tqdm.auto import tqdm
 
-        it_src = tqdm(it_src, total=len(systems) if hasattr(systems, "__len__") else None, leave=False)
+        it_src = tqdm(it_src, total=len(systems) if isinstance(systems, Sized) else None, leave=False)
     perf = time.perf_counter
     for t, item in enumerate(it_src):
         A, b, ctx = _unpack(item)
@@ -363,26 +398,26 @@ class GridCosts:
     steps: np.ndarray | None = None
 
     @property
-    def totals(self):
+    def totals(self) -> np.ndarray:
         return self.table.sum(axis=0)
 
     @property
-    def best_fixed(self):
+    def best_fixed(self) -> int:
         return int(np.argmin(self.totals))
 
     @property
-    def best_fixed_omega(self):
+    def best_fixed_omega(self) -> float:
         return float(self.grid[self.best_fixed])
 
     @property
-    def best_fixed_iterations(self):
+    def best_fixed_iterations(self) -> np.ndarray:
         return self.table[:, self.best_fixed]
 
     @property
-    def instance_optimal(self):
+    def instance_optimal(self) -> np.ndarray:
         return self.table.min(axis=1)
 
-    def column(self, omega):
+    def column(self, omega: float) -> np.ndarray:
         """Iterations per instance for the grid value closest to ``omega``."""
         return self.table[:, int(np.argmin(np.abs(self.grid - omega)))]
 
@@ -400,8 +435,10 @@ def _comparator_run(systems, solver, every, progress, **options):
     return make_solver(solver, **options), src, getattr(systems, "advance", None)
 
 
-def grid_costs(systems, grid, solver="sor", *, warm_start=False, rtol=1e-8, atol=0.0, maxiter=10000,
-               relative_to="b", every=1, reference_omega=None, progress=False):
+def grid_costs(systems: Iterable[System], grid: ArrayLike, solver: SolverName | SolveFn = "sor", *,
+               warm_start: bool = False, rtol: float = 1e-8, atol: float = 0.0, maxiter: int = 10000,
+               relative_to: Literal["b", "r0"] = "b", every: int = 1, reference_omega: float | None = None,
+               progress: bool = False) -> GridCosts:
     """Solve every instance with every grid value: the data of the best-fixed-ω comparator.
 
     All grid values start from the same ``x0`` (zero, or with ``warm_start`` the previous
@@ -416,7 +453,7 @@ def grid_costs(systems, grid, solver="sor", *, warm_start=False, rtol=1e-8, atol
     solve, src, advance = _comparator_run(systems, solver, every, progress, rtol=rtol, atol=atol, maxiter=maxiter,
                                           relative_to=relative_to)
     rows, ctxs = [], []
-    x_prev = None
+    x_prev: np.ndarray | None = None
     ref = float(grid[grid.size // 2]) if reference_omega is None else float(reference_omega)
     steps = []
     for t, item in enumerate(src):
@@ -444,9 +481,11 @@ def grid_costs(systems, grid, solver="sor", *, warm_start=False, rtol=1e-8, atol
                      steps=np.asarray(steps, dtype=np.int64))
 
 
-def instance_optimal(systems, solver="sor", *, lo=1.0, hi=1.95, evals=12, start=5, warm_start=False,
-                     rtol=1e-8, atol=0.0, maxiter=10000, relative_to="b", every=1, reference_omega=1.5,
-                     progress=False):
+def instance_optimal(systems: Iterable[System], solver: SolverName | SolveFn = "sor", *, lo: float = 1.0,
+                     hi: float = 1.95, evals: int = 12, start: int = 5, warm_start: bool = False, rtol: float = 1e-8,
+                     atol: float = 0.0, maxiter: int = 10000, relative_to: Literal["b", "r0"] = "b", every: int = 1,
+                     reference_omega: float = 1.5,
+                     progress: bool = False) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
     """Per-instance golden-section search for the best ω (the instance-optimal comparator).
 
     Returns ``(omega, iterations, steps)`` arrays: the best ω found for each searched instance,
@@ -458,7 +497,7 @@ def instance_optimal(systems, solver="sor", *, lo=1.0, hi=1.95, evals=12, start=
     solve, src, advance = _comparator_run(systems, solver, every, progress, rtol=rtol, atol=atol, maxiter=maxiter,
                                           relative_to=relative_to)
     oms, its = [], []
-    x_prev = None
+    x_prev: np.ndarray | None = None
     steps = []
     for t, item in enumerate(src):
         A, b, ctx = _unpack(item)
@@ -469,7 +508,7 @@ def instance_optimal(systems, solver="sor", *, lo=1.0, hi=1.95, evals=12, start=
                 advance(x_prev)
             continue
         steps.append(t)
-        sols = {}
+        sols: dict[float, tuple[int, np.ndarray | None]] = {}
 
         def cost(w, A=A, b=b, x0=x0, sols=sols):
             k, x, _ = _outcome(solve(A, b, x0, w))

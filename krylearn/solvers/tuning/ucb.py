@@ -27,11 +27,18 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .contextual_tuners import check_context
 from .bandits import Tuner, _check_range
+
+if TYPE_CHECKING:  # annotations only
+    from numpy.typing import NDArray
+
+    from ...typing import ArrayLike
+    from .bandits import Arms, Scale
 
 __all__ = ["UCB"]
 
@@ -71,8 +78,21 @@ class UCB(Tuner):
     _config_keys = ("grid", "seed", "scale", "arms", "confidence", "window", "floor", "prior", "context_range",
                     "bins")
 
-    def __init__(self, grid=None, seed=None, scale="mean", *, arms=None, confidence=2.0, window=20, floor=0.05,
-                 prior=0.1, context_range=None, bins=5):
+    context_range: tuple[float, float] | None
+    bins: int
+    confidence: float
+    window: int
+    floor: float
+    prior: float
+    _bin_total: list[int]
+    #: per context bin and arm: the recent costs, (mean, floored spread) or (None, None) untried, the plays
+    _recent: list[list[list[float]]]
+    _summary: list[list[tuple[float, float] | tuple[None, None]]]
+    _plays: list[list[int]]
+
+    def __init__(self, grid: ArrayLike | None = None, seed: int | None = None, scale: Scale = "mean", *,
+                 arms: Arms | None = None, confidence: float = 2.0, window: int = 20, floor: float = 0.05,
+                 prior: float = 0.1, context_range: tuple[float, float] | None = None, bins: int = 5) -> None:
         super().__init__(grid, seed, scale, arms)
         if context_range is not None:
             context_range = _check_range(context_range)
@@ -97,14 +117,14 @@ class UCB(Tuner):
             return None
         return check_context(context, "this UCB (context_range was given)")
 
-    def bin_of(self, context):
+    def bin_of(self, context: float | None) -> int:
         """The context bin (0 for a non-contextual tuner)."""
         if self.context_range is None or context is None:
             return 0
         lo, hi = self.context_range
         return min(max(int(math.floor((float(context) - lo) / (hi - lo) * self.bins)), 0), self.bins - 1)
 
-    def scores(self, context=None):
+    def scores(self, context: float | None = None) -> NDArray[np.float64]:
         """The lower confidence bound of every arm (``-inf`` for untried arms) in the context's bin."""
         j = self.bin_of(context)
         plays = self._plays[j]
@@ -112,7 +132,8 @@ class UCB(Tuner):
         k = self.confidence
         out = np.empty(self.d)
         for i, (m, s) in enumerate(self._summary[j]):
-            out[i] = -math.inf if m is None else m - k * s * math.sqrt(logt / plays[i])
+            # (m is None exactly when s is: an untried arm)
+            out[i] = -math.inf if m is None or s is None else m - k * s * math.sqrt(logt / plays[i])
         return out
 
     def _summarise(self, j, i):
@@ -130,7 +151,7 @@ class UCB(Tuner):
             s = self.prior * m
         self._summary[j][i] = (m, s)
 
-    def suggest(self, context=None):
+    def suggest(self, context: float | None = None) -> Any:  # a float, or one of the arms (any type)
         """The arm (or grid value) with the lowest confidence bound; deterministic (no draw)."""
         ctx = self._check_context(context)
         j = self.bin_of(ctx)
@@ -139,7 +160,7 @@ class UCB(Tuner):
         k = self.confidence
         arm, best = 0, math.inf
         for i, (m, sd) in enumerate(self._summary[j]):   # the first minimum: untried arms in the given order
-            if m is None:
+            if m is None or sd is None:  # untried (m and sd are None together)
                 arm = i
                 break
             score = m - k * sd * math.sqrt(logt / plays[i])
@@ -148,7 +169,7 @@ class UCB(Tuner):
         self._pending = (arm, 1.0, ctx)
         return self._values[arm] if self._values is not None else float(self.grid[arm])
 
-    def means(self, context=None):
+    def means(self, context: float | None = None) -> NDArray[np.float64]:
         """Mean of each arm's recent costs in the context's bin (NaN for untried arms)."""
         return np.array([sum(c) / len(c) if c else math.nan for c in self._recent[self.bin_of(context)]])
 
