@@ -542,4 +542,3 @@ class TransposeOperator(LinearOperator):
     @property
     def T(self) -> LinearOperator:
         return self.args[0]
-
