@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Callable, Union
 import numpy as np
 import scipy.sparse as sp
 
+from ..typing import _is_a
+
 if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
     from collections.abc import Iterator
 
@@ -206,13 +208,6 @@ class HeatEquation2D:
         if v is None:
             raise RuntimeError("HeatEquation2D: no state yet; call reset() (iterating does) or pass u")
         return v.reshape(self.nx - 1, self.nx - 1)
-
-
-def _is_a(value: object, abc: type) -> bool:
-    """``isinstance(value, abc)`` for the :mod:`numbers` ABCs, out of mypy's sight: typeshed does not
-    register ``int``/``float`` with them, so an inline check on a parameter annotated ``int`` would make
-    mypy treat everything after it as unreachable (and skip checking it)."""
-    return isinstance(value, abc)
 
 
 def _diag_positions(csr: sp.csr_matrix) -> NDArray[np.int64]:
