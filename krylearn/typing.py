@@ -40,3 +40,12 @@ PreconditionerLike = Optional[Union[OperatorLike, Callable[[np.ndarray], np.ndar
 
 #: ``callback(state) -> bool``: called after every iteration; True stops the solve (USER_STOP).
 Callback = Callable[["SolverState"], Optional[bool]]
+
+
+def _is_a(value: object, abc: type) -> bool:
+    """``isinstance(value, abc)`` for the :mod:`numbers` ABCs, out of mypy's sight.
+
+    typeshed does not register ``int``/``float`` with ``numbers.Integral``/``numbers.Real``, so an
+    inline ``if not isinstance(n, numbers.Integral): raise ...`` on a parameter annotated ``int`` makes
+    mypy treat everything after it as unreachable (and silently skip checking it)."""
+    return isinstance(value, abc)

@@ -14,12 +14,13 @@ from .model import DCDMNet
 from .multilevel_net import MultilevelNet
 
 if TYPE_CHECKING:  # annotations only
+    from collections.abc import Mapping
     from typing import Any
 
 __all__ = ["build_model"]
 
 
-def build_model(config: Any) -> Any:
+def build_model(config: Mapping[str, Any]) -> DCDMNet | MultilevelNet:
     """The network a stored config describes: ``config["arch"]`` ``"multilevel"`` builds a
     :class:`~krylearn.learned.multilevel_net.MultilevelNet`, absent or ``"unet"`` a :class:`DCDMNet`."""
     config = dict(config)

@@ -20,11 +20,12 @@ from ..threads import solver_threads, torch_threads
 from .stencil_torch import grid_mask
 
 if TYPE_CHECKING:  # annotations only
-    from typing import Any
+    import torch
+
     from ..solvers.result import SolverResult
     from ..typing import ArrayLike, Callback, OperatorLike
-
-torch = require("torch", "the DCDM learned solver (krylearn.learned)")
+else:
+    torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 
 __all__ = ["dcdm", "DCDMPreconditioner", "NetworkApply"]
 
@@ -47,7 +48,7 @@ class NetworkApply:
         Default: the model's device.
     """
 
-    def __init__(self, model: Any, mask: np.ndarray, device: Any = None) -> None:
+    def __init__(self, model: torch.nn.Module, mask: np.ndarray, device: str | torch.device | None = None) -> None:
         mask = np.asarray(mask, dtype=bool)
         if getattr(model, "dim", mask.ndim) != mask.ndim:
             raise ValueError(f"the model is {model.dim}D but the grid {mask.shape} is {mask.ndim}D")
@@ -95,8 +96,8 @@ def _grid_rhs(b, mask, name):
 
 
 @solver_threads
-def dcdm(A: OperatorLike, b: ArrayLike, model: Any, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None, k: int = 2, callback: Callback | None = None, mask: np.ndarray | None = None,
-         device: Any = None, stagnation_window: int = 10) -> SolverResult:
+def dcdm(A: OperatorLike, b: ArrayLike, model: torch.nn.Module, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None, k: int = 2, callback: Callback | None = None, mask: np.ndarray | None = None,
+         device: str | torch.device | None = None, stagnation_window: int = 10) -> SolverResult:
     """Solve ``A x = b`` (SPD grid Poisson) by the deep conjugate direction method.
 
     Algorithm (Kaneda et al. 2023, Alg. 1): ``r = b − A x``; each iteration
@@ -203,7 +204,7 @@ def dcdm(A: OperatorLike, b: ArrayLike, model: Any, x0: ArrayLike | None = None,
         return done
     mon, r, rnorm = run.mon, run.r, run.rnorm
 
-    dirs: collections.deque[tuple[Any, Any, float]] = collections.deque(maxlen=int(k))   # (p, Ap, pAp)
+    dirs: collections.deque[tuple[np.ndarray, np.ndarray, float]] = collections.deque(maxlen=int(k))   # (p, Ap, pAp)
     t_net = 0.0
     best = rnorm
     since_best = 0
@@ -290,7 +291,8 @@ class DCDMPreconditioner(LinearOperator):
     #: a nonlinear map (see Notes)
     variable = True
 
-    def __init__(self, model: Any, A: OperatorLike | None = None, *, mask: np.ndarray | None = None, device: Any = None) -> None:
+    def __init__(self, model: torch.nn.Module, A: OperatorLike | None = None, *, mask: np.ndarray | None = None,
+                 device: str | torch.device | None = None) -> None:
         if A is None and mask is None:
             raise ValueError("DCDMPreconditioner needs the grid: pass the operator A (kl.pde.poisson) or mask=")
         mask = _resolve_mask(A, mask)
@@ -309,5 +311,5 @@ class DCDMPreconditioner(LinearOperator):
             return np.zeros_like(r)
         return nr * self._net(r / nr)
 
-    def apply(self, r: ArrayLike) -> Any:
+    def apply(self, r: ArrayLike) -> np.ndarray:
         return self._matvec(r)

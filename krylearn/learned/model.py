@@ -15,9 +15,14 @@ from typing import TYPE_CHECKING, Any
 from .._optional import require
 
 if TYPE_CHECKING:  # annotations only
-    from ..typing import ArrayLike
+    from collections.abc import Sequence
 
-torch = require("torch", "the DCDM learned solver (krylearn.learned)")
+    import numpy as np
+    import torch
+
+    from ..typing import ArrayLike
+else:
+    torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 nn: Any = torch.nn  # typed Any: a static checker then takes nn.Module as a base class
 F = torch.nn.functional
 
@@ -152,7 +157,7 @@ class DCDMNet(nn.Module):
     Float32 by default; move with ``.to(device)`` (CPU or CUDA).
     """
 
-    def __init__(self, dim: int = 2, channels: int = 16, blocks: tuple[Any, ...] = (2, 3, 2), mask_channel: bool = True, levels: int = 1, bias: bool = True,
+    def __init__(self, dim: int = 2, channels: int = 16, blocks: tuple[int, ...] = (2, 3, 2), mask_channel: bool = True, levels: int = 1, bias: bool = True,
                  shared_levels: bool = False, coarsest: int = 8) -> None:
         super().__init__()
         if dim not in (2, 3):
@@ -182,7 +187,7 @@ class DCDMNet(nn.Module):
         self.out = conv(c, 1, 3, padding=1, bias=bias)
         self._pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
 
-    def config(self) -> Any:
+    def config(self) -> dict[str, Any]:
         """Constructor arguments (stored with the weights)."""
         cfg = {"dim": self.dim, "channels": self.channels, "blocks": list(self.blocks),
                "mask_channel": self.mask_channel, "levels": self.levels, "bias": self.bias}
@@ -190,7 +195,7 @@ class DCDMNet(nn.Module):
             cfg.update(shared_levels=True, coarsest=self.coarsest)
         return cfg
 
-    def levels_for(self, grid: Any) -> Any:
+    def levels_for(self, grid: Sequence[int]) -> int:
         """Number of poolings used on a grid of this shape."""
         if not self.shared_levels:
             return self.levels
@@ -203,7 +208,7 @@ class DCDMNet(nn.Module):
     def _up(x, like):
         return F.interpolate(x, size=like.shape[2:], mode="nearest")
 
-    def forward(self, r: ArrayLike, mask: Any = None) -> Any:
+    def forward(self, r: ArrayLike, mask: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
         x, m, squeeze = normalized_input(r, mask, self.dim)
         if self.mask_channel and self.bias:
             x = torch.cat([x, m], dim=1)

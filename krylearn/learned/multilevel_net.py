@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._optional import require
 
-torch = require("torch", "the DCDM learned solver (krylearn.learned)")
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Sequence
+
+    import numpy as np
+    import torch
+else:
+    torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 nn: Any = torch.nn  # typed Any: a static checker then takes nn.Module as a base class
 F = torch.nn.functional
 
@@ -93,7 +99,7 @@ class MultilevelNet(nn.Module):
 
     arch = "multilevel"
 
-    def __init__(self, dim: int = 2, channels: int = 16, blocks: tuple[Any, ...] = (1, 1), coarsest: int = 4, level_factor: float = 4.0) -> None:
+    def __init__(self, dim: int = 2, channels: int = 16, blocks: tuple[int, ...] = (1, 1), coarsest: int = 4, level_factor: float = 4.0) -> None:
         super().__init__()
         if dim not in (2, 3):
             raise ValueError(f"dim must be 2 or 3, got {dim!r}")
@@ -117,12 +123,12 @@ class MultilevelNet(nn.Module):
         self._conv = F.conv2d if dim == 2 else F.conv3d
         self._convT = F.conv_transpose2d if dim == 2 else F.conv_transpose3d
 
-    def config(self) -> Any:
+    def config(self) -> dict[str, Any]:
         """Constructor arguments (stored with the weights); ``arch`` picks this class on loading."""
         return {"arch": self.arch, "dim": self.dim, "channels": self.channels, "blocks": list(self.blocks),
                 "coarsest": self.coarsest, "level_factor": self.level_factor}
 
-    def levels_for(self, grid: Any) -> Any:
+    def levels_for(self, grid: Sequence[int]) -> int:
         """Number of coarsenings used on a grid of this shape."""
         return coarsenings(grid, self.coarsest)
 
@@ -139,7 +145,7 @@ class MultilevelNet(nn.Module):
         y = self._convT(x, k, stride=2, padding=1)
         return y[(...,) + tuple(slice(0, s) for s in like.shape[2:])]
 
-    def forward(self, r: ArrayLike, mask: Any = None) -> Any:
+    def forward(self, r: ArrayLike, mask: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
         r, m, squeeze = normalized_input(r, mask, self.dim)
         residuals, fluids = [r], [m]
         for _ in range(self.levels_for(r.shape[2:])):

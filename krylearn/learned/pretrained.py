@@ -11,21 +11,27 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .._optional import require
 
 if TYPE_CHECKING:  # annotations only
+    from collections.abc import Mapping
     from os import PathLike
 
-torch = require("torch", "the DCDM learned solver (krylearn.learned)")
+    import torch
+
+    from .model import DCDMNet
+    from .multilevel_net import MultilevelNet
+else:
+    torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 
 __all__ = ["load_pretrained", "available", "data_dir", "load_weights", "pretrained_preconditioner"]
 
 _NAMES = {"poisson2d": 2, "poisson3d": 3, "poisson3d_paper": 3}
 
 
-def data_dir():
+def data_dir() -> Path:
     """``$KRYLEARN_DATA/dcdm`` if set, else ``<repo>/data/dcdm``."""
     env = os.environ.get("KRYLEARN_DATA")
     if env:
@@ -33,7 +39,7 @@ def data_dir():
     return Path(__file__).resolve().parents[2] / "data" / "dcdm"
 
 
-def available(directory: Any = None) -> Any:
+def available(directory: str | PathLike[str] | None = None) -> list[str]:
     """Names of the models with a manifest in the data directory."""
     d = Path(directory) if directory is not None else data_dir()
     return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
@@ -47,7 +53,8 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def load_weights(weights: Any, manifest: Any = None, *, device: Any = None) -> Any:
+def load_weights(weights: str | PathLike[str], manifest: Mapping[str, Any] | None = None, *,
+                 device: str | torch.device | None = None) -> DCDMNet | MultilevelNet:
     """Build the network a weight file describes (:class:`DCDMNet` or :class:`MultilevelNet`),
     validated against an optional manifest dict.
 
@@ -91,7 +98,21 @@ def load_weights(weights: Any, manifest: Any = None, *, device: Any = None) -> A
     return model
 
 
-def load_pretrained(name: str = "poisson2d", *, device: Any = None, directory: str | PathLike[str] | None = None, return_manifest: bool = False) -> Any:
+@overload
+def load_pretrained(name: str = ..., *, device: str | torch.device | None = ...,
+                    directory: str | PathLike[str] | None = ...,
+                    return_manifest: Literal[False] = ...) -> DCDMNet | MultilevelNet: ...
+
+
+@overload
+def load_pretrained(name: str = ..., *, device: str | torch.device | None = ...,
+                    directory: str | PathLike[str] | None = ...,
+                    return_manifest: Literal[True]) -> tuple[DCDMNet | MultilevelNet, dict[str, Any]]: ...
+
+
+def load_pretrained(name: str = "poisson2d", *, device: str | torch.device | None = None,
+                    directory: str | PathLike[str] | None = None, return_manifest: bool = False
+                    ) -> DCDMNet | MultilevelNet | tuple[DCDMNet | MultilevelNet, dict[str, Any]]:
     """Load a shipped DCDM model.
 
     Parameters
@@ -142,7 +163,7 @@ def load_pretrained(name: str = "poisson2d", *, device: Any = None, directory: s
     return (model, manifest) if return_manifest else model
 
 
-_PRETRAINED: dict[str, Any] = {}  # "poisson2d"/"poisson3d" -> the loaded model
+_PRETRAINED: dict[str, DCDMNet | MultilevelNet] = {}  # "poisson2d"/"poisson3d" -> the loaded model
 
 
 def pretrained_preconditioner(A):

@@ -16,26 +16,40 @@ check it), whatever spacing, coefficient or boundary convention the stencil uses
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import scipy.sparse as sp
 
 from .._optional import require
 
-torch = require("torch", "the DCDM learned solver (krylearn.learned)")
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    from collections.abc import Sequence
+
+    import numpy.typing as npt
+    import torch
+    from numpy.typing import NDArray
+    from typing_extensions import Self
+
+    from ..operators.base import LinearOperator
+    from ..operators.stencil import PoissonStencil
+else:
+    torch = require("torch", "the DCDM learned solver (krylearn.learned)")
 F = torch.nn.functional
 
 __all__ = ["TorchStencil", "grid_index", "face_coefficients"]
 
 
-def grid_index(mask):
+def grid_index(mask: npt.ArrayLike) -> NDArray[np.int64]:
     """Grid of unknown numbers (C order over the fluid cells), -1 at solid cells."""
-    mask = np.asarray(mask, dtype=bool)
-    idx = np.full(mask.shape, -1, dtype=np.int64)
-    idx[mask] = np.arange(int(mask.sum()))
+    fluid = np.asarray(mask, dtype=bool)
+    idx = np.full(fluid.shape, -1, dtype=np.int64)
+    idx[fluid] = np.arange(int(fluid.sum()))
     return idx
 
 
-def face_coefficients(csr, mask):
+def face_coefficients(csr: sp.spmatrix | sp.sparray,
+                      mask: npt.ArrayLike) -> tuple[list[NDArray[np.float64]], NDArray[np.float64]]:
     """Face coefficients ``w_d`` and boundary diagonal ``c`` of a grid stencil matrix.
 
     Parameters
@@ -58,21 +72,21 @@ def face_coefficients(csr, mask):
         If the matrix size does not match the mask, or it has couplings that are not
         nearest-neighbour faces of the grid.
     """
-    mask = np.asarray(mask, dtype=bool)
+    fluid = np.asarray(mask, dtype=bool)
     csr = sp.csr_matrix(csr)
-    n = int(mask.sum())
+    n = int(fluid.sum())
     if csr.shape != (n, n):
         raise ValueError(f"matrix of shape {csr.shape} does not match a mask with {n} fluid cells")
-    idx = grid_index(mask)
-    dim = mask.ndim
+    idx = grid_index(fluid)
+    dim = fluid.ndim
     diag = csr.diagonal()
-    c = np.zeros(mask.shape)
-    c[mask] = diag
-    weights = []
+    c = np.zeros(fluid.shape)
+    c[fluid] = diag
+    weights: list[NDArray[np.float64]] = []
     nnz_faces = 0
     for d in range(dim):
-        lo = [slice(None)] * dim
-        hi = [slice(None)] * dim
+        lo: list[slice] = [slice(None)] * dim
+        hi: list[slice] = [slice(None)] * dim
         lo[d] = slice(0, -1)
         hi[d] = slice(1, None)
         a, b = idx[tuple(lo)], idx[tuple(hi)]
@@ -90,7 +104,7 @@ def face_coefficients(csr, mask):
     if offdiag != 2 * nnz_faces:
         raise ValueError("the matrix has couplings beyond nearest-neighbour grid faces; "
                          "it is not a 5/7-point stencil on this mask")
-    c[~mask] = 0.0
+    c[~fluid] = 0.0
     c[np.abs(c) < 1e-12 * max(1.0, np.abs(diag).max(initial=0.0))] = 0.0
     return weights, c
 
@@ -115,7 +129,9 @@ class TorchStencil:
     ``index`` (length ``B``) choosing which of the ``K`` operators acts on each batch entry.
     """
 
-    def __init__(self, weights, c, mask, *, device=None, dtype=None):
+    def __init__(self, weights: Sequence[npt.ArrayLike | torch.Tensor], c: npt.ArrayLike | torch.Tensor,
+                 mask: npt.ArrayLike | torch.Tensor, *, device: str | torch.device | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         dtype = dtype or torch.float32
         mask = torch.as_tensor(np.asarray(mask, dtype=bool))
         self.grid = tuple(mask.shape[-len(weights):])
@@ -135,25 +151,26 @@ class TorchStencil:
         self.dtype = dtype
 
     @classmethod
-    def from_csr(cls, csr, mask, **kw):
+    def from_csr(cls, csr: sp.spmatrix | sp.sparray, mask: npt.ArrayLike, **kw: Any) -> Self:
         """From an assembled stencil matrix over the fluid cells of ``mask``."""
         w, c = face_coefficients(csr, mask)
         return cls(w, c, mask, **kw)
 
     @classmethod
-    def from_operator(cls, A, **kw):
+    def from_operator(cls, A: PoissonStencil, **kw: Any) -> Self:
         """From a :class:`krylearn.operators.PoissonStencil` (uses its ``mask`` and ``tocsr()``)."""
         mask = grid_mask(A)
         return cls.from_csr(A.tocsr(), mask, **kw)
 
     @classmethod
-    def stack(cls, ops):
+    def stack(cls, ops: Sequence[TorchStencil]) -> Self:
         """One batched operator from several single ones (same grid)."""
         return cls([torch.cat([o.weights[d] for o in ops]) for d in range(ops[0].dim)],
                    torch.cat([o.c for o in ops]), torch.cat([o.mask for o in ops]).bool(),
                    device=ops[0].device, dtype=ops[0].dtype)
 
-    def to(self, device):
+    def to(self, device: str | torch.device) -> TorchStencil:
+        """The same operator(s) on another device."""
         return TorchStencil(self.weights, self.c, self.mask.bool(), device=device, dtype=self.dtype)
 
     def _sel(self, t, index, B):
@@ -161,7 +178,7 @@ class TorchStencil:
             return t if t.shape[0] in (1, B) else t[:1].expand(B, *t.shape[1:])
         return t[index]
 
-    def apply(self, u, index=None):
+    def apply(self, u: torch.Tensor, index: torch.Tensor | Sequence[int] | None = None) -> torch.Tensor:
         """``A u`` for ``u`` of shape ``(B, *grid)`` or ``(B, 1, *grid)``."""
         squeeze = u.dim() == self.dim + 2
         if squeeze:
@@ -181,7 +198,7 @@ class TorchStencil:
         return out.unsqueeze(1) if squeeze else out
 
 
-def grid_mask(A):
+def grid_mask(A: LinearOperator) -> NDArray[np.bool_]:
     """The boolean fluid mask of a grid operator (``PoissonStencil``), all-True if it has none."""
     for name in ("mask", "grid_mask"):
         m = getattr(A, name, None)

@@ -24,10 +24,21 @@ import hashlib
 import json
 import math
 import os
+import operator
 import time
+from functools import reduce
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    from collections.abc import Sequence
+
+    import torch
+
+    from .data import RitzDataset
+    from .stencil_torch import TorchStencil
 
 __all__ = ["dcdm_loss", "dcdm_energy_loss", "fractional_iterations", "train", "main", "DEFAULT_RECIPES"]
 
@@ -39,7 +50,8 @@ __all__ = ["dcdm_loss", "dcdm_energy_loss", "fractional_iterations", "train", "m
 #: ``levels=1``, ``loss="residual"``) trained the 3D model shipped as ``poisson3d_paper``; its
 #: manifest gives its two-stage recipe. (``levels`` and ``bias`` are unused by the multilevel network;
 #: they are kept as recorded in the shipped manifests.)
-DEFAULT_RECIPES = {
+#: (keyword arguments of :func:`train`, of several types: Any per value)
+DEFAULT_RECIPES: dict[int, dict[str, Any]] = {
     2: dict(n=128, domains=16, lanczos=500, steps=7000, batch=8, lr=1e-3, lr_final=1e-5, seed=1, levels=4,
             bias=False, arch="multilevel", loss="energy"),
     3: dict(n=32, domains=4, lanczos=200, steps=3000, batch=4, lr=1e-3, lr_final=1e-5, seed=0, levels=1,
@@ -47,7 +59,8 @@ DEFAULT_RECIPES = {
 }
 
 
-def dcdm_loss(model, op, b, index=None, mask=None):
+def dcdm_loss(model: torch.nn.Module, op: TorchStencil, b: torch.Tensor, index: torch.Tensor | None = None,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over the batch of ``‖b − A q (qᵀb)/(qᵀAq)‖²`` with ``q = model(b)``.
 
     ``b``: ``(B, *grid)`` tensor; ``op``: a :class:`TorchStencil` (``index`` picks its operator
@@ -60,7 +73,8 @@ def dcdm_loss(model, op, b, index=None, mask=None):
     return (res * res).sum(dims).mean()
 
 
-def dcdm_energy_loss(model, op, b, energy, index=None, mask=None):
+def dcdm_energy_loss(model: torch.nn.Module, op: TorchStencil, b: torch.Tensor, energy: torch.Tensor,
+                     index: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over the batch of ``1 − (qᵀb)² / ((qᵀAq)(bᵀA⁻¹b))`` with ``q = model(b)``.
 
     The A-norm error left by an exact line search along ``q`` from ``x = 0``, relative to the
@@ -113,11 +127,16 @@ def _atomic_save(torch, obj, path):
     os.replace(tmp, path)
 
 
-def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3, lr_final=5e-5,
-          seed=0, channels=16, levels=1, bias=True, out=None, cache_dir=None, device="cpu", threads=1, max_minutes=None,
-          checkpoint_seconds=120.0, resume=True, progress=True, dataset=None, log_every=10,
-          stop_after=None, init=None, spectral_decay=0.0, shared_levels=False, coarsest=8, extra_sizes=(),
-          validate_every=0, arch="unet", loss="residual", blocks=None):
+def train(dim: int = 2, n: int = 128, *, domains: int = 6, lanczos: int = 400, steps: int = 3000, batch: int = 8,
+          lr: float = 1e-3, lr_final: float = 5e-5, seed: int = 0, channels: int = 16, levels: int = 1,
+          bias: bool = True, out: str | os.PathLike[str] | None = None,
+          cache_dir: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu", threads: int = 1,
+          max_minutes: float | None = None, checkpoint_seconds: float = 120.0, resume: bool = True,
+          progress: bool = True, dataset: RitzDataset | None = None, log_every: int = 10,
+          stop_after: int | None = None, init: str | os.PathLike[str] | None = None, spectral_decay: float = 0.0,
+          shared_levels: bool = False, coarsest: int = 8, extra_sizes: Sequence[int] = (), validate_every: int = 0,
+          arch: Literal["unet", "multilevel"] = "unet", loss: Literal["residual", "energy"] = "residual",
+          blocks: Sequence[int] | None = None) -> tuple[torch.nn.Module, list[float]]:
     """Train a DCDM network; returns ``(model, history)``.
 
     Parameters
@@ -190,7 +209,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         torch.set_num_threads(int(threads))
     if loss not in ("residual", "energy"):
         raise ValueError(f"loss must be 'residual' or 'energy', got {loss!r}")
-    recipe = dict(dim=dim, n=n, domains=domains, lanczos=lanczos, steps=steps, batch=batch, lr=lr,
+    recipe: dict[str, object] = dict(dim=dim, n=n, domains=domains, lanczos=lanczos, steps=steps, batch=batch, lr=lr,
                   lr_final=lr_final, seed=seed, channels=channels, levels=levels, bias=bias)
     if arch != "unet":
         recipe["arch"] = arch
@@ -211,7 +230,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
         recipe["validate_every"] = int(validate_every)
     if init is not None:
         recipe["init"] = str(init)
-    config = {"arch": arch, "dim": dim, "channels": channels}
+    config: dict[str, object] = {"arch": arch, "dim": dim, "channels": channels}
     if arch == "unet":
         config.update(levels=levels, bias=bias, shared_levels=shared_levels, coarsest=coarsest)
     if blocks is not None:
@@ -251,7 +270,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     ckpt = out / "checkpoint.pt" if out is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        if resume and ckpt.exists():
+        if resume and ckpt is not None and ckpt.exists():
             state = torch.load(ckpt, map_location=device, weights_only=False)
             if state["recipe"] != recipe:
                 raise ValueError(f"checkpoint {ckpt} was made with recipe {state['recipe']}, not {recipe}; "
@@ -308,7 +327,7 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
     while step < steps:
         for g in opt.param_groups:
             g["lr"] = _lr(step, steps, lr, lr_final)
-        total = 0.0
+        terms = []
         for ds, op, masks_t in stacks:
             index, b = ds.sample(batch, rng)
             index_t = torch.as_tensor(index, device=device)
@@ -318,7 +337,8 @@ def train(dim=2, n=128, *, domains=6, lanczos=400, steps=3000, batch=8, lr=1e-3,
                 term = dcdm_energy_loss(model, op, b_t, energy, index_t, masks_t[index_t])
             else:
                 term = dcdm_loss(model, op, b_t, index_t, masks_t[index_t])
-            total = total + term / len(stacks)
+            terms.append(term / len(stacks))
+        total = reduce(operator.add, terms)  # the mean over the sizes (a torch scalar)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
@@ -439,7 +459,7 @@ def export(run_dir, name, dest_dir, command=None, best=False):
     return manifest
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m krylearn train-dcdm`` / ``python -m krylearn.learned.train``."""
     p = argparse.ArgumentParser(prog="krylearn train-dcdm",
                                 description="Train the DCDM network (Kaneda et al., ICML 2023) on grid "

@@ -17,22 +17,32 @@ lineax's lazy algebra (``@`` composes, ``*`` only scales by scalars).
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    from collections.abc import Sequence
+
+    import scipy.sparse.linalg
+    from numpy.typing import DTypeLike
+    from typing_extensions import Self
+
+
+    from ..typing import ArrayLike
 
 #: ``aslinearoperator``, registered by :mod:`krylearn.operators.convert` when it is imported (the
 #: package imports it with this module): the algebra below wraps array operands with it, and this
 #: module does not import the conversion layer, which builds on it.
-_AS_OPERATOR: list[Callable[..., Any]] = []
+_AS_OPERATOR: list[Callable[..., LinearOperator]] = []
 
 
-def register_conversion(fn):
+def register_conversion(fn: Callable[..., LinearOperator]) -> None:
     """Called once by :mod:`krylearn.operators.convert` with ``aslinearoperator``."""
     _AS_OPERATOR[:] = [fn]
 
 
-def _as_operator(other):
+def _as_operator(other: Any) -> LinearOperator:
     return _AS_OPERATOR[0](other)
 
 __all__ = [
@@ -47,14 +57,14 @@ __all__ = [
 ]
 
 
-def _check_shape(shape):
+def _check_shape(shape: Any) -> tuple[int, int]:
     try:
         shape = tuple(int(s) for s in shape)
     except TypeError as exc:
         raise ValueError(f"shape must be a pair of integers, got {shape!r}") from exc
     if len(shape) != 2 or shape[0] < 0 or shape[1] < 0:
         raise ValueError(f"shape must be a pair of non-negative integers, got {shape!r}")
-    return shape
+    return (shape[0], shape[1])
 
 
 class LinearOperator:
@@ -101,9 +111,14 @@ class LinearOperator:
     __array_ufunc__ = None
     variable = False
 
-    def __init__(self, shape, matvec=None, rmatvec=None, matmat=None, dtype=None, *,
-                 symmetric=False, hermitian=None, positive_definite=False, diagonal=None):
-        self.shape = _check_shape(shape)
+    def __init__(self, shape: tuple[int, int] | Sequence[int],
+                 matvec: Callable[[np.ndarray], ArrayLike] | None = None,
+                 rmatvec: Callable[[np.ndarray], ArrayLike] | None = None,
+                 matmat: Callable[[np.ndarray], ArrayLike] | None = None,
+                 dtype: DTypeLike | None = None, *,
+ symmetric: bool = False, hermitian: bool | None = None,
+                 positive_definite: bool = False, diagonal: ArrayLike | None = None) -> None:
+        self.shape: tuple[int, int] = _check_shape(shape)
         self.dtype = np.dtype(dtype if dtype is not None else np.float64)
         if matvec is not None:
             if not callable(matvec):
@@ -152,14 +167,14 @@ class LinearOperator:
 
     # ---- public application -----------------------------------------------------------
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return 2
 
     @property
-    def is_square(self):
+    def is_square(self) -> bool:
         return self.shape[0] == self.shape[1]
 
-    def _prep_vec(self, x, n, what):
+    def _prep_vec(self, x: ArrayLike, n: int, what: str) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]
@@ -168,45 +183,45 @@ class LinearOperator:
                              f"{self.shape}, got an array of shape {x.shape}")
         return x
 
-    def matvec(self, x):
+    def matvec(self, x: ArrayLike) -> np.ndarray:
         """Return ``A @ x`` for a vector ``x`` of length ``shape[1]``."""
         x = self._prep_vec(x, self.shape[1], "matvec")
         y = np.asarray(self._matvec(x))
         return y.reshape(self.shape[0])
 
-    def rmatvec(self, x):
+    def rmatvec(self, x: ArrayLike) -> np.ndarray:
         """Return ``A^H @ x`` (the adjoint) for a vector of length ``shape[0]``."""
         x = self._prep_vec(x, self.shape[0], "rmatvec")
         y = np.asarray(self._rmatvec(x))
         return y.reshape(self.shape[1])
 
-    def matmat(self, X):
+    def matmat(self, X: ArrayLike) -> np.ndarray:
         """Return ``A @ X`` for a 2-D array with ``shape[1]`` rows."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] != self.shape[1]:
             raise ValueError(f"matmat: expected a 2-D array with {self.shape[1]} rows, got shape {X.shape}")
         return np.asarray(self._matmat(X))
 
-    def rmatmat(self, X):
+    def rmatmat(self, X: ArrayLike) -> np.ndarray:
         """Return ``A^H @ X`` for a 2-D array with ``shape[0]`` rows."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] != self.shape[0]:
             raise ValueError(f"rmatmat: expected a 2-D array with {self.shape[0]} rows, got shape {X.shape}")
         return np.asarray(self._rmatmat(X))
 
-    def diagonal(self):
+    def diagonal(self) -> np.ndarray:
         """The diagonal as a 1-D array (``NotImplementedError`` where it is not known)."""
         if not self.is_square:
             raise ValueError(f"diagonal() needs a square operator, shape is {self.shape}")
         return np.asarray(self._diagonal())
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         """Materialise as a dense ``numpy.ndarray`` (for tests and small problems)."""
         return self.matmat(np.eye(self.shape[1], dtype=self.dtype))
 
     toarray = todense
 
-    def to_scipy(self):
+    def to_scipy(self) -> scipy.sparse.linalg.LinearOperator:
         """A ``scipy.sparse.linalg.LinearOperator`` view, so SciPy and PyAMG accept ours."""
         from scipy.sparse.linalg import LinearOperator as _SciPyLO
 
@@ -274,7 +289,7 @@ class LinearOperator:
     def __neg__(self):
         return ScaledOperator(self, -1.0)
 
-    def __pos__(self):
+    def __pos__(self) -> Self:
         return self
 
     def __add__(self, other):
@@ -308,23 +323,25 @@ class LinearOperator:
         return out
 
     @property
-    def H(self):
+    def H(self) -> LinearOperator:
         """The adjoint (conjugate transpose) operator, lazily."""
         if self.hermitian:
             return self
         return AdjointOperator(self)
 
     @property
-    def T(self):
+    def T(self) -> LinearOperator:
         """The transpose operator, lazily (``x -> conj(A^H conj(x))``)."""
         if self.symmetric:
             return self
         return TransposeOperator(self)
 
-    def adjoint(self):
+    def adjoint(self) -> LinearOperator:
+        """The adjoint ``A^H`` (same as :attr:`H`)."""
         return self.H
 
-    def transpose(self):
+    def transpose(self) -> LinearOperator:
+        """The transpose ``A^T`` (same as :attr:`T`)."""
         return self.T
 
     def __repr__(self):
@@ -354,7 +371,7 @@ def _result_dtype(*ops):
 class IdentityOperator(LinearOperator):
     """The ``n x n`` identity."""
 
-    def __init__(self, n, dtype=np.float64):
+    def __init__(self, n: int, dtype: DTypeLike = np.float64) -> None:
         super().__init__((n, n), dtype=dtype, symmetric=True, hermitian=True, positive_definite=True)
 
     def _matvec(self, x):
@@ -372,7 +389,7 @@ class IdentityOperator(LinearOperator):
 class DiagonalOperator(LinearOperator):
     """``diag(d)``; tagged symmetric, and positive definite when ``d > 0`` (real)."""
 
-    def __init__(self, d):
+    def __init__(self, d: ArrayLike) -> None:
         d = np.asarray(d)
         if d.ndim != 1:
             raise ValueError("DiagonalOperator needs a 1-D array")
@@ -398,7 +415,7 @@ class DiagonalOperator(LinearOperator):
 class SumOperator(LinearOperator):
     """``A + B``, lazily."""
 
-    def __init__(self, A, B):
+    def __init__(self, A: LinearOperator, B: LinearOperator) -> None:
         if A.shape != B.shape:
             raise ValueError(f"cannot add operators of shapes {A.shape} and {B.shape}")
         super().__init__(A.shape, dtype=_result_dtype(A, B),
@@ -423,7 +440,7 @@ class SumOperator(LinearOperator):
 class ProductOperator(LinearOperator):
     """``A @ B`` (apply ``B`` first), lazily."""
 
-    def __init__(self, A, B):
+    def __init__(self, A: LinearOperator, B: LinearOperator) -> None:
         if A.shape[1] != B.shape[0]:
             raise ValueError(f"cannot compose operators of shapes {A.shape} @ {B.shape}")
         super().__init__((A.shape[0], B.shape[1]), dtype=_result_dtype(A, B))
@@ -445,15 +462,15 @@ class ProductOperator(LinearOperator):
 class ScaledOperator(LinearOperator):
     """``c * A`` for a scalar ``c``, lazily."""
 
-    def __init__(self, A, c):
-        c = c.item() if isinstance(c, (np.ndarray, np.generic)) else c
-        dtype = np.result_type(A.dtype, np.asarray(c).dtype)
-        real_c = np.isreal(c)
+    def __init__(self, A: LinearOperator, c: complex | np.number[Any] | np.ndarray) -> None:
+        scalar: complex = c.item() if isinstance(c, (np.ndarray, np.generic)) else c
+        dtype = np.result_type(A.dtype, np.asarray(scalar).dtype)
+        real_c = bool(np.isreal(scalar))
         super().__init__(A.shape, dtype=dtype, symmetric=A.symmetric,
                          hermitian=A.hermitian and real_c,
-                         positive_definite=A.positive_definite and real_c and np.real(c) > 0)
+                         positive_definite=A.positive_definite and real_c and bool(np.real(scalar) > 0))
         self.args = (A,)
-        self.c = c
+        self.c = scalar
 
     def _matvec(self, x):
         return self.c * self.args[0].matvec(x)
@@ -474,7 +491,7 @@ class ScaledOperator(LinearOperator):
 class AdjointOperator(LinearOperator):
     """``A^H``, lazily."""
 
-    def __init__(self, A):
+    def __init__(self, A: LinearOperator) -> None:
         super().__init__((A.shape[1], A.shape[0]), dtype=A.dtype, symmetric=A.symmetric,
                          hermitian=A.hermitian, positive_definite=A.positive_definite)
         self.args = (A,)
@@ -495,14 +512,14 @@ class AdjointOperator(LinearOperator):
         return np.conj(self.args[0].diagonal())
 
     @property
-    def H(self):
+    def H(self) -> LinearOperator:
         return self.args[0]
 
 
 class TransposeOperator(LinearOperator):
     """``A^T``, lazily: ``A^T x = conj(A^H conj(x))``."""
 
-    def __init__(self, A):
+    def __init__(self, A: LinearOperator) -> None:
         super().__init__((A.shape[1], A.shape[0]), dtype=A.dtype, symmetric=A.symmetric,
                          hermitian=A.hermitian, positive_definite=A.positive_definite)
         self.args = (A,)
@@ -523,5 +540,5 @@ class TransposeOperator(LinearOperator):
         return self.args[0].diagonal()
 
     @property
-    def T(self):
+    def T(self) -> LinearOperator:
         return self.args[0]

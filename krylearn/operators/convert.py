@@ -12,8 +12,11 @@ from .._lazy import load
 from .base import LinearOperator, register_conversion
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
-    from ..typing import OperatorLike
     from typing import Any
+
+    import numpy.typing as npt
+
+    from ..typing import OperatorLike
 
 __all__ = ["aslinearoperator", "MatrixOperator", "SparseOperator", "ScipyOperator", "check_finite_matrix",
            "register_backend"]
@@ -25,7 +28,7 @@ _BACKENDS = {"torch": "krylearn.operators.torch_operator:TorchOperator",
              "petsc4py": "krylearn.operators.petsc_mat:PetscMatOperator"}
 
 
-def register_backend(module_prefix: Any, spec: Any) -> None:
+def register_backend(module_prefix: str, spec: str) -> None:
     """Teach :func:`aslinearoperator` a new array type: objects whose type lives in the top-level
     module ``module_prefix`` become ``load(spec)(A, symmetric=..., positive_definite=...,
     hermitian=...)``, with ``spec = "package.module:OperatorClass"`` (a LinearOperator subclass)."""
@@ -41,7 +44,8 @@ def _tags(symmetric, positive_definite, hermitian=None):
 class MatrixOperator(LinearOperator):
     """A dense ``numpy.ndarray`` as an operator (BLAS products)."""
 
-    def __init__(self, A: OperatorLike, *, symmetric: bool = False, positive_definite: bool = False, hermitian: Any = None) -> None:
+    def __init__(self, A: npt.ArrayLike, *, symmetric: bool = False, positive_definite: bool = False,
+                 hermitian: bool | None = None) -> None:
         A = np.asarray(A)
         if A.ndim != 2:
             raise ValueError(f"a matrix must be 2-D, got an array of shape {A.shape}")
@@ -68,14 +72,15 @@ class MatrixOperator(LinearOperator):
     def todense(self) -> np.ndarray:
         return self.A.copy()
 
-    def tocsr(self) -> Any:
+    def tocsr(self) -> sp.csr_matrix:
         return sp.csr_matrix(self.A)
 
 
 class SparseOperator(LinearOperator):
     """A ``scipy.sparse`` matrix (stored as CSR) as an operator."""
 
-    def __init__(self, A: OperatorLike, *, symmetric: bool = False, positive_definite: bool = False, hermitian: Any = None) -> None:
+    def __init__(self, A: sp.spmatrix | sp.sparray | npt.ArrayLike, *, symmetric: bool = False,
+                 positive_definite: bool = False, hermitian: bool | None = None) -> None:
         A = sp.csr_matrix(A)
         if not (np.issubdtype(A.dtype, np.floating) or np.issubdtype(A.dtype, np.complexfloating)):
             A = A.astype(np.float64)
@@ -106,14 +111,14 @@ class SparseOperator(LinearOperator):
     def todense(self) -> np.ndarray:
         return self.A.toarray()
 
-    def tocsr(self) -> Any:
+    def tocsr(self) -> sp.csr_matrix:
         return self.A
 
 
 class ScipyOperator(LinearOperator):
     """A ``scipy.sparse.linalg.LinearOperator`` as a krylearn operator."""
 
-    def __init__(self, A: OperatorLike, **tags: Any) -> None:
+    def __init__(self, A: spla.LinearOperator, **tags: Any) -> None:
         super().__init__(A.shape, dtype=A.dtype if A.dtype is not None else np.float64, **tags)
         self.A = A
 
@@ -129,7 +134,7 @@ class ScipyOperator(LinearOperator):
     def _matmat(self, X):
         return self.A.matmat(X)
 
-    def to_scipy(self) -> Any:
+    def to_scipy(self) -> spla.LinearOperator:
         return self.A
 
 

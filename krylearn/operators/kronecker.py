@@ -14,17 +14,23 @@ Y. Saatçi, "Scalable inference for structured Gaussian process models", PhD the
 
 from __future__ import annotations
 
-from functools import reduce
+from functools import partial, reduce
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .base import LinearOperator
 from .convert import MatrixOperator, aslinearoperator
 
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    from collections.abc import Sequence
+
+    from ..typing import ArrayLike, OperatorLike
+
 __all__ = ["Kronecker", "KroneckerSum"]
 
 
-def _as_factor(A, i):
+def _as_factor(A: OperatorLike, i: int) -> LinearOperator:
     if isinstance(A, LinearOperator):
         return A
     arr = np.asarray(A) if not hasattr(A, "shape") or isinstance(A, np.ndarray) else None
@@ -46,11 +52,11 @@ def _as_factor(A, i):
     return aslinearoperator(A)
 
 
-def _dense(op):
+def _dense(op: LinearOperator) -> np.ndarray:
     return op.A if isinstance(op, MatrixOperator) else np.asarray(op.todense())
 
 
-def _apply_axis(T, op, axis, adjoint=False):
+def _apply_axis(T: np.ndarray, op: LinearOperator, axis: int, adjoint: bool = False) -> np.ndarray:
     """Apply ``op`` (or its adjoint) along ``axis`` of the tensor ``T`` (other axes are batch)."""
     Tm = np.moveaxis(T, axis, 0)
     lead = Tm.shape[0]
@@ -68,6 +74,12 @@ class _KronBase(LinearOperator):
     """Shared by Kronecker and KroneckerSum: every product goes through the subclass's
     ``_apply(X, adjoint=False)`` on a block of columns."""
 
+    factors: tuple[LinearOperator, ...]
+    _eig: list[tuple[np.ndarray, np.ndarray]] | None
+
+    def _apply(self, X: np.ndarray, adjoint: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
     def _matvec(self, x):
         return self._apply(x.reshape(-1, 1))[:, 0]
 
@@ -80,10 +92,10 @@ class _KronBase(LinearOperator):
     def _rmatmat(self, X):
         return self._apply(X, adjoint=True)
 
-    def _factor_eigh(self):
+    def _factor_eigh(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """``[(w_k, V_k)]`` of the Hermitian factors (cached)."""
         if self._eig is None:
-            out = []
+            out: list[tuple[np.ndarray, np.ndarray]] = []
             for k, f in enumerate(self.factors):
                 D = _dense(f)
                 if D.shape[0] != D.shape[1]:
@@ -94,7 +106,7 @@ class _KronBase(LinearOperator):
             self._eig = out
         return self._eig
 
-    def _prep_rhs(self, b):
+    def _prep_rhs(self, b: ArrayLike) -> np.ndarray:
         b = np.asarray(b)
         if b.ndim not in (1, 2) or b.shape[0] != self.shape[0]:
             raise ValueError(f"expected a right-hand side with {self.shape[0]} rows, got shape {b.shape}")
@@ -130,7 +142,7 @@ class Kronecker(_KronBase):
     (True, True)
     """
 
-    def __init__(self, *factors):
+    def __init__(self, *factors: OperatorLike | Sequence[OperatorLike]) -> None:
         if len(factors) == 1 and isinstance(factors[0], (list, tuple)):
             factors = tuple(factors[0])
         if len(factors) < 1:
@@ -142,13 +154,13 @@ class Kronecker(_KronBase):
         super().__init__((m, n), dtype=np.result_type(*[f.dtype for f in fs]),
                          symmetric=all(f.symmetric for f in fs), hermitian=all(f.hermitian for f in fs),
                          positive_definite=all(f.positive_definite for f in fs))
-        self.in_shape = tuple(f.shape[1] for f in fs)
-        self.out_shape = tuple(f.shape[0] for f in fs)
+        self.in_shape: tuple[int, ...] = tuple(f.shape[1] for f in fs)
+        self.out_shape: tuple[int, ...] = tuple(f.shape[0] for f in fs)
         self._eig = None
-        self._eig_op = None
-        self._solvers = None
+        self._eig_op: tuple[np.ndarray, Kronecker] | None = None
+        self._solvers: list[Callable[[np.ndarray], np.ndarray]] | None = None
 
-    def _apply(self, X, adjoint=False):
+    def _apply(self, X: np.ndarray, adjoint: bool = False) -> np.ndarray:
         shp_in = self.out_shape if adjoint else self.in_shape
         shp_out = self.in_shape if adjoint else self.out_shape
         k = X.shape[1]
@@ -160,16 +172,16 @@ class Kronecker(_KronBase):
     def _diagonal(self):
         return reduce(np.kron, [np.asarray(f.diagonal()) for f in self.factors])
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         """The full matrix ``numpy.kron(A1, A2, …)`` (for tests and small problems)."""
         return reduce(np.kron, [_dense(f) for f in self.factors])
 
-    def _check_square(self, what):
+    def _check_square(self, what: str) -> None:
         for k, f in enumerate(self.factors):
             if f.shape[0] != f.shape[1]:
                 raise ValueError(f"{what} needs square factors; factor {k} has shape {f.shape}")
 
-    def solve(self, b, shift=0.0):
+    def solve(self, b: ArrayLike, shift: float = 0.0) -> np.ndarray:
         """Solve ``(A1 ⊗ … ⊗ Ad + shift·I) x = b`` (``b`` a vector or an ``(N, k)`` block).
 
         ``shift = 0``: one dense LU solve per factor along its axis (cost ``Σ_k n_k³ + N Σ_k n_k``).
@@ -193,27 +205,27 @@ class Kronecker(_KronBase):
             X = Q @ ((Q.H @ B) / (w + shift)[:, None])
         return X[:, 0] if vec else X
 
-    def _factor_solvers(self):
+    def _factor_solvers(self) -> list[Callable[[np.ndarray], np.ndarray]]:
         """Per-factor solve callables from cached factorizations (Cholesky for positive definite
         factors, LU otherwise)."""
         if self._solvers is None:
             import scipy.linalg as sla
 
-            out = []
+            out: list[Callable[[np.ndarray], np.ndarray]] = []
             for k, f in enumerate(self.factors):
                 D = _dense(f)
                 if f.positive_definite:
                     c = sla.cho_factor(D)
-                    out.append(lambda B, c=c: sla.cho_solve(c, B))
+                    out.append(partial(sla.cho_solve, c))
                 else:
                     lu = sla.lu_factor(D)
                     if np.any(np.diag(lu[0]) == 0):
                         raise ValueError(f"factor {k} is singular")
-                    out.append(lambda B, lu=lu: sla.lu_solve(lu, B))
+                    out.append(partial(sla.lu_solve, lu))
             self._solvers = out
         return self._solvers
 
-    def eigh(self):
+    def eigh(self) -> tuple[np.ndarray, Kronecker]:
         """``(w, Q)``: eigenvalues (length ``N``, in Kronecker order, *not* sorted) and the
         eigenvector matrix as a :class:`Kronecker` of the factors' eigenvector matrices, so that
         ``A = Q diag(w) Qᴴ``. Hermitian square factors only."""
@@ -224,7 +236,7 @@ class Kronecker(_KronBase):
                             Kronecker(*[MatrixOperator(e[1]) for e in eig]))
         return self._eig_op
 
-    def slogdet(self, shift=0.0):
+    def slogdet(self, shift: float = 0.0) -> tuple[float | complex, float]:
         """``(sign, log|det|)`` of ``A + shift·I``, factor by factor:
         ``log|det(⊗A_k)| = Σ_k (N/n_k) log|det A_k|`` (shift ≠ 0 via the eigenvalues)."""
         self._check_square("slogdet")
@@ -233,7 +245,8 @@ class Kronecker(_KronBase):
             w = w + shift
             return float(np.prod(np.sign(w))), float(np.sum(np.log(np.abs(w))))
         N = self.shape[0]
-        sign, logdet = 1.0, 0.0
+        sign: float | complex = 1.0
+        logdet = 0.0
         for f in self.factors:
             s, ld = np.linalg.slogdet(_dense(f))
             reps = N // f.shape[0]
@@ -241,7 +254,7 @@ class Kronecker(_KronBase):
             logdet += reps * ld
         return sign, float(np.real(logdet))
 
-    def logdet(self, shift=0.0):
+    def logdet(self, shift: float = 0.0) -> float:
         """``log det(A + shift·I)``; ``ValueError`` if the determinant is not positive."""
         sign, ld = self.slogdet(shift)
         if not np.real(sign) > 0:
@@ -249,11 +262,11 @@ class Kronecker(_KronBase):
         return ld
 
     @property
-    def T(self):
+    def T(self) -> Kronecker:
         return self if self.symmetric else Kronecker(*[f.T for f in self.factors])
 
     @property
-    def H(self):
+    def H(self) -> Kronecker:
         return self if self.hermitian else Kronecker(*[f.H for f in self.factors])
 
 
@@ -281,7 +294,7 @@ class KroneckerSum(_KronBase):
     True
     """
 
-    def __init__(self, *factors):
+    def __init__(self, *factors: OperatorLike | Sequence[OperatorLike]) -> None:
         if len(factors) == 1 and isinstance(factors[0], (list, tuple)):
             factors = tuple(factors[0])
         if len(factors) < 1:
@@ -291,26 +304,27 @@ class KroneckerSum(_KronBase):
             if f.shape[0] != f.shape[1]:
                 raise ValueError(f"KroneckerSum needs square factors; factor {k} has shape {f.shape}")
         fs = self.factors
-        self.grid_shape = tuple(f.shape[0] for f in fs)
+        self.grid_shape: tuple[int, ...] = tuple(f.shape[0] for f in fs)
         n = int(np.prod(self.grid_shape))
         super().__init__((n, n), dtype=np.result_type(*[f.dtype for f in fs]),
                          symmetric=all(f.symmetric for f in fs), hermitian=all(f.hermitian for f in fs),
                          positive_definite=all(f.positive_definite for f in fs))
         self._eig = None
-        self._eig_op = None
+        self._eig_op: tuple[np.ndarray, Kronecker] | None = None
 
-    def _apply(self, X, adjoint=False):
+    def _apply(self, X: np.ndarray, adjoint: bool = False) -> np.ndarray:
         k = X.shape[1]
         T = X.reshape(self.grid_shape + (k,))
-        out = None
+        out: np.ndarray | None = None
         for a, f in enumerate(self.factors):
             Y = _apply_axis(T, f, a, adjoint)
             out = Y if out is None else out + Y
+        assert out is not None  # __init__ requires at least one factor
         return out.reshape(self.shape[0], k)
 
-    def _outer_sum(self, vectors):
+    def _outer_sum(self, vectors: Sequence[ArrayLike]) -> np.ndarray:
         d = len(vectors)
-        out = 0
+        out: np.ndarray | int = 0
         for a, v in enumerate(vectors):
             shp = [1] * d
             shp[a] = -1
@@ -320,17 +334,17 @@ class KroneckerSum(_KronBase):
     def _diagonal(self):
         return self._outer_sum([f.diagonal() for f in self.factors])
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         """The full matrix ``Σ_k I ⊗ … ⊗ A_k ⊗ … ⊗ I`` (for tests and small problems)."""
-        eyes = [np.eye(n) for n in self.grid_shape]
-        total = 0
+        eyes: list[np.ndarray] = [np.eye(n) for n in self.grid_shape]
+        total: np.ndarray | int = 0
         for a, f in enumerate(self.factors):
             mats = list(eyes)
             mats[a] = _dense(f)
             total = total + reduce(np.kron, mats)
-        return total
+        return np.asarray(total)
 
-    def eigh(self):
+    def eigh(self) -> tuple[np.ndarray, Kronecker]:
         """``(w, Q)`` with ``w = ⊕ w_k`` (length ``N``, Kronecker order, unsorted) and
         ``Q = Kronecker(V_1, …, V_d)``: ``A = Q diag(w) Qᴴ``. Hermitian factors only."""
         if self._eig_op is None:
@@ -339,7 +353,7 @@ class KroneckerSum(_KronBase):
                             Kronecker(*[MatrixOperator(e[1]) for e in eig]))
         return self._eig_op
 
-    def solve(self, b, shift=0.0):
+    def solve(self, b: ArrayLike, shift: float = 0.0) -> np.ndarray:
         """Exact solve of ``(A + shift·I) x = b`` by fast diagonalization (``b``: vector or block).
 
         Raises ``ValueError`` if ``A + shift·I`` is singular (a zero eigenvalue)."""
@@ -353,13 +367,13 @@ class KroneckerSum(_KronBase):
         X = Q @ ((Q.H @ B) / w[:, None])
         return X[:, 0] if vec else X
 
-    def slogdet(self, shift=0.0):
+    def slogdet(self, shift: float = 0.0) -> tuple[float, float]:
         """``(sign, log|det(A + shift·I)|)`` from the factor eigenvalues."""
         w, _ = self.eigh()
         w = w + shift
         return float(np.prod(np.sign(w))), float(np.sum(np.log(np.abs(w))))
 
-    def logdet(self, shift=0.0):
+    def logdet(self, shift: float = 0.0) -> float:
         """``log det(A + shift·I)``; ``ValueError`` if the determinant is not positive."""
         sign, ld = self.slogdet(shift)
         if not sign > 0:
@@ -367,9 +381,9 @@ class KroneckerSum(_KronBase):
         return ld
 
     @property
-    def T(self):
+    def T(self) -> KroneckerSum:
         return self if self.symmetric else KroneckerSum(*[f.T for f in self.factors])
 
     @property
-    def H(self):
+    def H(self) -> KroneckerSum:
         return self if self.hermitian else KroneckerSum(*[f.H for f in self.factors])

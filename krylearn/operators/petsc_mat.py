@@ -17,8 +17,15 @@ Python", Adv. Water Resources 34 (2011) for petsc4py.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    from mpi4py import MPI
+
+    from ..typing import OperatorLike
 
 from .._optional import require
 
@@ -34,7 +41,7 @@ _AIJ_TYPES = ("seqaij", "mpiaij", "aij", "seqaijperm", "mpiaijperm", "seqaijsell
               "seqaijmkl", "mpiaijmkl", "seqaijcrl", "mpiaijcrl")
 
 
-def _scalar_is_complex():
+def _scalar_is_complex() -> bool:
     return np.dtype(PETSc.ScalarType).kind == "c"
 
 
@@ -53,25 +60,25 @@ class MatContext:
         Number of products applied (for tests and benchmarks).
     """
 
-    def __init__(self, op):
+    def __init__(self, op: LinearOperator) -> None:
         self.op = op
         self.n_mult = 0
 
-    def mult(self, mat, x, y):
+    def mult(self, mat: PETSc.Mat, x: PETSc.Vec, y: PETSc.Vec) -> None:
         self.n_mult += 1
         y.array_w[...] = self.op.matvec(x.array_r)
 
-    def multTranspose(self, mat, x, y):
+    def multTranspose(self, mat: PETSc.Mat, x: PETSc.Vec, y: PETSc.Vec) -> None:
         xr = x.array_r
         if np.iscomplexobj(xr):
             y.array_w[...] = np.conj(self.op.rmatvec(np.conj(xr)))
         else:
             y.array_w[...] = np.real_if_close(self.op.rmatvec(xr))
 
-    def multHermitian(self, mat, x, y):
+    def multHermitian(self, mat: PETSc.Mat, x: PETSc.Vec, y: PETSc.Vec) -> None:
         y.array_w[...] = self.op.rmatvec(x.array_r)
 
-    def getDiagonal(self, mat, d):
+    def getDiagonal(self, mat: PETSc.Mat, d: PETSc.Vec) -> None:
         try:
             diag = self.op.diagonal()
         except NotImplementedError as exc:
@@ -80,12 +87,12 @@ class MatContext:
                 "MatGetDiagonal (needed e.g. by -pc_type jacobi) is not available") from exc
         d.array_w[...] = diag
 
-    def view(self, mat, viewer):
+    def view(self, mat: PETSc.Mat, viewer: PETSc.Viewer) -> None:
         if viewer.getType() == PETSc.Viewer.Type.ASCII:
             viewer.printfASCII(f"  krylearn operator: {self.op!r}\n")
 
 
-def as_mat(op, *, comm=None):
+def as_mat(op: OperatorLike, *, comm: PETSc.Comm | MPI.Comm | None = None) -> PETSc.Mat:
     """A PETSc ``Mat`` of type ``"python"`` whose products apply a krylearn operator.
 
     Parameters
@@ -121,33 +128,34 @@ def as_mat(op, *, comm=None):
     >>> res.converged
     True
     """
-    op = aslinearoperator(op)
+    A = aslinearoperator(op)
     comm = PETSc.COMM_SELF if comm is None else comm
     size = comm.getSize() if hasattr(comm, "getSize") else comm.Get_size()
     if size != 1:
         raise ValueError(f"as_mat builds a sequential python Mat, but the communicator has {size} ranks; "
                          "assemble a distributed AIJ matrix instead (e.g. krylearn.petsc.poisson)")
-    if np.iscomplexobj(np.empty(0, op.dtype)) and not _scalar_is_complex():
-        raise ValueError(f"the operator has complex dtype {op.dtype} but this PETSc build uses real "
+    if np.iscomplexobj(np.empty(0, A.dtype)) and not _scalar_is_complex():
+        raise ValueError(f"the operator has complex dtype {A.dtype} but this PETSc build uses real "
                          f"scalars ({np.dtype(PETSc.ScalarType)})")
-    m, n = op.shape
-    mat = PETSc.Mat().createPython(((m, m), (n, n)), MatContext(op), comm=comm)
-    if op.symmetric:
+    m, n = A.shape
+    mat = PETSc.Mat().createPython(((m, m), (n, n)), MatContext(A), comm=comm)
+    if A.symmetric:
         mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
-    if op.hermitian:
+    if A.hermitian:
         mat.setOption(PETSc.Mat.Option.HERMITIAN, True)
-    if op.positive_definite and m == n:
+    if A.positive_definite and m == n:
         set_spd(mat)
     return mat
 
 
-def as_aij(A, *, comm=None):
+def as_aij(A: sp.spmatrix | sp.sparray | np.ndarray | LinearOperator, *,
+           comm: PETSc.Comm | MPI.Comm | None = None) -> PETSc.Mat:
     """Assemble a sequential PETSc AIJ matrix from a SciPy sparse matrix, a dense array, or a
     krylearn operator that has ``tocsr()`` (e.g. ``kl.pde.poisson(shape)``).
 
     The CSR arrays are copied into PETSc; tags (symmetric, positive definite) become Mat options.
     """
-    tags = {}
+    tags: dict[str, bool] = {}
     if isinstance(A, LinearOperator):
         tags = dict(symmetric=A.symmetric, hermitian=A.hermitian, positive_definite=A.positive_definite)
         if not hasattr(A, "tocsr"):
@@ -195,7 +203,8 @@ class PetscMatOperator(LinearOperator):
     serial: use :func:`krylearn.petsc.solve` for distributed solves.
     """
 
-    def __init__(self, mat, *, symmetric=None, positive_definite=None, hermitian=None):
+    def __init__(self, mat: PETSc.Mat, *, symmetric: bool | None = None, positive_definite: bool | None = None,
+                 hermitian: bool | None = None) -> None:
         if not isinstance(mat, PETSc.Mat):
             raise TypeError(f"PetscMatOperator needs a petsc4py PETSc.Mat, got {type(mat).__name__}")
         known = _known_flags(mat)
@@ -203,7 +212,7 @@ class PetscMatOperator(LinearOperator):
         spd = bool(positive_definite) or known["spd"]
         herm = bool(hermitian) or known["hermitian"] or (sym and not _scalar_is_complex())
         (mloc, _), (nloc, _) = mat.getSizes()
-        self.parallel = mat.getComm().getSize() > 1
+        self.parallel: bool = mat.getComm().getSize() > 1
         super().__init__((mloc, nloc), dtype=np.dtype(PETSc.ScalarType), symmetric=sym, hermitian=herm,
                          positive_definite=spd)
         self.mat = mat
@@ -230,7 +239,7 @@ class PetscMatOperator(LinearOperator):
         self.mat.getDiagonal(d)
         return d.array_r.copy()
 
-    def tocsr(self):
+    def tocsr(self) -> sp.csr_matrix:
         """The matrix as ``scipy.sparse.csr_matrix`` (sequential AIJ, or a python Mat over a
         krylearn operator that has ``tocsr``)."""
         if self.parallel:
@@ -238,7 +247,7 @@ class PetscMatOperator(LinearOperator):
                              "this rank's diagonal block")
         return local_csr(self.mat)
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         if not self.parallel and self.mat.getType() in _AIJ_TYPES + ("seqdense", "dense"):
             return self.tocsr().toarray()
         return super().todense()
@@ -247,8 +256,8 @@ class PetscMatOperator(LinearOperator):
         return f"<{self.shape[0]}x{self.shape[1]} PetscMatOperator type={self.mat.getType()}>"
 
 
-def _known_flags(mat):
-    out = {}
+def _known_flags(mat: PETSc.Mat) -> dict[str, bool]:
+    out: dict[str, bool] = {}
     for key, getter in (("symmetric", "isSymmetricKnown"), ("hermitian", "isHermitianKnown")):
         try:
             known, flag = getattr(mat, getter)()
@@ -260,13 +269,13 @@ def _known_flags(mat):
     return out
 
 
-def set_spd(mat, flag=True):
+def set_spd(mat: PETSc.Mat, flag: bool = True) -> None:
     """Set PETSc's ``MAT_SPD`` option and remember it (read back by :class:`PetscMatOperator`)."""
     mat.setOption(PETSc.Mat.Option.SPD, bool(flag))
     mat.setAttr("krylearn_spd", bool(flag))
 
 
-def local_block(mat):
+def local_block(mat: PETSc.Mat) -> LinearOperator:
     """This rank's diagonal block of ``mat`` as a krylearn operator (what the krylearn PC contexts
     precondition, like PETSc's block Jacobi).
 
@@ -289,17 +298,20 @@ def local_block(mat):
                           positive_definite=flags["spd"])
 
 
-def local_csr(mat):
+def local_csr(mat: PETSc.Mat) -> sp.csr_matrix:
     """This rank's diagonal block of an assembled PETSc matrix as ``scipy.sparse.csr_matrix``."""
     if mat.getType() == "python":
         op = local_block(mat)
         while isinstance(op, _Retagged):
             op = op.args[0]
+        msg = (f"the krylearn operator {op!r} behind this python Mat has no tocsr(); "
+               "this preconditioner needs matrix entries")
+        if not hasattr(op, "tocsr"):  # a duck-typed method (sparse and stencil operators have it)
+            raise ValueError(msg)
         try:
             return sp.csr_matrix(op.tocsr())
         except (AttributeError, NotImplementedError) as exc:
-            raise ValueError(f"the krylearn operator {op!r} behind this python Mat has no tocsr(); "
-                             "this preconditioner needs matrix entries") from exc
+            raise ValueError(msg) from exc
     block = mat.getDiagonalBlock() if mat.getComm().getSize() > 1 else mat
     if block.getType() not in _AIJ_TYPES:
         block = block.convert("aij")

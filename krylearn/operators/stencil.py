@@ -23,7 +23,7 @@ one longer; entry ``j`` along axis ``a`` is the face between cells ``j−1`` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numbers
 
@@ -35,8 +35,12 @@ from . import _stencil_kernels as K
 from .base import LinearOperator
 
 if TYPE_CHECKING:  # annotations only
+    from collections.abc import Sequence
     from typing import Any
-    from ..typing import ArrayLike
+
+    import numpy.typing as npt
+    from typing_extensions import Self
+
 
 __all__ = ["PoissonStencil"]
 
@@ -147,7 +151,9 @@ class PoissonStencil(LinearOperator):
     coefficient: float | np.ndarray | None  # None: c = 1
     _geo: dict[str, Any]  # the geometry arrays of the kernels, built on first use
 
-    def __init__(self, shape: Any, spacing: Any = None, bc: str | tuple = "dirichlet", mask: Any = None, coefficient: Any = None) -> None:
+    def __init__(self, shape: Sequence[int], spacing: float | Sequence[float] | None = None,
+                 bc: str | tuple = "dirichlet", mask: npt.ArrayLike | None = None,
+                 coefficient: float | npt.ArrayLike | None = None) -> None:
         try:
             shape = tuple(int(n) for n in shape)
         except TypeError:
@@ -181,7 +187,7 @@ class PoissonStencil(LinearOperator):
         if coefficient is None:
             coefficient = 1.0
         if isinstance(coefficient, numbers.Real) or np.ndim(coefficient) == 0:
-            c = float(coefficient)
+            c = float(cast(float, coefficient))  # a number or a 0-d array here (mypy keeps the ArrayLike union)
             if not np.isfinite(c) or c <= 0:
                 raise ValueError(f"coefficient must be finite and positive, got {coefficient!r}")
             self.coefficient = c
@@ -270,7 +276,8 @@ class PoissonStencil(LinearOperator):
         return g
 
     @classmethod
-    def from_csr(cls, csr: Any, grid_shape: tuple[int, ...], *, spacing: Any = None) -> Any:
+    def from_csr(cls, csr: sp.spmatrix | sp.sparray, grid_shape: tuple[int, ...], *,
+                 spacing: float | Sequence[float] | None = None) -> Self:
         """Rebuild the stencil operator of an assembled matrix on the cells of a full box.
 
         Parameters
@@ -479,10 +486,10 @@ class PoissonStencil(LinearOperator):
 
     # ---- grid helpers ---------------------------------------------------------------
     @property
-    def ndim_grid(self) -> Any:
+    def ndim_grid(self) -> int:
         return len(self.grid_shape)
 
-    def to_grid(self, v: ArrayLike, fill: float = 0.0) -> Any:
+    def to_grid(self, v: npt.ArrayLike, fill: float = 0.0) -> np.ndarray:
         """Scatter a vector of unknowns (or an ``(n, k)`` block) to the grid; ``fill`` outside the domain.
 
         ``fill=np.nan`` marks solid cells for plotting."""
@@ -495,7 +502,7 @@ class PoissonStencil(LinearOperator):
         out[self.mask] = v
         return out
 
-    def from_grid(self, u: Any) -> Any:
+    def from_grid(self, u: npt.ArrayLike) -> np.ndarray:
         """Gather the unknowns from a grid array (inverse of :meth:`to_grid`)."""
         u = np.asarray(u)
         if u.shape[:self.ndim_grid] != self.grid_shape:
@@ -503,7 +510,7 @@ class PoissonStencil(LinearOperator):
         return u[self.mask] if self.masked else u.reshape((self.shape[0],) + u.shape[self.ndim_grid:]).copy()
 
     # ---- products ---------------------------------------------------------------------
-    def matvec_dot(self, x: ArrayLike, out: Any) -> Any:
+    def matvec_dot(self, x: np.ndarray, out: np.ndarray) -> float:
         """``out[:] = A x`` in place and return ``xᵀ A x`` (one fused pass; CG's hook).
 
         ``x`` and ``out`` must be C-contiguous vectors of length ``n``, both float64 or both float32
@@ -544,7 +551,7 @@ class PoissonStencil(LinearOperator):
 
     _rmatvec = _matvec
 
-    def matmat_dot(self, X: ArrayLike, out: Any) -> Any:
+    def matmat_dot(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``out[:] = A X`` in place for ``X`` of shape ``(n, k)`` and return the ``k`` column dots
         ``x_cᵀ A x_c`` — one pass over the operator for all columns (batched CG's hook).
 
@@ -575,7 +582,7 @@ class PoissonStencil(LinearOperator):
     def _diagonal(self):
         return self._diag_c.copy()
 
-    def tocsr(self) -> Any:
+    def tocsr(self) -> sp.csr_matrix:
         """The identical matrix as ``scipy.sparse.csr_matrix`` (sorted indices, no duplicates)."""
         nd, shape = self.ndim_grid, self.grid_shape
         n = self.cells.size
@@ -595,7 +602,7 @@ class PoissonStencil(LinearOperator):
         A.sort_indices()
         return A
 
-    def todense(self) -> Any:
+    def todense(self) -> np.ndarray:
         return self.tocsr().toarray()
 
     def __repr__(self):

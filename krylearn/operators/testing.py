@@ -20,7 +20,7 @@ from .base import LinearOperator
 from .convert import aslinearoperator
 
 if TYPE_CHECKING:  # annotations only
-    from typing import Any
+    from ..typing import OperatorLike
 
 __all__ = ["dottest", "OperatorTestCase", "random_vector"]
 
@@ -34,7 +34,8 @@ def random_vector(rng, n, dtype=np.float64, k=None):
     return x
 
 
-def dottest(op: Any, rng: Any = None, rtol: float = 1e-10, complex_vectors: bool | None = None, raise_error: bool = True) -> float:
+def dottest(op: OperatorLike, rng: np.random.Generator | int | None = None, rtol: float = 1e-10,
+            complex_vectors: bool | None = None, raise_error: bool = True) -> float:
     """Adjoint dot test: ``|(A u, v) − (u, Aᴴ v)| ≤ rtol · |A u|·|v|`` for random ``u, v``.
 
     Parameters

@@ -1,9 +1,16 @@
 """A ``torch.Tensor`` matrix as a krylearn operator (numpy in, numpy out)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .._optional import require
 from .base import LinearOperator
+
+if TYPE_CHECKING:  # pragma: no cover - torch is optional (and Any to mypy: follow_imports = "skip")
+    import torch
 
 
 class TorchOperator(LinearOperator):
@@ -13,7 +20,8 @@ class TorchOperator(LinearOperator):
     and return a numpy array, so every krylearn solver accepts it.
     """
 
-    def __init__(self, A, *, symmetric=False, positive_definite=False, hermitian=None):
+    def __init__(self, A: torch.Tensor, *, symmetric: bool = False, positive_definite: bool = False,
+                 hermitian: bool | None = None) -> None:
         torch = require("torch", "torch tensor operators")
         if A.ndim != 2:
             raise ValueError(f"a matrix must be 2-D, got a tensor of shape {tuple(A.shape)}")
@@ -51,6 +59,6 @@ class TorchOperator(LinearOperator):
         A = self.A.to_dense() if self.A.is_sparse else self.A
         return self._torch.diagonal(A).cpu().numpy()
 
-    def todense(self):
+    def todense(self) -> np.ndarray:
         A = self.A.to_dense() if self.A.is_sparse else self.A
         return A.cpu().numpy()

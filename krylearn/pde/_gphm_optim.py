@@ -7,13 +7,35 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..threads import blas_threads
 
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    import torch
+    from typing_extensions import Self
+
+    from .equations import Equation
+    from .gp_kernels import Kernel1D
+    from .gphm import GPHMSolver
+
 
 class _Optimisers:
+    # the state GPHMSolver sets up and the methods below use (declared for static checkers)
+    torch: Any  # the torch module (an optional dependency, imported at construction)
+    equation: Equation
+    kernels: list[Kernel1D]
+    log_tau: torch.Tensor
+    learn_kernel: bool
+    learn_noise: bool
+    max_outer: int
+    mode: str
+    progress: bool
+    blas_threads: int | None
+    fit_time_: float | None
+    _alpha: np.ndarray | None
     # ------------------------------------------------------------------------------------------
     # fitting
     # ------------------------------------------------------------------------------------------
@@ -26,7 +48,7 @@ class _Optimisers:
             ps.append(self.log_tau)
         return ps
 
-    def warm_start(self, other, noise=False):
+    def warm_start(self, other: GPHMSolver, noise: bool = False) -> Self:
         """Start from the kernel parameters learned by another solver (e.g. on a coarser grid).
 
         A multigrid-style continuation: fit cheaply on a coarse grid, then reuse its kernels (frequencies,
@@ -62,7 +84,8 @@ class _Optimisers:
         self._alpha = None
         return self
 
-    def fit(self, max_outer=None, callback=None):
+    def fit(self, max_outer: int | None = None,
+            callback: Callable[[GPHMSolver, int], bool | None] | None = None) -> Self:
         """Fit the GP (kernel parameters, noise precisions and grid values).
 
         Parameters

@@ -39,6 +39,7 @@ scale taken from the operator's terms rather than from the (zero) source.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import numpy as np
 
@@ -47,6 +48,13 @@ from .equations import Equation, _check_domain, _parse_field
 from .gp_kernels import Kernel1D, SpectralMixture, make_kernel
 from ._gphm_inner import _apply_axis_np, _InnerSolve
 from ._gphm_optim import _Optimisers
+
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    from collections.abc import Sequence
+
+    import numpy.typing as npt
+    import torch
+    from numpy.typing import NDArray
 
 __all__ = ["GPHMSolver"]
 
@@ -143,10 +151,16 @@ class GPHMSolver(_InnerSolve, _Optimisers):
     >>> out = gp.predict(np.linspace(0, 1, 5)[:, None])
     """
 
-    def __init__(self, equation, domain=None, grid=100, *, kernel="sm", num_components=30, freq_scale=None,
-                 init_rho="auto", jitter=1e-6, lambda_b=200.0, tau_b=None, tau_r=None, learn_noise="auto",
-                 learn_kernel=True, mode="newton", max_outer=100, lr=0.01, inner="auto", inner_rtol=1e-10,
-                 inner_maxiter=2000, dense_limit=2500, gn_max_iter=20, gn_tol=1e-12, max_restarts=10, boundary="auto", min_misfit=1e-6, blas_threads=1, progress=True):
+    def __init__(self, equation: Equation, domain: Sequence[tuple[float, float]] | npt.ArrayLike | None = None,
+                 grid: int | Sequence[int] = 100, *, kernel: str | Kernel1D | Sequence[str | Kernel1D] = "sm",
+                 num_components: int = 30, freq_scale: float | Sequence[float] | None = None,
+                 init_rho: float | Literal["auto"] = "auto", jitter: float = 1e-6, lambda_b: float = 200.0,
+                 tau_b: float | None = None, tau_r: float | None = None, learn_noise: bool | Literal["auto"] = "auto",
+                 learn_kernel: bool = True, mode: Literal["newton", "adam"] = "newton", max_outer: int = 100,
+                 lr: float = 0.01, inner: Literal["auto", "dense", "cg"] = "auto", inner_rtol: float = 1e-10,
+                 inner_maxiter: int = 2000, dense_limit: int = 2500, gn_max_iter: int = 20, gn_tol: float = 1e-12,
+                 max_restarts: int = 10, boundary: Literal["auto", "likelihood", "exact"] = "auto",
+                 min_misfit: float = 1e-6, blas_threads: int | None = 1, progress: bool = True) -> None:
         self.torch = require("torch", "GP-HM (krylearn.pde.GPHMSolver)")
         if not isinstance(equation, Equation):
             raise ValueError("equation must be a krylearn.pde.equations.Equation")
@@ -157,7 +171,10 @@ class GPHMSolver(_InnerSolve, _Optimisers):
                 raise ValueError("give a domain: the equation has no default domain")
             domain = equation.domain
         self.domain = _check_domain(domain, dim)
-        grid = (int(grid),) * dim if np.isscalar(grid) else tuple(int(g) for g in grid)
+        # np.isscalar's TypeGuard names numpy's scalar union, not this parameter's int | Sequence[int]: the casts
+        # state the branch of the annotation each side is in
+        grid = ((int(cast(int, grid)),) * dim if np.isscalar(grid)
+                else tuple(int(g) for g in cast("Sequence[int]", grid)))
         if len(grid) != dim:
             raise ValueError(f"grid has {len(grid)} entries, the problem has {dim} dimensions")
         if any(g < 2 for g in grid):
@@ -195,8 +212,9 @@ class GPHMSolver(_InnerSolve, _Optimisers):
             self.kernels = []
             for i in range(dim):
                 L = self.domain[i, 1] - self.domain[i, 0]
+                # (casts: np.ndim does not narrow; a sequence per axis when it has a dimension, else a number)
                 fs = (grid[i] - 1) / (4.0 * L) if freq_scale is None else (
-                    freq_scale[i] if np.ndim(freq_scale) else float(freq_scale))
+                    cast("Sequence[float]", freq_scale)[i] if np.ndim(freq_scale) else float(cast(float, freq_scale)))
                 if isinstance(kernel, Kernel1D):
                     if dim > 1:
                         raise ValueError("pass one Kernel1D per axis (a list) for a multi-dimensional problem")
@@ -225,7 +243,7 @@ class GPHMSolver(_InnerSolve, _Optimisers):
         self.n = int(np.prod(grid))
         bmask = np.zeros(grid, dtype=bool)
         for i in range(dim):
-            sl = [slice(None)] * dim
+            sl: list[int | slice] = [slice(None)] * dim
             sl[i] = 0
             bmask[tuple(sl)] = True
             sl[i] = -1
@@ -242,9 +260,9 @@ class GPHMSolver(_InnerSolve, _Optimisers):
         bpts = [m[bmask] for m in mesh]
         g = np.asarray(equation.boundary(*bpts), dtype=float)
         if g.shape != (self.n_b,):
-            g = np.broadcast_to(g, (self.n_b,)).astype(float) if g.size in (1, self.n_b) else None
-            if g is None:
+            if g.size not in (1, self.n_b):
                 raise ValueError(f"boundary(...) must return {self.n_b} values for the {self.n_b} boundary points")
+            g = np.broadcast_to(g, (self.n_b,)).astype(float)
         self.g = np.array(g, dtype=float)
         f = equation.source_values(mesh)
         if f.shape != tuple(grid):
@@ -286,10 +304,10 @@ class GPHMSolver(_InnerSolve, _Optimisers):
         self.U_ = np.zeros(grid)
         if self.boundary == "exact":
             self.U_[bmask] = self.g
-        self.history_ = []
-        self.inner_iterations_ = []
-        self.fit_time_ = None
-        self._alpha = None
+        self.history_: list[float] = []
+        self.inner_iterations_: list[int] = []
+        self.fit_time_: float | None = None
+        self._alpha: NDArray[np.float64] | None = None
 
     def _operator_scale(self, probe):
         """Σ_m rms(a_m) (2π f_i)^o: the size of the operator's terms on a unit-amplitude wave at the grid's
@@ -324,7 +342,8 @@ class GPHMSolver(_InnerSolve, _Optimisers):
             out.append((L, {0: K0, 1: K1, 2: K2}))
         return out
 
-    def objective(self, U=None, fac=None):
+    def objective(self, U: torch.Tensor | None = None,
+                  fac: list[tuple[torch.Tensor, dict[int, torch.Tensor]]] | None = None) -> torch.Tensor:
         """The paper's negative log joint Φ(U, θ, τ)/n (torch scalar, differentiable in θ, τ and U)."""
         torch = self.torch
         U = torch.as_tensor(self.U_) if U is None else U
@@ -385,7 +404,18 @@ class GPHMSolver(_InnerSolve, _Optimisers):
         with torch.no_grad():
             return self.kernels[axis].cross(torch.as_tensor(pts), self.axes_t[axis], order).numpy()
 
-    def predict(self, points, derivatives=("u",)):
+    # (overload-overlap: a str is also a Sequence[str]; the str overload comes first, so a str always picks it,
+    # which is what the implementation does -- mypy's documented idiom for this pair)
+    @overload
+    def predict(self, points: npt.ArrayLike,  # type: ignore[overload-overlap]
+                derivatives: str) -> NDArray[np.float64]: ...
+
+    @overload
+    def predict(self, points: npt.ArrayLike,
+                derivatives: Sequence[str] = ("u",)) -> dict[str, NDArray[np.float64]]: ...
+
+    def predict(self, points: npt.ArrayLike, derivatives: str | Sequence[str] = ("u",)
+                ) -> NDArray[np.float64] | dict[str, NDArray[np.float64]]:
         """GP conditional mean of u and its derivatives at arbitrary points.
 
         Parameters
@@ -399,7 +429,7 @@ class GPHMSolver(_InnerSolve, _Optimisers):
         dict name -> ndarray (m,), or the array itself when one name is asked as a string.
         """
         single = isinstance(derivatives, str)
-        names = [derivatives] if single else list(derivatives)
+        names: list[str] = [derivatives] if isinstance(derivatives, str) else list(derivatives)
         P = np.asarray(points, dtype=float)
         d = len(self.grid)
         if P.ndim == 1 and d == 1:
@@ -417,10 +447,19 @@ class GPHMSolver(_InnerSolve, _Optimisers):
             out[name] = T
         return out[names[0]] if single else out
 
-    def predict_grid(self, axes, derivatives=("u",)):
+    @overload  # (overload-overlap: as for predict)
+    def predict_grid(self, axes: Sequence[npt.ArrayLike],  # type: ignore[overload-overlap]
+                     derivatives: str) -> NDArray[np.float64]: ...
+
+    @overload
+    def predict_grid(self, axes: Sequence[npt.ArrayLike],
+                     derivatives: Sequence[str] = ("u",)) -> dict[str, NDArray[np.float64]]: ...
+
+    def predict_grid(self, axes: Sequence[npt.ArrayLike], derivatives: str | Sequence[str] = ("u",)
+                     ) -> NDArray[np.float64] | dict[str, NDArray[np.float64]]:
         """Predictions on the tensor grid ``axes[0] × axes[1] × …`` (per-axis Kronecker products)."""
         single = isinstance(derivatives, str)
-        names = [derivatives] if single else list(derivatives)
+        names: list[str] = [derivatives] if isinstance(derivatives, str) else list(derivatives)
         d = len(self.grid)
         if len(axes) != d:
             raise ValueError(f"need {d} axes, got {len(axes)}")
@@ -434,7 +473,7 @@ class GPHMSolver(_InnerSolve, _Optimisers):
             out[name] = T
         return out[names[0]] if single else out
 
-    def spectrum(self):
+    def spectrum(self) -> list[dict[str, Any]]:
         """Learned spectra per axis: list of dicts with ``freq`` (cycles/unit), ``weight``, ``rho``.
 
         Non-spectral kernels give their parameters instead."""
@@ -447,7 +486,7 @@ class GPHMSolver(_InnerSolve, _Optimisers):
                 out.append({n: np.exp(v) if n.startswith("log_") else v for n, v in k.state().items()})
         return out
 
-    def error(self, n_test=300):
+    def error(self, n_test: int = 300) -> float:
         """Relative L2 error of the final model on an ``n_test``-per-axis grid (needs the exact solution)."""
         axes = [np.linspace(lo, hi, n_test) for lo, hi in self.domain]
         pred = self.predict_grid(axes, "u")

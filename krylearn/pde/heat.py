@@ -22,15 +22,31 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING, Callable, Union
 
 import numpy as np
 import scipy.sparse as sp
+
+from ..typing import _is_a
+
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    from collections.abc import Iterator
+
+    import numpy.typing as npt
+    from numpy.typing import NDArray
+
+#: ``κ(t)``: the coefficient at a time (a float) or at an array of times (an array)
+CoefficientFn = Callable[["float | np.ndarray"], Union[float, "NDArray[np.float64]"]]
+#: ``f(t, points)``: the forcing at time ``t`` at the ``(n, 2)`` points
+ForcingFn = Callable[[float, "NDArray[np.float64]"], "npt.ArrayLike"]
+#: ``u0(points)``: the initial condition at the ``(n, 2)`` points
+InitialFn = Callable[["NDArray[np.float64]"], "npt.ArrayLike"]
 
 __all__ = ["HeatEquation2D", "bump", "default_coefficient", "default_forcing", "default_initial",
            "sine_coefficient"]
 
 
-def bump(points, center, radius):
+def bump(points: npt.ArrayLike, center: npt.ArrayLike, radius: float) -> NDArray[np.float64]:
     """Smooth bump ``exp(1 − 1/(1 − |x − c|²/r²))`` inside the disc, 0 outside (height 1 at c)."""
     p = np.asarray(points, dtype=float)
     q = np.sum((p - np.asarray(center, dtype=float)) ** 2, axis=-1) / radius ** 2
@@ -40,13 +56,13 @@ def bump(points, center, radius):
     return out
 
 
-def default_coefficient(t):
+def default_coefficient(t: float | npt.ArrayLike) -> float | NDArray[np.float64]:
     """``κ(t) = max(0.1 sin 2πt, −10 sin 2πt)`` (values in [0, 10]; the authors' public code)."""
     s = np.sin(2.0 * np.pi * np.asarray(t, dtype=float))
     return np.maximum(0.1 * s, -10.0 * s)
 
 
-def sine_coefficient(low=0.1, high=10.0):
+def sine_coefficient(low: float = 0.1, high: float = 10.0) -> CoefficientFn:
     """``κ(t) = max(low · sin 2πt, −high · sin 2πt)`` as a callable (``low=0.01``: the paper's text).
 
     Half of each unit period is mildly diffusive (``κ ≤ low``), the other half stiff (``κ ≤ high``).
@@ -55,21 +71,22 @@ def sine_coefficient(low=0.1, high=10.0):
     if not (np.isfinite(low) and np.isfinite(high) and low >= 0 and high >= 0):
         raise ValueError(f"low and high must be finite and non-negative, got {low!r}, {high!r}")
 
-    def coefficient(t):
+    def coefficient(t: float | npt.ArrayLike) -> float | NDArray[np.float64]:
         s = np.sin(2.0 * np.pi * np.asarray(t, dtype=float))
         return np.maximum(low * s, -high * s)
 
-    coefficient.low, coefficient.high = low, high
+    # function attributes (read by reports): valid Python, but mypy does not model them on functions
+    coefficient.low, coefficient.high = low, high  # type: ignore[attr-defined]
     return coefficient
 
 
-def default_forcing(t, points):
+def default_forcing(t: float, points: npt.ArrayLike) -> NDArray[np.float64]:
     """A bump of height 32, radius 1/8, centred at ``(½ + cos(16πt)/4, ½ + sin(16πt)/4)``."""
     c = (0.5 + math.cos(16.0 * math.pi * t) / 4.0, 0.5 + math.sin(16.0 * math.pi * t) / 4.0)
     return 32.0 * bump(points, c, 0.125)
 
 
-def default_initial(points):
+def default_initial(points: npt.ArrayLike) -> NDArray[np.float64]:
     """A bump of radius 1/4 at the centre."""
     return bump(points, (0.5, 0.5), 0.25)
 
@@ -103,19 +120,20 @@ class HeatEquation2D:
     10
     """
 
-    def __init__(self, nx=100, dt=1e-3, steps=5000, coefficient=None, forcing=None, initial=None):
-        if not isinstance(nx, numbers.Integral) or nx < 3:
+    def __init__(self, nx: int = 100, dt: float = 1e-3, steps: int = 5000, coefficient: CoefficientFn | None = None,
+                 forcing: ForcingFn | None = None, initial: InitialFn | None = None) -> None:
+        if not _is_a(nx, numbers.Integral) or nx < 3:
             raise ValueError(f"nx must be an integer >= 3, got {nx!r}")
-        if not isinstance(dt, numbers.Real) or not np.isfinite(dt) or dt <= 0:
+        if not _is_a(dt, numbers.Real) or not np.isfinite(dt) or dt <= 0:
             raise ValueError(f"dt must be a positive number, got {dt!r}")
-        if not isinstance(steps, numbers.Integral) or steps < 0:
+        if not _is_a(steps, numbers.Integral) or steps < 0:
             raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
         self.nx = int(nx)
         self.dt = float(dt)
         self.steps = int(steps)
-        self.coefficient = default_coefficient if coefficient is None else coefficient
-        self.forcing = default_forcing if forcing is None else forcing
-        self.initial = default_initial if initial is None else initial
+        self.coefficient: CoefficientFn = default_coefficient if coefficient is None else coefficient
+        self.forcing: ForcingFn = default_forcing if forcing is None else forcing
+        self.initial: InitialFn = default_initial if initial is None else initial
         m = self.nx - 1
         self.n = m * m
         h = 1.0 / self.nx
@@ -128,32 +146,34 @@ class HeatEquation2D:
         g = np.arange(1, self.nx) * h
         X, Y = np.meshgrid(g, g, indexing="ij")
         self.points = np.column_stack([X.ravel(), Y.ravel()])   # C order: second index fastest
-        self.u = None
+        self.u: NDArray[np.float64] | None = None
         self.t = 0.0
         self.step = 0
         self._waiting = False
 
     @property
-    def context_range(self):
+    def context_range(self) -> tuple[float, float]:
         """``(min κ, max κ)`` over the steps' contexts."""
         c = np.asarray(self.coefficient(np.arange(self.steps) * self.dt), dtype=float)
         return float(c.min()), float(c.max())
 
-    def reset(self):
+    def reset(self) -> None:
         """Restart from the initial condition at ``t = 0``."""
         self.u = np.asarray(self.initial(self.points), dtype=float).copy()
         self.t = 0.0
         self.step = 0
         self._waiting = False
 
-    def matrix(self, kappa, sign=1.0):
+    def matrix(self, kappa: float, sign: float = 1.0) -> sp.csr_matrix:
         """``I + sign · ½ κ Δt K`` as CSR (shares the index arrays of ``K``)."""
         data = (sign * 0.5 * kappa * self.dt) * self.K.data
         data[self._dpos] += 1.0
         return sp.csr_matrix((data, self.K.indices, self.K.indptr), shape=self.K.shape)
 
-    def system(self):
+    def system(self) -> tuple[sp.csr_matrix, NDArray[np.float64], float]:
         """``(A, b, κ(t))`` of the current step."""
+        if self.u is None:
+            raise RuntimeError("HeatEquation2D: no state yet; call reset() (iterating does) first")
         half = self.t + 0.5 * self.dt
         kh = float(self.coefficient(half))
         c = 0.5 * kh * self.dt
@@ -161,7 +181,7 @@ class HeatEquation2D:
         b = self.u - c * (self.K @ self.u) + self.dt * np.asarray(self.forcing(half, self.points), dtype=float)
         return A, b, float(self.coefficient(self.t))
 
-    def advance(self, u):
+    def advance(self, u: npt.ArrayLike) -> None:
         """Accept the solution of the current step and move to the next."""
         u = np.asarray(u, dtype=float)
         if u.shape != (self.n,):
@@ -171,10 +191,10 @@ class HeatEquation2D:
         self.step += 1
         self._waiting = False
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.steps
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[sp.csr_matrix, NDArray[np.float64], float]]:
         self.reset()
         for _ in range(self.steps):
             if self._waiting:
@@ -182,13 +202,15 @@ class HeatEquation2D:
             self._waiting = True
             yield self.system()
 
-    def grid_values(self, u=None):
+    def grid_values(self, u: npt.ArrayLike | None = None) -> np.ndarray:
         """The state (or ``u``) as an ``(nx−1, nx−1)`` array."""
-        u = self.u if u is None else np.asarray(u)
-        return u.reshape(self.nx - 1, self.nx - 1)
+        v = self.u if u is None else np.asarray(u)
+        if v is None:
+            raise RuntimeError("HeatEquation2D: no state yet; call reset() (iterating does) or pass u")
+        return v.reshape(self.nx - 1, self.nx - 1)
 
 
-def _diag_positions(csr):
+def _diag_positions(csr: sp.csr_matrix) -> NDArray[np.int64]:
     pos = np.empty(csr.shape[0], dtype=np.int64)
     for i in range(csr.shape[0]):
         cols = csr.indices[csr.indptr[i]:csr.indptr[i + 1]]

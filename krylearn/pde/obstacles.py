@@ -30,7 +30,21 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    from collections.abc import Sequence
+
+    import numpy.typing as npt
+    from numpy.typing import NDArray
+
+    #: what the random families take as ``seed``
+    Seed = int | np.random.Generator | None
+
+#: the names :func:`random_domain` takes
+Family = Literal["spheres_boxes", "ellipses_lshapes", "thin_walls", "train", "heldout", "empty"]
 
 __all__ = ["FAMILIES", "TRAIN_FAMILY", "HELDOUT_FAMILY", "spheres_boxes", "ellipses_lshapes", "thin_walls",
            "serpentine", "random_domain", "remove_enclosed"]
@@ -39,14 +53,14 @@ TRAIN_FAMILY = "spheres_boxes"
 HELDOUT_FAMILY = "ellipses_lshapes"
 
 
-def _check_shape(shape):
+def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
     try:
-        shape = tuple(int(s) for s in shape)
+        out = tuple(int(s) for s in shape)
     except TypeError:
         raise ValueError(f"shape must be a tuple of 2 or 3 ints, got {shape!r}") from None
-    if len(shape) not in (2, 3) or min(shape) < 4:
-        raise ValueError(f"shape must be a tuple of 2 or 3 ints, each >= 4, got {shape!r}")
-    return shape
+    if len(out) not in (2, 3) or min(out) < 4:
+        raise ValueError(f"shape must be a tuple of 2 or 3 ints, each >= 4, got {out!r}")
+    return out
 
 
 def _coords(shape):
@@ -62,34 +76,35 @@ def _sl(axis, s, nd):
     return tuple(idx)
 
 
-def remove_enclosed(mask):
+def remove_enclosed(mask: npt.ArrayLike) -> NDArray[np.bool_]:
     """Make solid every fluid component that does not touch the box boundary.
 
     Such pockets are bounded by solid (Neumann) faces only, so the Poisson matrix would be
     singular on them. Connectivity is face-adjacency (the stencil's)."""
     from scipy import ndimage
 
-    mask = np.asarray(mask, dtype=bool)
-    labels, count = ndimage.label(mask)
+    fluid = np.asarray(mask, dtype=bool)
+    labels, count = ndimage.label(fluid)
     if count == 0:
-        return mask.copy()
-    border = np.zeros(mask.shape, dtype=bool)
-    for d in range(mask.ndim):
-        idx = [slice(None)] * mask.ndim
+        return fluid.copy()
+    border = np.zeros(fluid.shape, dtype=bool)
+    for d in range(fluid.ndim):
+        idx: list[int | slice] = [slice(None)] * fluid.ndim
         idx[d] = 0
         border[tuple(idx)] = True
         idx[d] = -1
         border[tuple(idx)] = True
-    keep = np.unique(labels[border & mask])
+    keep = np.unique(labels[border & fluid])
     keep = keep[keep > 0]
     return np.isin(labels, keep)
 
 
-def _finish(solid):
+def _finish(solid: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return remove_enclosed(~solid)
 
 
-def _with_min_fluid(make, rng, min_fluid):
+def _with_min_fluid(make: Callable[[np.random.Generator], NDArray[np.bool_]], rng: np.random.Generator,
+                    min_fluid: float) -> NDArray[np.bool_]:
     """Draw domains until the fluid fraction is at least ``min_fluid`` (at most 50 tries)."""
     for _ in range(50):
         mask = make(rng)
@@ -111,7 +126,9 @@ def _random_shapes(place, shape, count, seed, size, default_sizes, margin, min_f
     return _with_min_fluid(lambda rng: place(shape, X, dim, count, rng, size, margin), rng, min_fluid)
 
 
-def spheres_boxes(shape, count=None, *, seed=None, size=None, margin=0.1, min_fluid=0.6):
+def spheres_boxes(shape: Sequence[int], count: int | None = None, *, seed: Seed = None,
+                  size: tuple[float, float] | None = None, margin: float = 0.1,
+                  min_fluid: float = 0.6) -> NDArray[np.bool_]:
     """Training family: random discs/spheres and axis-aligned boxes.
 
     Parameters
@@ -163,7 +180,9 @@ def _rotation(rng, dim):
     return Q * np.sign(np.diag(R))
 
 
-def ellipses_lshapes(shape, count=None, *, seed=None, size=None, margin=0.12, min_fluid=0.6):
+def ellipses_lshapes(shape: Sequence[int], count: int | None = None, *, seed: Seed = None,
+                     size: tuple[float, float] | None = None, margin: float = 0.12,
+                     min_fluid: float = 0.6) -> NDArray[np.bool_]:
     """Held-out family: rotated ellipses/ellipsoids, L-shapes and (3D) cylinders.
 
     Same parameters and return value as :func:`spheres_boxes` (default sizes ``(0.04, 0.15)`` in 2D,
@@ -259,8 +278,9 @@ def _lattice(N, pitch, wall, outer, jitter, rng):
     return starts, lo, hi
 
 
-def thin_walls(shape, *, seed=None, wall=1, spacing=None, jitter=0.5, door=(0.25, 0.6), loops=0.05,
-               exits=2):
+def thin_walls(shape: Sequence[int], *, seed: Seed = None, wall: int = 1, spacing: int | None = None,
+               jitter: float = 0.5, door: tuple[float, float] = (0.25, 0.6), loops: float = 0.05,
+               exits: int | None = 2) -> NDArray[np.bool_]:
     """Maze family: thin walls on a jittered lattice with doors along a random spanning tree.
 
     Walls ``wall`` cells thick (planes in 3D) cut the box into a lattice of rectangular rooms
@@ -323,7 +343,7 @@ def thin_walls(shape, *, seed=None, wall=1, spacing=None, jitter=0.5, door=(0.25
     if not 0 < door[0] <= door[1] <= 1:
         raise ValueError(f"door must be a range (lo, hi) with 0 < lo <= hi <= 1, got {door}")
     outer = exits is not None
-    if outer and int(exits) < 1:
+    if exits is not None and int(exits) < 1:
         raise ValueError(f"exits must be at least 1 (or None for no outer wall), got {exits}")
 
     axes = [_lattice(N, spacing, wall, outer, jitter, rng) for N in shape]
@@ -371,7 +391,7 @@ def thin_walls(shape, *, seed=None, wall=1, spacing=None, jitter=0.5, door=(0.25
             cut(r, a, 1)
         elif rng.random() < loops:
             cut(r, a, 1)
-    if outer:
+    if exits is not None:  # outer
         faces = [(a, side) for a in range(dim) for side in (0, 1)]
         for _ in range(int(exits)):
             a, side = faces[int(rng.integers(len(faces)))]
@@ -381,7 +401,7 @@ def thin_walls(shape, *, seed=None, wall=1, spacing=None, jitter=0.5, door=(0.25
     return _finish(solid)
 
 
-def serpentine(shape, corridor=4, *, seed=0):
+def serpentine(shape: Sequence[int], corridor: int = 4, *, seed: int = 0) -> NDArray[np.bool_]:
     """A serpentine maze: one-cell walls across axis 0 every ``corridor`` cells, each with one door
     (3 cells wide, 3 × 3 in 3D) near alternating ends — the flow snakes through all corridors, so the
     solution differs strongly across every wall. The multigrid defaults for walls are chosen on this
@@ -400,28 +420,30 @@ def serpentine(shape, corridor=4, *, seed=0):
     -------
     mask : ndarray of bool (True = fluid).
     """
-    shape = _check_shape(shape)
-    n = shape[0]
-    if any(s != n for s in shape) or n < 12:
-        raise ValueError(f"serpentine needs a square or cubic grid with sides >= 12, got {shape}")
+    shp = _check_shape(shape)
+    n = shp[0]
+    if any(s != n for s in shp) or n < 12:
+        raise ValueError(f"serpentine needs a square or cubic grid with sides >= 12, got {shp}")
     if int(corridor) < 3:
         raise ValueError(f"corridor must be at least 3, got {corridor!r}")
     rng = np.random.default_rng(seed)
-    mask = np.ones(shape, bool)
+    mask = np.ones(shp, bool)
     for k, i in enumerate(range(corridor - 1 + seed % 2, n - 2, corridor)):
         mask[i] = False
-        door = [int(g) for g in rng.integers(1, n // 4, size=len(shape) - 1)]
+        door = [int(g) for g in rng.integers(1, n // 4, size=len(shp) - 1)]
         # near the low end of every axis on even walls, near the high end on odd ones
         idx = tuple(slice(n - g - 3, n - g) if k % 2 else slice(g, g + 3) for g in door)
         mask[(i,) + idx] = True
     return mask
 
 
-FAMILIES = {"spheres_boxes": spheres_boxes, "ellipses_lshapes": ellipses_lshapes,
-            "thin_walls": thin_walls, "train": spheres_boxes, "heldout": ellipses_lshapes, "empty": None}
+FAMILIES: dict[str, Callable[..., NDArray[np.bool_]] | None] = {
+    "spheres_boxes": spheres_boxes, "ellipses_lshapes": ellipses_lshapes, "thin_walls": thin_walls,
+    "train": spheres_boxes, "heldout": ellipses_lshapes, "empty": None}
 
 
-def random_domain(shape, family="spheres_boxes", *, seed=None, **kwargs):
+def random_domain(shape: Sequence[int], family: Family = "spheres_boxes", *, seed: Seed = None,
+                  **kwargs: Any) -> NDArray[np.bool_]:
     """A random obstacle mask of the named family.
 
     Parameters
@@ -438,9 +460,10 @@ def random_domain(shape, family="spheres_boxes", *, seed=None, **kwargs):
     -------
     mask : ndarray of bool (True = fluid).
     """
-    shape = _check_shape(shape)
+    shp = _check_shape(shape)
     if family not in FAMILIES:
         raise ValueError(f"unknown obstacle family {family!r}; choose one of {sorted(FAMILIES)}")
-    if family == "empty":
-        return np.ones(shape, dtype=bool)
-    return FAMILIES[family](shape, seed=seed, **kwargs)
+    make = FAMILIES[family]
+    if make is None:  # "empty"
+        return np.ones(shp, dtype=bool)
+    return make(shp, seed=seed, **kwargs)

@@ -23,29 +23,38 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from petsc4py import PETSc
 
 from ..solvers.tuning.cost_ledger import CostLedger
 from ..solvers.result import SolverResult, Status
+from ..typing import _is_a
 from .solve import _set_norm, reason_name, status_from_reason
+
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    import os
+
+    from mpi4py import MPI
+
+    from ..solvers.tuning.bandits import Tuner
 
 __all__ = ["AutoKSP"]
 
 _COSTS = ("time", "iterations")
 
 
-def _check_option_sets(option_sets):
+def _check_option_sets(option_sets: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     if not isinstance(option_sets, dict) or not option_sets:
         raise ValueError("option_sets must be a non-empty dict name -> {option: value}")
-    out = {}
+    out: dict[str, dict[str, str]] = {}
     for name, opts in option_sets.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"option-set names must be non-empty strings, got {name!r}")
         if not isinstance(opts, dict):
             raise ValueError(f"option set {name!r} must be a dict of PETSc options, got {opts!r}")
-        clean = {}
+        clean: dict[str, str] = {}
         for k, v in opts.items():
             if not isinstance(k, str) or not k or k.startswith("-"):
                 raise ValueError(f"option set {name!r}: option names are given without the leading '-', got {k!r}")
@@ -76,18 +85,20 @@ class AutoKSP:
         set that rescued the call)`` (default 2; :class:`krylearn.solvers.tuning.cost_ledger.CostLedger`).
     """
 
-    def __init__(self, option_sets, *, comm=None, tuner=None, cost="time", seed=None, warm_start=True, penalty=2.0):
+    def __init__(self, option_sets: dict[str, dict[str, Any]], *, comm: PETSc.Comm | MPI.Comm | None = None,
+                 tuner: Tuner | type[Tuner] | None = None, cost: Literal["time", "iterations"] = "time",
+                 seed: int | None = None, warm_start: bool = True, penalty: float = 2.0) -> None:
         self.option_sets = _check_option_sets(option_sets)
         if cost not in _COSTS:
             raise ValueError(f"cost must be one of {_COSTS}, got {cost!r}")
-        if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real) or not penalty >= 1:
+        if isinstance(penalty, bool) or not _is_a(penalty, numbers.Real) or not penalty >= 1:
             raise ValueError(f"penalty must be a number >= 1, got {penalty!r}")
         self.comm = PETSc.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.getRank(), self.comm.getSize()
         self.cost, self.warm_start, self.penalty = cost, bool(warm_start), float(penalty)
         self._mpi = self.comm.tompi4py() if self.size > 1 else None
         self.names = list(self.option_sets)
-        self.tuner = None
+        self.tuner: Tuner | None = None
         if self.rank == 0:
             if tuner is None or isinstance(tuner, type):
                 from ..solvers.tuning.ucb import UCB
@@ -97,10 +108,16 @@ class AutoKSP:
                     raise ValueError(f"the tuner was built for arms {getattr(tuner, 'arm_names', None)}, the option "
                                      f"sets are {self.names}")
                 self.tuner = tuner
-        self._ksps = {}
+        self._ksps: dict[str, PETSc.KSP] = {}
         self._ledger = CostLedger(self.names, self.penalty, 1.0 if cost == "iterations" else 1e-3)
         self.stats = self._ledger.stats   # identical on every rank: the costs are the slowest rank's
-        self.history = []
+        self.history: list[dict[str, Any]] = []
+
+    def _rank0_tuner(self) -> Tuner:
+        """The tuner (rank 0 holds it; the other ranks receive its choices)."""
+        if self.tuner is None:
+            raise RuntimeError(f"rank {self.rank} has no tuner: only rank 0 decides")
+        return self.tuner
 
     # -- collective helpers ------------------------------------------------------------------
     def _bcast(self, value):
@@ -124,7 +141,8 @@ class AutoKSP:
         return ksp
 
     # -- solving ------------------------------------------------------------------------------
-    def solve(self, A, b, x, *, rtol=1e-6, atol=0.0, maxiter=None, context=None):
+    def solve(self, A: PETSc.Mat, b: PETSc.Vec, x: PETSc.Vec, *, rtol: float = 1e-6, atol: float = 0.0,
+              maxiter: int | None = None, context: float | None = None) -> SolverResult:
         """Solve ``A x = b`` (petsc4py Mat and Vecs; ``x`` is overwritten) with the chosen option set.
 
         Collective. Returns a :class:`~krylearn.SolverResult` whose ``x`` is this rank's part of the
@@ -139,7 +157,7 @@ class AutoKSP:
         if not math.isfinite(b_norm):
             raise ValueError("b contains NaN or Inf")
         x0 = x.copy() if self.warm_start else None
-        chosen = self._bcast(self.tuner.suggest(context) if self.rank == 0 else None)
+        chosen = self._bcast(self._rank0_tuner().suggest(context) if self.rank == 0 else None)
         order = self._bcast([chosen] + self._ledger.fallback_order(chosen) if self.rank == 0 else None)
         attempts, final = [], None
         # KSPSolve leaves its right-hand side read-locked when it fails with an error (e.g. an option set
@@ -205,23 +223,24 @@ class AutoKSP:
             rec["cold"] = True
         if self.rank == 0:
             if charged is None:
-                self.tuner.discard()
+                self._rank0_tuner().discard()
             else:
-                self.tuner.observe(charged)
+                self._rank0_tuner().observe(charged)
 
-    def report(self):
+    def report(self) -> dict[str, dict[str, float]]:
         """Per option set: times chosen, mean cost, failures (identical on every rank)."""
         return {n: {"chosen": s["chosen"], "mean_cost": float(np.mean(s["costs"])) if s["costs"] else math.nan,
                     "failures": s["failures"]} for n, s in self.stats.items()}
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str | os.PathLike[str]:
         """Rank 0 writes its tuner state (``Tuner.save``); other ranks do nothing. Collective."""
         if self.rank == 0:
-            self.tuner.save(path)
+            self._rank0_tuner().save(path)
         self.comm.barrier()
         return path
 
-    def destroy(self):
+    def destroy(self) -> None:
+        """Destroy the KSPs of the option sets (collective)."""
         for ksp in self._ksps.values():
             ksp.destroy()
         self._ksps.clear()

@@ -21,12 +21,27 @@ PCSHELL; L. Dalcin et al., "Parallel distributed computing using Python", Adv. W
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Union, cast
+
 import numpy as np
 from petsc4py import PETSc
 
 from ..operators.base import LinearOperator
 from ..operators.convert import aslinearoperator
 from ..operators.petsc_mat import local_block, local_csr
+
+if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
+    import torch
+
+    from ..learned.model import DCDMNet
+    from ..operators.stencil import PoissonStencil
+    from ..solvers.precond.multigrid import MultigridPreconditioner
+    from ..solvers.precond.ssor import SSORPreconditioner
+    from ..solvers.tuning.bandits import Tuner
+    from ..typing import OperatorLike
+
+#: the value of a context option (its type is that of the default in ``options``)
+OptionValue = Union[bool, int, float, str]
 
 __all__ = ["PC", "Jacobi", "SSOR", "IC0", "AMG", "Multigrid", "TunedSSOR", "DCDM"]
 
@@ -77,29 +92,32 @@ class PC:
     """
 
     #: options read by this context (name without the PC's prefix -> default), for view/help
-    options: dict = {}
+    options: ClassVar[dict[str, OptionValue]] = {}
 
-    def __init__(self, M=None, *, build=None, name=None):
+    def __init__(self, M: OperatorLike | None = None, *, build: Callable[[LinearOperator], OperatorLike] | None = None,
+                 name: str | None = None) -> None:
         if M is not None and build is not None:
             raise ValueError("give either a preconditioner M or a build function, not both")
         if build is not None and not callable(build):
             raise TypeError("build must be callable: build(P_local) -> preconditioner")
         self._fixed = M is not None
-        self.M = None if M is None else self._as_operator(M)
+        self.M: LinearOperator | None = None if M is None else self._as_operator(M)
         self._build_fn = build
         self.name = name
         self.n_apply = 0
         self._has_transpose = False
-        self.params = {}
+        # the options read (name -> value); each value has the type of its default in ``options``, which
+        # differs from key to key (a str, an int, a float), hence Any for the readers of single keys
+        self.params: dict[str, Any] = {}
 
     # ---- hooks for subclasses ---------------------------------------------------------
-    def build(self, P):
+    def build(self, P: LinearOperator) -> OperatorLike:
         """Return the preconditioner for the local operator ``P`` (krylearn operator)."""
         if self._build_fn is None:
             raise ValueError("krylearn.petsc.PC has neither a preconditioner M nor a build function")
         return self._build_fn(P)
 
-    def read_options(self, opts):
+    def read_options(self, opts: PETSc.Options) -> None:
         """Read this context's parameters from ``opts`` (a prefixed ``PETSc.Options``)."""
         for key, default in self.options.items():
             if isinstance(default, bool):
@@ -112,18 +130,18 @@ class PC:
                 self.params[key] = opts.getString(key, default)
 
     # ---- PETSc python-PC protocol -----------------------------------------------------
-    def create(self, pc):
+    def create(self, pc: PETSc.PC) -> None:
         self.n_apply = 0
 
-    def setFromOptions(self, pc):
+    def setFromOptions(self, pc: PETSc.PC) -> None:
         self.read_options(PETSc.Options(pc.getOptionsPrefix() or ""))
         self._options_read = True
 
-    def setUp(self, pc):
+    def setUp(self, pc: PETSc.PC) -> None:
         _, P = pc.getOperators()
         (nrow, _), (ncol, _) = P.getSizes()
         where = "this rank's diagonal block" if P.getComm().getSize() > 1 else "the operator"
-        if self._fixed:
+        if self.M is not None and self._fixed:
             if self.M.shape != (nrow, ncol):
                 raise ValueError(
                     f"{self._label()}: the wrapped preconditioner has shape {self.M.shape}, but {where} of "
@@ -139,25 +157,32 @@ class PC:
             self.M = M
         self._has_transpose = self._probe_adjoint(self.M)
 
-    def apply(self, pc, x, y):
-        self.n_apply += 1
-        y.array_w[...] = self.M.matvec(x.array_r)
+    def _op(self) -> LinearOperator:
+        """The preconditioner (set by the constructor or by ``setUp``)."""
+        if self.M is None:
+            raise RuntimeError(f"{self._label()}: no preconditioner yet (PCSetUp has not run)")
+        return self.M
 
-    def _apply_transpose(self, pc, x, y):
+    def apply(self, pc: PETSc.PC, x: PETSc.Vec, y: PETSc.Vec) -> None:
+        self.n_apply += 1
+        y.array_w[...] = self._op().matvec(x.array_r)
+
+    def _apply_transpose(self, pc: PETSc.PC, x: PETSc.Vec, y: PETSc.Vec) -> None:
         xr = x.array_r
-        if self.M.symmetric:
-            y.array_w[...] = self.M.matvec(xr)
+        M = self._op()
+        if M.symmetric:
+            y.array_w[...] = M.matvec(xr)
         elif np.iscomplexobj(xr):
-            y.array_w[...] = np.conj(self.M.rmatvec(np.conj(xr)))
+            y.array_w[...] = np.conj(M.rmatvec(np.conj(xr)))
         else:
-            y.array_w[...] = np.real_if_close(self.M.rmatvec(xr))
+            y.array_w[...] = np.real_if_close(M.rmatvec(xr))
 
     @property
-    def applyTranspose(self):
+    def applyTranspose(self) -> Callable[[PETSc.PC, PETSc.Vec, PETSc.Vec], None] | None:
         # petsc4py reads this attribute after setUp; None tells PETSc "not available"
         return self._apply_transpose if self._has_transpose else None
 
-    def view(self, pc, viewer):
+    def view(self, pc: PETSc.PC, viewer: PETSc.Viewer) -> None:
         if viewer.getType() != PETSc.Viewer.Type.ASCII:
             return
         viewer.printfASCII(f"  {self._label()}: krylearn preconditioner {self.M!r}\n")
@@ -167,11 +192,11 @@ class PC:
         viewer.printfASCII(f"  applications so far: {self.n_apply}\n")
 
     # ---- helpers ----------------------------------------------------------------------
-    def _label(self):
+    def _label(self) -> str:
         return self.name or f"{type(self).__module__.rsplit('.', 1)[0]}.{type(self).__name__}"
 
     @staticmethod
-    def _as_operator(M):
+    def _as_operator(M: OperatorLike) -> LinearOperator:
         if isinstance(M, LinearOperator):
             return M
         if callable(M) and not hasattr(M, "shape"):
@@ -180,7 +205,7 @@ class PC:
         return aslinearoperator(M)
 
     @staticmethod
-    def _probe_adjoint(M):
+    def _probe_adjoint(M: LinearOperator) -> bool:
         if M.symmetric or M.hermitian:
             return True
         try:
@@ -198,9 +223,9 @@ class Jacobi(PC):
 
     Same operator as PETSc's ``-pc_type jacobi``."""
 
-    options = {}
+    options: ClassVar[dict[str, OptionValue]] = {}
 
-    def build(self, P):
+    def build(self, P: LinearOperator) -> LinearOperator:
         return _precond().jacobi(P)
 
 
@@ -216,9 +241,9 @@ class SSOR(PC):
     diagonal block (PETSc's ``SOR_LOCAL_SYMMETRIC_SWEEP``).
     """
 
-    options = {"krylearn_ssor_omega": 1.0}
+    options: ClassVar[dict[str, OptionValue]] = {"krylearn_ssor_omega": 1.0}
 
-    def build(self, P):
+    def build(self, P: LinearOperator) -> LinearOperator:
         omega = self.params.get("krylearn_ssor_omega", 1.0)
         if not 0.0 < omega < 2.0:
             raise ValueError(f"-krylearn_ssor_omega must lie in (0, 2), got {omega}")
@@ -231,9 +256,9 @@ class IC0(PC):
     like PETSc's ICC). Compare with ``-pc_type icc`` (serial) or ``-pc_type bjacobi
     -sub_pc_type icc`` (parallel)."""
 
-    options = {}
+    options: ClassVar[dict[str, OptionValue]] = {}
 
-    def build(self, P):
+    def build(self, P: LinearOperator) -> LinearOperator:
         return _precond().ic0(P)
 
 
@@ -241,9 +266,9 @@ class AMG(PC):
     """Options-database context ``krylearn.petsc.AMG``: ``kl.precond.amg`` (PyAMG smoothed
     aggregation V-cycle on the local block). Needs pyamg."""
 
-    options = {}
+    options: ClassVar[dict[str, OptionValue]] = {}
 
-    def build(self, P):
+    def build(self, P: LinearOperator) -> LinearOperator:
         return _precond().amg(P)
 
 
@@ -251,10 +276,10 @@ class _GridContext(PC):
     """A context whose ``build`` needs the PC itself (to find the grid behind the operator: its
     DMDA); ``self._pc`` is set for the duration of ``setUp`` only."""
 
-    _pc = None
+    _pc: PETSc.PC | None = None
 
     @staticmethod
-    def _grid_operator(P):
+    def _grid_operator(P: LinearOperator) -> LinearOperator:
         """The krylearn operator behind the local block, tags removed (a PoissonStencil when the PC's
         matrix is a python Mat over ``kl.pde.poisson``)."""
         from ..operators.convert import _Retagged
@@ -263,7 +288,7 @@ class _GridContext(PC):
             P = P.args[0]
         return P
 
-    def setUp(self, pc):
+    def setUp(self, pc: PETSc.PC) -> None:
         self._pc = pc
         try:
             super().setUp(pc)
@@ -326,16 +351,17 @@ class Multigrid(_GridContext):
     """
 
     #: -1 / 0: not set (kl.precond.multigrid's default)
-    options = {"krylearn_mg_cycle": "V", "krylearn_mg_smoother": "rbgs", "krylearn_mg_pre": -1,
-               "krylearn_mg_post": -1, "krylearn_mg_levels": 0, "krylearn_mg_coarse_iterations": 1}
+    options: ClassVar[dict[str, OptionValue]] = {
+        "krylearn_mg_cycle": "V", "krylearn_mg_smoother": "rbgs", "krylearn_mg_pre": -1, "krylearn_mg_post": -1,
+        "krylearn_mg_levels": 0, "krylearn_mg_coarse_iterations": 1}
 
-    def __init__(self, *, name=None):
+    def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
-        self.grid = None
-        self.source = None
+        self.grid: PoissonStencil | None = None
+        self.source: str | None = None
 
 
-    def build(self, P):
+    def build(self, P: LinearOperator) -> LinearOperator:
         from ..operators.stencil import PoissonStencil
 
         op = self._grid_operator(P)
@@ -344,7 +370,7 @@ class Multigrid(_GridContext):
         else:
             grid, source = self._grid_from_dm(op), "DMDA"
         p = self.params
-        kw = {"cycle": str(p.get("krylearn_mg_cycle", "V")).upper(),
+        kw: dict[str, str | int] = {"cycle": str(p.get("krylearn_mg_cycle", "V")).upper(),
               "smoother": str(p.get("krylearn_mg_smoother", "rbgs")).lower()}
         for key in ("pre", "post"):
             v = int(p.get(f"krylearn_mg_{key}", -1))
@@ -396,10 +422,11 @@ class Multigrid(_GridContext):
             raise ValueError(f"krylearn.petsc.Multigrid: {where} on the DMDA box {box} is not a grid Poisson "
                              f"operator: {exc}") from exc
 
-    def view(self, pc, viewer):
+    def view(self, pc: PETSc.PC, viewer: PETSc.Viewer) -> None:
         super().view(pc, viewer)
-        if viewer.getType() == PETSc.Viewer.Type.ASCII and self.M is not None:
-            info = self.M.info
+        if viewer.getType() == PETSc.Viewer.Type.ASCII and self.M is not None and self.grid is not None:
+            # build() set M to kl.precond.multigrid's result (with grid), typed LinearOperator on PC
+            info = cast("MultigridPreconditioner", self.M).info
             viewer.printfASCII(f"  grid from the {self.source}: {self.grid.grid_shape}; {info['cycle']}-cycle, "
                                f"{info['smoother']} smoother ({info['pre']} pre, {info['post']} post), "
                                f"{info['levels']} levels {info['grid_shapes']}, coarsest: {info['coarse_solver']}\n")
@@ -437,18 +464,19 @@ class TunedSSOR(PC):
     each ``KSPSolve``; ``apply`` outside a solve uses the last ω (1.0 before the first solve).
     """
 
-    options = {"krylearn_tuned_ssor_state": "", "krylearn_tuned_ssor_seed": -1}
+    options: ClassVar[dict[str, OptionValue]] = {"krylearn_tuned_ssor_state": "", "krylearn_tuned_ssor_seed": -1}
 
-    def __init__(self, tuner=None, *, context=None, state_file=None, name=None):
+    def __init__(self, tuner: Tuner | None = None, *, context: float | None = None, state_file: str | None = None,
+                 name: str | None = None) -> None:
         super().__init__(name=name)
         self.tuner = tuner
         self.context = context
         self.state_file = state_file
-        self.base = None
+        self.base: SSORPreconditioner | None = None
         self.omega = 1.0
 
-    def build(self, P):
-        from ..solvers import tuning
+    def build(self, P: LinearOperator) -> LinearOperator:
+        from ..solvers.tuning import bandits as tuning
 
         state = self.state_file or self.params.get("krylearn_tuned_ssor_state") or None
         self.state_file = state
@@ -464,24 +492,32 @@ class TunedSSOR(PC):
         self.base = _precond().ssor(P, omega=1.0)  # (re)built when the operator changes; same tuner
         return self.base.with_omega(self.omega)
 
-    def preSolve(self, pc, ksp, b, x):
+    def _set_up(self) -> tuple[Tuner, SSORPreconditioner]:
+        """The tuner and the ω = 1 SSOR, which ``setUp`` (``build``) made."""
+        if self.tuner is None or self.base is None:
+            raise RuntimeError(f"{self._label()}: PCSetUp has not run")
+        return self.tuner, self.base
+
+    def preSolve(self, pc: PETSc.PC, ksp: PETSc.KSP, b: PETSc.Vec, x: PETSc.Vec) -> None:
+        tuner, base = self._set_up()
         comm = pc.getComm()
         if comm.getSize() == 1:
-            omega = self.tuner.suggest(self.context)
+            omega = tuner.suggest(self.context)
         else:  # rank 0's tuner decides and learns; the others follow
-            omega = self.tuner.suggest(self.context) if comm.getRank() == 0 else None
+            omega = tuner.suggest(self.context) if comm.getRank() == 0 else None
             omega = comm.tompi4py().bcast(omega, root=0)
         self.omega = float(omega)
-        self.M = self.base.with_omega(self.omega)
+        self.M = base.with_omega(self.omega)
 
-    def postSolve(self, pc, ksp, b, x):
+    def postSolve(self, pc: PETSc.PC, ksp: PETSc.KSP, b: PETSc.Vec, x: PETSc.Vec) -> None:
         if pc.getComm().getRank() != 0:
             return
-        self.tuner.observe(ksp.getIterationNumber())
+        tuner, _ = self._set_up()
+        tuner.observe(ksp.getIterationNumber())
         if self.state_file:
-            self.tuner.save(self.state_file)
+            tuner.save(self.state_file)
 
-    def view(self, pc, viewer):
+    def view(self, pc: PETSc.PC, viewer: PETSc.Viewer) -> None:
         super().view(pc, viewer)
         if viewer.getType() == PETSc.Viewer.Type.ASCII:
             viewer.printfASCII(f"  tuner: {self.tuner!r}, current omega = {self.omega:g}\n")
@@ -512,25 +548,27 @@ class DCDM(_GridContext):
     device : torch device, optional
     """
 
-    options = {"krylearn_dcdm_model": "", "krylearn_dcdm_weights": ""}
+    options: ClassVar[dict[str, OptionValue]] = {"krylearn_dcdm_model": "", "krylearn_dcdm_weights": ""}
 
-    def __init__(self, model=None, *, device=None, name=None):
+    def __init__(self, model: DCDMNet | None = None, *, device: str | torch.device | None = None,
+                 name: str | None = None) -> None:
         super().__init__(name=name)
         self.model = model
         self.device = device
 
-    def build(self, P):
+    def build(self, P: LinearOperator) -> LinearOperator:
         from .. import learned
 
         op = self._grid_operator(P)
-        mask = None
+        mask: np.ndarray | None = None
+        grid_op: PoissonStencil | None = None
         if getattr(op, "grid_shape", None) is not None or getattr(op, "mask", None) is not None:
-            grid_op = op
+            # a grid operator (duck-typed like PoissonStencil: a grid_shape or a mask)
+            grid_op = cast("PoissonStencil", op)
+            dim = grid_op.mask.ndim if getattr(grid_op, "mask", None) is not None else len(grid_op.grid_shape)
         else:
-            grid_op = None
             mask = self._mask_from_dm()
-        dim = (grid_op.mask.ndim if getattr(grid_op, "mask", None) is not None else
-               len(grid_op.grid_shape)) if grid_op is not None else mask.ndim
+            dim = mask.ndim
         if self.model is None:
             weights = self.params.get("krylearn_dcdm_weights") or ""
             name = self.params.get("krylearn_dcdm_model") or f"poisson{dim}d"
@@ -540,7 +578,9 @@ class DCDM(_GridContext):
             return learned.DCDMPreconditioner(self.model, grid_op, device=self.device)
         return learned.DCDMPreconditioner(self.model, mask=mask, device=self.device)
 
-    def _mask_from_dm(self):
+    def _mask_from_dm(self) -> np.ndarray:
+        if self._pc is None:
+            raise RuntimeError("krylearn.petsc.DCDM: the grid is read during PCSetUp only")
         _, P = self._pc.getOperators()
         dm = P.getDM() if P.getType() != "python" else None
         if not dm or dm.getType() != "da":

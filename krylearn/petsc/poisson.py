@@ -23,7 +23,10 @@ from petsc4py import PETSc
 from ..operators.petsc_mat import set_spd
 
 if TYPE_CHECKING:  # annotations only
-    from typing import Any, Sequence
+    from collections.abc import Sequence
+
+    import numpy.typing as npt
+    from mpi4py import MPI
 
 __all__ = ["poisson", "to_natural", "from_natural"]
 
@@ -61,7 +64,9 @@ def _normalise(shape, spacing, bc):
     return shape, h, bc
 
 
-def poisson(shape: tuple[int, ...], spacing: Any = None, bc: str | Sequence[Any] = "dirichlet", *, comm: Any = None) -> Any:
+def poisson(shape: tuple[int, ...], spacing: float | Sequence[float] | None = None,
+            bc: str | Sequence[str | tuple[str, str]] = "dirichlet", *,
+            comm: PETSc.Comm | MPI.Comm | None = None) -> PETSc.Mat:
     """Assemble ``−Δ`` (5-point 2D / 7-point 3D) on a DMDA, distributed over ``comm``.
 
     Parameters
@@ -166,7 +171,8 @@ def _dm_of(obj):
     return dm
 
 
-def to_natural(vec: Any, dm: Any = None, *, root: Any = None) -> Any:
+def to_natural(vec: PETSc.Vec, dm: PETSc.DM | PETSc.Mat | None = None, *,
+               root: int | None = None) -> np.ndarray | None:
     """A DMDA global vector as a NumPy array in krylearn's C-order numbering (the whole vector).
 
     Collective. ``root=None`` returns it on every rank; ``root=r`` returns it on rank ``r`` and
@@ -191,7 +197,7 @@ def to_natural(vec: Any, dm: Any = None, *, root: Any = None) -> Any:
     return arr
 
 
-def from_natural(dm: Any, array: Any) -> Any:
+def from_natural(dm: PETSc.DM | PETSc.Mat, array: npt.ArrayLike) -> PETSc.Vec:
     """The DMDA global vector whose entries, in krylearn's C-order numbering, are ``array``
     (the whole vector, given on every rank). ``dm`` may be the DMDA or a Mat made by
     :func:`poisson`."""

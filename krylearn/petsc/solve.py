@@ -22,8 +22,7 @@ from ..operators.petsc_mat import as_aij, as_mat, set_spd
 from .pc import PC as _PCContext
 
 if TYPE_CHECKING:  # annotations only
-    from typing import Any
-    from ..typing import ArrayLike, Callback, OperatorLike
+    from ..typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
 
 __all__ = ["solve", "status_from_reason"]
 
@@ -57,7 +56,7 @@ _counter = itertools.count()
 _DEFAULT_NORM_ONLY = {"cr", "preonly"}
 
 
-def status_from_reason(reason: Any) -> Any:
+def status_from_reason(reason: int) -> Status:
     """Map a ``KSPConvergedReason`` to krylearn's :class:`~krylearn.Status`.
 
     Positive reasons (rtol, atol, its for preonly, happy breakdown, step length) are CONVERGED;
@@ -71,7 +70,7 @@ def status_from_reason(reason: Any) -> Any:
     return Status.CONVERGED if reason > 0 else Status.BREAKDOWN
 
 
-def reason_name(reason: Any) -> Any:
+def reason_name(reason: int) -> str:
     """``"CONVERGED_RTOL"`` etc. for a ``KSPConvergedReason`` value."""
     return _REASON_NAMES.get(int(reason), str(int(reason)))
 
@@ -114,7 +113,9 @@ def _setup_pc(ksp, pc, prefix):
         kpc.setPythonContext(_PCContext(pc))
 
 
-def solve(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, ksp_type: str = "cg", pc: Any = None, rtol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None, options: dict[str, Any] | None = None,
+def solve(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, ksp_type: str = "cg",
+          pc: str | _PCContext | PETSc.PC | PreconditionerLike = None, rtol: float = 1e-5, atol: float = 0.0,
+          maxiter: int | None = None, options: dict[str, str | int | float | bool | None] | None = None,
           callback: Callback | None = None, norm: str = "unpreconditioned", options_prefix: str | None = None) -> SolverResult:
     """Solve ``A x = b`` with a PETSc KSP, returning krylearn's :class:`~krylearn.SolverResult`.
 
