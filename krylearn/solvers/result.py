@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import enum
@@ -150,8 +151,8 @@ class SolverState:
         self.iteration = 0
         self.residual_norm = float("nan")
         self.tol = tol
-        self._x = None
-        self._x_fn = None
+        self._x: np.ndarray | None = None
+        self._x_fn: Callable[[], np.ndarray] | None = None   # GMRES: forms x on access
         self.extra: dict[str, Any] = {}
 
     @property

@@ -17,6 +17,7 @@ import numpy as np
 from .._common import rescaled
 from .._skeleton import KrylovRun
 from ..result import Status
+from ...typing import _is_a
 
 if TYPE_CHECKING:  # annotations only (krylearn.typing)
     from ...typing import ArrayLike, Callback, OperatorLike, PreconditionerLike
@@ -95,12 +96,12 @@ def chebyshev(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rto
     True
     """
     run = KrylovRun("chebyshev", A, b, x0, M=M, maxiter=maxiter, rtol=rtol, atol=atol)
-    if not isinstance(safety, numbers.Real) or not safety >= 1.0:
+    if not _is_a(safety, numbers.Real) or not safety >= 1.0:
         raise ValueError(f"safety must be a number >= 1, got {safety!r}")
     if run.zero_rhs is not None:
         return run.zero_rhs
     A, b, x, M, maxiter = run.A, run.b, run.x, run.M, run.maxiter
-    info = {}
+    info: dict[str, object] = {}
     if eigenvalue_bounds is None:
         lo, hi = spectrum_bounds(A, M, steps=estimate_steps)
         hi *= safety

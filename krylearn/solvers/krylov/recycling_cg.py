@@ -19,6 +19,7 @@ import numpy as np
 from .._kernels import cg_update_xr, dot, fused_matvec_dot, xpby
 from .._skeleton import KrylovRun
 from ..result import Status
+from ...typing import _is_a
 
 if TYPE_CHECKING:  # annotations only
     from ...operators.base import LinearOperator
@@ -105,10 +106,10 @@ class RecyclingCG:
     _A: LinearOperator | None
 
     def __init__(self, k: int = 6, harvest: int | None = None) -> None:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        if isinstance(k, bool) or not _is_a(k, numbers.Integral) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         harvest = 2 * int(k) if harvest is None else harvest
-        if isinstance(harvest, bool) or not isinstance(harvest, numbers.Integral) or harvest < 1:
+        if isinstance(harvest, bool) or not _is_a(harvest, numbers.Integral) or harvest < 1:
             raise ValueError(f"harvest must be a positive integer, got {harvest!r}")
         self.k, self.harvest = int(k), int(harvest)
         self.W = None

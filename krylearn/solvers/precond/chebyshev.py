@@ -17,6 +17,7 @@ import numpy as np
 from ...operators.base import LinearOperator
 from ...operators.convert import aslinearoperator
 from ...threads import solver_threads
+from ...typing import _is_a
 
 if TYPE_CHECKING:  # annotations only
     from typing import Any
@@ -98,9 +99,9 @@ def chebyshev(A: OperatorLike, degree: int = 3, *, M: PreconditionerLike = None,
     A = aslinearoperator(A)
     if A.shape[0] != A.shape[1]:
         raise ValueError(f"chebyshev needs a square operator, got shape {A.shape}")
-    if isinstance(degree, bool) or not isinstance(degree, numbers.Integral) or degree < 1:
+    if isinstance(degree, bool) or not _is_a(degree, numbers.Integral) or degree < 1:
         raise ValueError(f"degree must be a positive integer, got {degree!r}")
-    if not isinstance(safety, numbers.Real) or not safety >= 1.0:
+    if not _is_a(safety, numbers.Real) or not safety >= 1.0:
         raise ValueError(f"safety must be a number >= 1, got {safety!r}")
     M = None if M is None else aslinearoperator(M)
     if bounds is None:

@@ -38,6 +38,7 @@ from .candidates import BUILTIN, Candidate, builtin, default_candidates
 from .cost_ledger import CostLedger
 from ..result import SolverResult, Status
 from .bandits import Tuner, read_tagged_json, tuner_from_state, write_json
+from ...typing import _is_a
 
 if TYPE_CHECKING:  # annotations only
     from collections.abc import Mapping, Sequence
@@ -147,10 +148,10 @@ class AutoSolver:
                  explore_cap: float | None = 2.5, penalty: float = 2.0) -> None:
         if cost not in _COSTS:
             raise ValueError(f"cost must be one of {_COSTS}, got {cost!r}")
-        if explore_cap is not None and (isinstance(explore_cap, bool) or not isinstance(explore_cap, numbers.Real)
+        if explore_cap is not None and (isinstance(explore_cap, bool) or not _is_a(explore_cap, numbers.Real)
                                         or not explore_cap > 1):
             raise ValueError(f"explore_cap must be a number > 1 or None, got {explore_cap!r}")
-        if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real) or not penalty >= 1:
+        if isinstance(penalty, bool) or not _is_a(penalty, numbers.Real) or not penalty >= 1:
             raise ValueError(f"penalty must be a number >= 1, got {penalty!r}")
         self.cost, self.seed, self.warm_start = cost, seed, bool(warm_start)
         self.explore_cap, self.penalty = explore_cap, float(penalty)

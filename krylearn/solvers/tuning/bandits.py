@@ -72,6 +72,8 @@ from typing import TYPE_CHECKING, Any
 import numba as nb
 import numpy as np
 
+from ...typing import _is_a
+
 if TYPE_CHECKING:  # annotations only
     from collections.abc import Hashable, Mapping, Sequence
     from typing import Literal, Self, Union
@@ -101,7 +103,7 @@ def omega_grid(kind: Literal["sor", "ssor_cg", "ssor"] = "sor", size: int = 20,
     [1, 1.95]). ``kind="ssor_cg"``: ``size`` points in ``[2√2 − 2, omega_max]`` (the lower end of
     the paper's theory for SSOR-preconditioned CG, below 1).
     """
-    if not isinstance(size, numbers.Integral) or size < 1:
+    if not _is_a(size, numbers.Integral) or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
     if not 0.0 < omega_max < 2.0:
         raise ValueError(f"omega_max must lie in (0, 2), got {omega_max!r}")
@@ -137,7 +139,7 @@ def _check_range(context_range):
 def _check_cost(cost):
     if type(cost) is float and 0.0 <= cost < math.inf:  # the common case, checked in ~0.1 µs
         return cost
-    if isinstance(cost, bool) or not isinstance(cost, numbers.Real):
+    if isinstance(cost, bool) or not _is_a(cost, numbers.Real):
         try:
             cost = float(cost)
         except (TypeError, ValueError):
@@ -153,7 +155,7 @@ def _check_scale(scale):
         if scale != "mean":
             raise ValueError(f"scale must be 'mean' or a positive number, got {scale!r}")
         return scale
-    if not isinstance(scale, numbers.Real) or not np.isfinite(scale) or scale <= 0:
+    if not _is_a(scale, numbers.Real) or not np.isfinite(scale) or scale <= 0:
         raise ValueError(f"scale must be 'mean' or a positive number, got {scale!r}")
     return float(scale)
 
@@ -265,7 +267,7 @@ class Tuner:
         else:
             self._values, self.arm_names, self.arms = None, None, None
             self.grid = _check_grid(grid)
-        if seed is not None and not isinstance(seed, numbers.Integral):
+        if seed is not None and not _is_a(seed, numbers.Integral):
             raise ValueError(f"seed must be an integer or None, got {seed!r}")
         self.seed = None if seed is None else int(seed)
         self.scale = _check_scale(scale)
@@ -433,7 +435,7 @@ def _same(a, b):
         except (TypeError, ValueError):
             return False
         return a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=1e-14)
-    if isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
+    if _is_a(a, numbers.Real) and _is_a(b, numbers.Real):
         return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-14)
     return a == b
 

@@ -17,6 +17,7 @@ import numba as nb
 import numpy as np
 
 from .bandits import Tuner, _check_range, tsallis_inf_distribution
+from ...typing import _is_a
 
 if TYPE_CHECKING:  # annotations only
     from typing import SupportsFloat
@@ -85,7 +86,7 @@ class TsallisINFCB(_Contextual):
                  seed: int | None = None, scale: Scale = "mean", *, arms: Arms | None = None) -> None:
         super().__init__(grid, seed, scale, arms)
         self.context_range = _check_range(context_range)
-        if not isinstance(bins, numbers.Integral) or bins < 1:
+        if not _is_a(bins, numbers.Integral) or bins < 1:
             raise ValueError(f"bins must be a positive integer, got {bins!r}")
         self.bins = int(bins)
         self._L = np.zeros((self.bins, self.d))
@@ -266,11 +267,11 @@ class ChebCB(_Contextual):
                  arms: Arms | None = None) -> None:
         super().__init__(grid, seed, scale, arms)
         self.context_range = _check_range(context_range)
-        if not isinstance(degree, numbers.Integral) or degree < 0:
+        if not _is_a(degree, numbers.Integral) or degree < 0:
             raise ValueError(f"degree must be a non-negative integer, got {degree!r}")
         self.degree = int(degree)
         for name, v in (("gamma", gamma), ("ridge", ridge)):
-            if not isinstance(v, numbers.Real) or not np.isfinite(v) or v <= 0:
+            if not _is_a(v, numbers.Real) or not np.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
         self.gamma = float(gamma)
         self.ridge = float(ridge)

@@ -16,6 +16,8 @@ import numbers
 
 import numpy as np
 
+from ...typing import _is_a
+
 if TYPE_CHECKING:  # annotations only
     from typing import Any, Callable
     from ...typing import OperatorLike
@@ -119,9 +121,9 @@ def golden_section_omega(cost: Callable[[float], float], lo: float = 1.0, hi: fl
     (omega, value, points)
         The best ω found, its cost, and all ``(omega, cost)`` evaluated.
     """
-    if not (isinstance(start, numbers.Integral) and start >= 2):
+    if not (_is_a(start, numbers.Integral) and start >= 2):
         raise ValueError(f"start must be an integer >= 2, got {start!r}")
-    if not (isinstance(evals, numbers.Integral) and evals >= start):
+    if not (_is_a(evals, numbers.Integral) and evals >= start):
         raise ValueError(f"evals must be an integer >= start ({start}), got {evals!r}")
     if not lo < hi:
         raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")

@@ -33,6 +33,7 @@ import numpy as np
 
 from .contextual_tuners import check_context
 from .bandits import Tuner, _check_range
+from ...typing import _is_a
 
 if TYPE_CHECKING:  # annotations only
     from numpy.typing import NDArray
@@ -96,14 +97,14 @@ class UCB(Tuner):
         super().__init__(grid, seed, scale, arms)
         if context_range is not None:
             context_range = _check_range(context_range)
-        if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 1:
+        if isinstance(bins, bool) or not _is_a(bins, numbers.Integral) or bins < 1:
             raise ValueError(f"bins must be a positive integer, got {bins!r}")
         self.context_range, self.bins = context_range, int(bins)
         nb = self.bins if context_range is not None else 1
         for name, v in (("confidence", confidence), ("floor", floor), ("prior", prior)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
+            if isinstance(v, bool) or not _is_a(v, numbers.Real) or not np.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {v!r}")
-        if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
+        if isinstance(window, bool) or not _is_a(window, numbers.Integral) or window < 1:
             raise ValueError(f"window must be a positive integer, got {window!r}")
         self.confidence, self.window = float(confidence), int(window)
         self.floor, self.prior = float(floor), float(prior)
