@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
 
     from ..typing import ArrayLike, OperatorLike
 
-__all__ = ["Kronecker", "KroneckerSum"]
+__all__ = ["Kronecker", "KroneckerSum", "apply_along_axis"]
 
 
 def _as_factor(A: OperatorLike, i: int) -> LinearOperator:
@@ -56,18 +56,22 @@ def _dense(op: LinearOperator) -> np.ndarray:
     return op.A if isinstance(op, MatrixOperator) else np.asarray(op.todense())
 
 
-def _apply_axis(T: np.ndarray, op: LinearOperator, axis: int, adjoint: bool = False) -> np.ndarray:
-    """Apply ``op`` (or its adjoint) along ``axis`` of the tensor ``T`` (other axes are batch)."""
+def apply_along_axis(A: np.ndarray | LinearOperator, T: np.ndarray, axis: int, adjoint: bool = False) -> np.ndarray:
+    """``A`` (a dense matrix or an operator), or its adjoint, applied along ``axis`` of the tensor ``T``
+    (the other axes are a batch): one factor of a Kronecker product. Public for code that keeps its
+    unknowns on a grid (GP-HM's whitened coordinates); :class:`Kronecker` applies its factors with it."""
     Tm = np.moveaxis(T, axis, 0)
     lead = Tm.shape[0]
     rest = Tm.shape[1:]
     M = Tm.reshape(lead, -1)
-    if isinstance(op, MatrixOperator):
-        Y = (op.A.conj().T if adjoint else op.A) @ M
+    if isinstance(A, (np.ndarray, MatrixOperator)):
+        D = A.A if isinstance(A, MatrixOperator) else A
+        Y = (D.conj().T if adjoint else D) @ M
     else:
-        Y = op.rmatmat(M) if adjoint else op.matmat(M)
+        Y = A.rmatmat(M) if adjoint else A.matmat(M)
     Y = np.asarray(Y).reshape((Y.shape[0],) + rest)
     return np.moveaxis(Y, 0, axis)
+
 
 
 class _KronBase(LinearOperator):
@@ -166,7 +170,7 @@ class Kronecker(_KronBase):
         k = X.shape[1]
         T = X.reshape(shp_in + (k,))
         for a, f in enumerate(self.factors):
-            T = _apply_axis(T, f, a, adjoint)
+            T = apply_along_axis(f, T, a, adjoint)
         return T.reshape(int(np.prod(shp_out)), k)
 
     def _diagonal(self):
@@ -317,7 +321,7 @@ class KroneckerSum(_KronBase):
         T = X.reshape(self.grid_shape + (k,))
         out: np.ndarray | None = None
         for a, f in enumerate(self.factors):
-            Y = _apply_axis(T, f, a, adjoint)
+            Y = apply_along_axis(f, T, a, adjoint)
             out = Y if out is None else out + Y
         assert out is not None  # __init__ requires at least one factor
         return out.reshape(self.shape[0], k)

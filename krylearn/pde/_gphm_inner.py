@@ -13,11 +13,7 @@ import math
 
 import numpy as np
 
-
-
-def _apply_axis_np(A, U, axis):
-    """``A`` applied along ``axis`` of the array ``U`` (the Kronecker factor product)."""
-    return np.moveaxis(np.tensordot(A, U, axes=([1], [axis])), 0, axis)
+from ..operators.kronecker import apply_along_axis
 
 
 class _InnerSolve:
@@ -51,7 +47,7 @@ class _InnerSolve:
 
     def _kron_apply(self, mats, V, transpose=False):
         for j, M in enumerate(mats):
-            V = _apply_axis_np(M.T if transpose else M, V, j)
+            V = apply_along_axis(M.T if transpose else M, V, j)
         return V
 
     def _linearize(self, U, facs):
@@ -79,7 +75,7 @@ class _InnerSolve:
     def _to_v(self, U, facs):
         V = U
         for j, fa in enumerate(facs):
-            V = _apply_axis_np((fa["Q"] / np.sqrt(fa["lam"])).T, V, j)
+            V = apply_along_axis((fa["Q"] / np.sqrt(fa["lam"])).T, V, j)
         return V
 
     def _inner_linear(self, facs, v0, r0, coef, vals):
@@ -241,7 +237,7 @@ class _InnerSolve:
         # fields on the full grid and the linearisation at U
         vals = {}
         for name, (axis, order) in self.field_axes.items():
-            vals[name] = U if order == 0 else _apply_axis_np(facs[axis]["D"][order], U, axis)
+            vals[name] = U if order == 0 else apply_along_axis(facs[axis]["D"][order], U, axis)
         r0, coef = self._residual_and_coefficients(vals, inner)
         Dii = {name: (self.field_axes[name][0], facs[self.field_axes[name][0]]["D"][self.field_axes[name][1]][1:-1, 1:-1])
                for name in coef if self.field_axes[name][1] > 0}
@@ -251,18 +247,18 @@ class _InnerSolve:
         def Lx(X):
             out = coef["u"] * X if "u" in coef else 0.0
             for name, (axis, Dm) in Dii.items():
-                out = out + coef[name] * _apply_axis_np(Dm, X, axis)
+                out = out + coef[name] * apply_along_axis(Dm, X, axis)
             return out
 
         def LTy(Y):
             out = coef["u"] * Y if "u" in coef else 0.0
             for name, (axis, Dm) in Dii.items():
-                out = out + _apply_axis_np(Dm.T, coef[name] * Y, axis)
+                out = out + apply_along_axis(Dm.T, coef[name] * Y, axis)
             return out
 
         def prior(Uf):
             for j, Ki in enumerate(Kinv):
-                Uf = _apply_axis_np(Ki, Uf, j)
+                Uf = apply_along_axis(Ki, Uf, j)
             return Uf
 
         def matvec(x):
@@ -305,7 +301,7 @@ class _InnerSolve:
             inv_sig = np.conj(sig) / (np.abs(sig) ** 2 + floor2)
             def kron(ms, X):
                 for j, m in enumerate(ms):
-                    X = _apply_axis_np(m, X, j)
+                    X = apply_along_axis(m, X, j)
                 return X
 
             WH = [w.conj().T for w in Ws]

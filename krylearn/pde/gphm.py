@@ -46,7 +46,8 @@ import numpy as np
 from .._optional import require
 from .equations import Equation, _check_domain, _parse_field
 from .gp_kernels import Kernel1D, SpectralMixture, make_kernel
-from ._gphm_inner import _apply_axis_np, _InnerSolve
+from ..operators.kronecker import apply_along_axis
+from ._gphm_inner import _InnerSolve
 from ._gphm_optim import _Optimisers
 
 if TYPE_CHECKING:  # pragma: no cover - names for static checkers only
@@ -469,7 +470,7 @@ class GPHMSolver(_InnerSolve, _Optimisers):
             axis, order = _parse_field(name, d)
             T = alpha
             for j in range(d):
-                T = _apply_axis_np(self._cross_np(j, np.asarray(axes[j], float), order if j == axis else 0), T, j)
+                T = apply_along_axis(self._cross_np(j, np.asarray(axes[j], float), order if j == axis else 0), T, j)
             out[name] = T
         return out[names[0]] if single else out
 
