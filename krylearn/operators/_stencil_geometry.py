@@ -4,7 +4,7 @@ spacings) and the reconstruction of its geometry from an assembled matrix (:meth
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,6 +12,8 @@ from scipy.sparse.csgraph import connected_components
 
 if TYPE_CHECKING:  # annotations only
     from .stencil import PoissonStencil
+
+_Stencil = TypeVar("_Stencil", bound="PoissonStencil")   # a subclass gets itself back
 
 _BCS = ("dirichlet", "neumann")
 
@@ -71,7 +73,7 @@ def _sl(axis, s, nd):
     return tuple(idx)
 
 
-def geometry_from_csr(op: PoissonStencil, csr: sp.spmatrix | sp.sparray) -> PoissonStencil:
+def geometry_from_csr(op: _Stencil, csr: sp.spmatrix | sp.sparray) -> _Stencil:
     """Fill the unmasked stencil ``op`` (built on the grid and spacing) with the face weights, box
     conditions and tags of the matrix ``csr``; see :meth:`PoissonStencil.from_csr`."""
     shape, nd = op.grid_shape, len(op.grid_shape)
