@@ -4,13 +4,15 @@ spacings) and the reconstruction of its geometry from an assembled matrix (:meth
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 if TYPE_CHECKING:  # annotations only
+    from collections.abc import Sequence
+
     from .stencil import PoissonStencil
 
 _Stencil = TypeVar("_Stencil", bound="PoissonStencil")   # a subclass gets itself back
@@ -51,14 +53,16 @@ def _parse_bc(bc, ndim):
     return tuple(out)
 
 
-def _parse_spacing(spacing, shape):
+def grid_spacing(spacing: float | Sequence[float] | None, shape: Sequence[int]) -> tuple[float, ...]:
+    """The cell spacings ``h_a`` of a grid of ``shape``: one number for every axis, one per axis, or
+    None for the unit box (``1/(N_a + 1)``, the Dirichlet convention); each finite and positive."""
     nd = len(shape)
     if spacing is None:
         h = [1.0 / (n + 1) for n in shape]
     elif isinstance(spacing, numbers.Real):
         h = [float(spacing)] * nd
     else:
-        h = [float(s) for s in spacing]
+        h = [float(s) for s in cast("Sequence[float]", spacing)]   # not a number: a sequence
         if len(h) != nd:
             raise ValueError(f"spacing needs one value per axis ({nd}), got {len(h)}")
     for v in h:

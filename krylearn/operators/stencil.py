@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from ..threads import pick
 from . import _stencil_kernels as K
-from ._stencil_geometry import _parse_bc, _parse_spacing, _sl, geometry_from_csr
+from ._stencil_geometry import _parse_bc, _sl, geometry_from_csr, grid_spacing
 from .base import LinearOperator
 
 if TYPE_CHECKING:  # annotations only
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # annotations only
     from typing_extensions import Self
 
 
-__all__ = ["PoissonStencil"]
+__all__ = ["PoissonStencil", "grid_spacing"]
 
 class PoissonStencil(LinearOperator):
     """The 5-point (2D) / 7-point (3D) operator ``−∇·(c∇u)`` on the cells of a (masked) box.
@@ -107,7 +107,7 @@ class PoissonStencil(LinearOperator):
         if any(n < 1 for n in shape):
             raise ValueError(f"grid sizes must be positive, got {shape}")
         self.grid_shape = shape
-        self.spacing = _parse_spacing(spacing, shape)
+        self.spacing = grid_spacing(spacing, shape)
         self.bc = _parse_bc(bc, nd)
 
         if mask is None:
@@ -335,7 +335,8 @@ class PoissonStencil(LinearOperator):
         X = x.reshape(self.grid_shape)
         Y = out.reshape(self.grid_shape)
         if self.uniform:
-            a = [self.coefficient / h ** 2 for h in self.spacing]
+            c = cast(float, self.coefficient)    # uniform: the coefficient is one number
+            a = [c / h ** 2 for h in self.spacing]
             nn = [float(s == "neumann") for pair in self.bc for s in pair]
             if nd == 2:
                 return pick(K._uniform2d, n)(X, Y, a[0], a[1], *nn)

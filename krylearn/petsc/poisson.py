@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numbers
 
 import numpy as np
 import scipy.sparse as sp
 from petsc4py import PETSc
 
 from ..operators.petsc_mat import set_spd
+from ..operators.stencil import grid_spacing
 
 if TYPE_CHECKING:  # annotations only
     from collections.abc import Sequence
@@ -41,16 +41,7 @@ def _normalise(shape, spacing, bc):
     if len(shape) not in (2, 3) or min(shape) < 1:
         raise ValueError(f"shape must be a tuple of 2 or 3 positive integers, got {shape!r}")
     d = len(shape)
-    if spacing is None:
-        h = [1.0 / (n + 1) for n in shape]
-    elif isinstance(spacing, numbers.Real):
-        h = [float(spacing)] * d
-    else:
-        h = [float(s) for s in spacing]
-        if len(h) != d:
-            raise ValueError(f"spacing has {len(h)} entries for a {d}-D grid")
-    if not all(np.isfinite(v) and v > 0 for v in h):
-        raise ValueError(f"spacing must be positive and finite, got {spacing!r}")
+    h = list(grid_spacing(spacing, shape))   # the same spacings as kl.pde.poisson
     if isinstance(bc, str):
         bc = [(bc, bc)] * d
     else:
