@@ -18,7 +18,7 @@ the single-column solver's (tested in ``tests/solvers/test_batched_cg.py``).
 - **float32 vs float64**: one CG iteration in each precision (``b`` in that dtype: krylearn's
   working precision), krylearn and SciPy, on the elasticity CSR matrix and the 2048² uniform stencil
   (SciPy gets the stencil's CSR matrix).
-- **torch on CPU**: ``kl.cg`` with a torch CSR tensor and a torch ``b`` (the torch path of
+- **torch on CPU**: ``kl.cg`` (and ``kl.minres``) with a torch CSR tensor and a torch ``b`` (the torch path of
   ``kl.cg``, :mod:`krylearn.solvers.krylov.cg_torch`) against ``kl.cg`` on the same matrix in SciPy CSR
   form. (No GPU was lent to this task: CUDA timings are not measured here.)
 """
@@ -133,6 +133,14 @@ def worker(quick, repeats):
     out["torch"] = {"problem": name, "n": K.shape[0], "torch_threads": torch.get_num_threads(),
                     "torch_ms": 1e3 * _median_time(lambda: kl.cg(T, bt, rtol=0.0, maxiter=iters), repeats) / iters,
                     "numpy_ms": 1e3 * _median_time(lambda: kl.cg(K, bn, rtol=0.0, maxiter=iters), repeats) / iters}
+    # MINRES in torch (kl.minres's torch path) against kl.minres and SciPy's minres on the same matrix
+    import scipy.sparse.linalg as spla
+
+    kl.minres(T, bt, rtol=0.0, maxiter=2)
+    out["torch"].update(
+        minres_torch_ms=1e3 * _median_time(lambda: kl.minres(T, bt, rtol=0.0, maxiter=iters), repeats) / iters,
+        minres_numpy_ms=1e3 * _median_time(lambda: kl.minres(K, bn, rtol=0.0, maxiter=iters), repeats) / iters,
+        minres_scipy_ms=1e3 * _median_time(lambda: spla.minres(K, bn, rtol=0.0, maxiter=iters), repeats) / iters)
     return out
 
 
@@ -185,7 +193,12 @@ def main():
                   f"{td['torch_ms']:.3f} ms per iteration ({td['torch_threads']} torch threads) against "
                   f"{td['numpy_ms']:.3f} ms for `kl.cg` on the SciPy CSR matrix ({td['torch_ms'] / td['numpy_ms']:.2f}×); "
                   f"pinned {tp['torch_ms']:.3f} vs {tp['numpy_ms']:.3f} ms ({tp['torch_ms'] / tp['numpy_ms']:.2f}×). "
-                  "CUDA: not measured (no GPU lent to this task)."]
+                  "CUDA: not measured (no GPU lent to this task).",
+                  "", f"`kl.minres` on the torch CSR tensor (its torch path, `minres_torch`): {td['minres_torch_ms']:.3f} ms per "
+                  f"iteration against {td['minres_numpy_ms']:.3f} ms for `kl.minres` and {td['minres_scipy_ms']:.3f} ms for "
+                  f"SciPy's `minres` on the SciPy CSR matrix ({td['minres_torch_ms'] / td['minres_scipy_ms']:.2f}× SciPy); "
+                  f"pinned {tp['minres_torch_ms']:.3f} vs {tp['minres_scipy_ms']:.3f} ms "
+                  f"({tp['minres_torch_ms'] / tp['minres_scipy_ms']:.2f}×)."]
     write_result("\n".join(lines) + "\n", "many_rhs", args.quick, args.output)
 
 

@@ -62,7 +62,13 @@ def _is_fast(*arrays):
     return all(a.dtype == np.float64 and a.flags.c_contiguous for a in arrays)
 
 
-@rescaled
+def _torch(A, b, *args, **kwargs):
+    from .minres_torch import minres_torch
+
+    return minres_torch(A, b, *args, **kwargs)
+
+
+@rescaled(torch_impl=_torch)
 def minres(A: OperatorLike, b: ArrayLike, x0: ArrayLike | None = None, *, rtol: float = 1e-5, atol: float = 0.0,
            maxiter: int | None = None, M: PreconditionerLike = None, callback: Callback | None = None,
            shift: float = 0.0, check_true_residual: bool = True, estimate_eigenvalues: bool = False) -> SolverResult:
