@@ -134,8 +134,6 @@ def worker(quick, repeats):
                     "torch_ms": 1e3 * _median_time(lambda: kl.cg(T, bt, rtol=0.0, maxiter=iters), repeats) / iters,
                     "numpy_ms": 1e3 * _median_time(lambda: kl.cg(K, bn, rtol=0.0, maxiter=iters), repeats) / iters}
     # MINRES in torch (kl.minres's torch path) against kl.minres and SciPy's minres on the same matrix
-    import scipy.sparse.linalg as spla
-
     kl.minres(T, bt, rtol=0.0, maxiter=2)
     out["torch"].update(
         minres_torch_ms=1e3 * _median_time(lambda: kl.minres(T, bt, rtol=0.0, maxiter=iters), repeats) / iters,
