@@ -12,14 +12,10 @@ Reference: H. A. van der Vorst, SIAM J. Sci. Stat. Comput. 13 (1992) 631–644.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ..._optional import require
-from .._common import check_run_options, resolve_maxiter
-from .cg_torch import _Apply
-from ..result import SolverResult, SolverState, Status
+from ..result import SolverState, Status
+from .cg_torch import _OneSystem
 
 __all__ = ["bicgstab_torch"]
 
@@ -29,60 +25,12 @@ def bicgstab_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, 
     """BiCGSTAB for a torch ``b`` of shape ``(n,)``; arguments and result as :func:`krylearn.bicgstab`,
     ``res.x`` a tensor on ``b``'s device and dtype (``info["device"]``). Returns ``NotImplemented``
     for a block ``b`` (the caller then solves column by column)."""
-    torch = require("torch", "torch tensors in krylearn solvers")
     if b.ndim != 1:
         return NotImplemented
-    t0 = time.perf_counter()
-    if not (b.is_floating_point() or b.is_complex()):
-        b = b.to(torch.float64)
-    if not bool(torch.isfinite(b).all()):
-        raise ValueError("b contains NaN or Inf")
-    n = b.shape[0]
-    check_run_options(rtol, atol, callback)
-    maxiter = resolve_maxiter(maxiter, n)
-    B = b.reshape(n, 1)
-    apply_A = _Apply(A, B, "A")
-    apply_M = None if M is None else _Apply(M, B, "M")
-    eps = float(torch.finfo(b.dtype).eps)
-
-    # scale b to max|b_i| = 1: no square under- or overflows in the working precision
-    scale = float(b.abs().max())
-    scale = scale if scale > 0 else 1.0
-    bs = b / scale
-
-    def nrm(v):
-        return float(torch.linalg.vector_norm(v.to(torch.complex128 if v.is_complex() else torch.float64)))
-
-    def dot(u, v):  # uᴴ v, accumulated in double precision, on the host as a Python number
-        u64 = u.to(torch.complex128 if u.is_complex() else torch.float64)
-        v64 = v.to(u64.dtype if not v.is_complex() else torch.complex128)
-        val = torch.vdot(u64.to(v64.dtype), v64)
-        return complex(val) if val.is_complex() else float(val)
-
-    def mv(f, v):
-        return f(v.reshape(n, 1)).reshape(n)
-
-    def prec(v):
-        return v if apply_M is None else mv(apply_M, v)
-
-    b_norm = nrm(bs)
-    tol = max(float(atol) / scale, float(rtol) * b_norm)
-    info = {"device": str(b.device)}
-    if x0 is None:
-        x = torch.zeros_like(bs)
-        r = bs.clone()
-    else:
-        if tuple(x0.shape) != (n,) or not bool(torch.isfinite(x0).all()):
-            raise ValueError(f"x0 must be a finite tensor of shape ({n},)")
-        x = x0.to(device=b.device, dtype=b.dtype) / scale
-        r = bs - mv(apply_A, x)
-    hist = [nrm(r)]
-    status = None
-    if b_norm == 0.0:
-        x.zero_()
-        hist, status = [0.0], Status.CONVERGED
-    elif hist[0] <= tol:
-        status = Status.CONVERGED
+    run = _OneSystem(A, b, x0, rtol, atol, maxiter, M, callback)
+    torch, eps, scale, bs, tol, info = run.torch, run.eps, run.scale, run.bs, run.tol, run.info
+    nrm, dot, mv, prec, apply_A, maxiter = run.nrm, run.dot, run.mv, run.prec, run.apply_A, run.maxiter
+    x, r, hist, status = run.x, run.r, run.hist, run.status
     r_hat = r.clone()
     p = torch.zeros_like(r)
     v = torch.zeros_like(r)
@@ -156,8 +104,4 @@ def bicgstab_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, 
         rho_prev = rho
     if status is None:
         status = Status.MAX_ITERATIONS
-    if apply_A.host or (apply_M is not None and apply_M.host):
-        info["host_products"] = apply_A.host + (apply_M.host if apply_M is not None else 0)
-    return SolverResult(x=(x * scale).to(b.dtype), status=status, iterations=it,
-                        residuals=np.asarray(hist, dtype=float) * scale, time=time.perf_counter() - t0,
-                        method="bicgstab-torch", b_norm=b_norm * scale, tol=tol * scale, info=info)
+    return run.result(x, status, it, "bicgstab-torch")

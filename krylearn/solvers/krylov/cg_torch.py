@@ -41,6 +41,78 @@ __all__ = ["cg_torch", "is_tensor"]
 is_tensor = is_torch_tensor  # the package's one check (krylearn._optional)
 
 
+class _OneSystem:
+    """The frame shared by the one-right-hand-side torch solvers (``bicgstab_torch``, ``minres_torch``):
+    ``b`` checked and scaled to ``max|b_i| = 1`` (no square under- or overflows in the working
+    precision), ``A`` and ``M`` wrapped by :class:`_Apply`, the tolerance, the start ``x``/``r`` from
+    ``x0`` and the recorded ``‖r₀‖``; :meth:`result` undoes the scaling."""
+
+    def __init__(self, A, b, x0, rtol, atol, maxiter, M, callback):
+        torch = self.torch = require("torch", "torch tensors in krylearn solvers")
+        self.t0 = time.perf_counter()
+        if not (b.is_floating_point() or b.is_complex()):
+            b = b.to(torch.float64)
+        if not bool(torch.isfinite(b).all()):
+            raise ValueError("b contains NaN or Inf")
+        self.b = b
+        n = self.n = b.shape[0]
+        check_run_options(rtol, atol, callback)
+        self.maxiter = resolve_maxiter(maxiter, n)
+        B = b.reshape(n, 1)
+        self.apply_A = _Apply(A, B, "A")
+        self.apply_M = None if M is None else _Apply(M, B, "M")
+        self.eps = float(torch.finfo(b.dtype).eps)
+        scale = float(b.abs().max())
+        self.scale = scale if scale > 0 else 1.0
+        self.bs = bs = b / self.scale
+        self.b_norm = self.nrm(bs)
+        self.tol = max(float(atol) / self.scale, float(rtol) * self.b_norm)
+        self.info = {"device": str(b.device)}
+        if x0 is None:
+            self.x, self.r = torch.zeros_like(bs), bs.clone()
+        else:
+            if tuple(x0.shape) != (n,) or not bool(torch.isfinite(x0).all()):
+                raise ValueError(f"x0 must be a finite tensor of shape ({n},)")
+            self.x = x0.to(device=b.device, dtype=b.dtype) / self.scale
+            self.r = bs - self.mv(self.apply_A, self.x)
+        self.hist = [self.nrm(self.r)]
+        #: CONVERGED when b = 0 (x = 0) or x0 already meets the tolerance, else None
+        self.status = None
+        if self.b_norm == 0.0:
+            self.x.zero_()
+            self.hist, self.status = [0.0], Status.CONVERGED
+        elif self.hist[0] <= self.tol:
+            self.status = Status.CONVERGED
+
+    def nrm(self, v):
+        torch = self.torch
+        return float(torch.linalg.vector_norm(v.to(torch.complex128 if v.is_complex() else torch.float64)))
+
+    def dot(self, u, v):
+        """``uᴴ v`` accumulated in double precision, on the host as a Python number."""
+        torch = self.torch
+        u64 = u.to(torch.complex128 if u.is_complex() else torch.float64)
+        v64 = v.to(u64.dtype if not v.is_complex() else torch.complex128)
+        val = torch.vdot(u64.to(v64.dtype), v64)
+        return complex(val) if val.is_complex() else float(val)
+
+    def mv(self, f, v):
+        return f(v.reshape(self.n, 1)).reshape(self.n)
+
+    def prec(self, v):
+        return v if self.apply_M is None else self.mv(self.apply_M, v)
+
+    def result(self, x, status, it, method):
+        """The :class:`SolverResult` in the caller's scale (``res.x`` in ``b``'s dtype)."""
+        host = self.apply_A.host + (self.apply_M.host if self.apply_M is not None else 0)
+        if host:
+            self.info["host_products"] = host
+        s = self.scale
+        return SolverResult(x=(x * s).to(self.b.dtype), status=status, iterations=it,
+                            residuals=np.asarray(self.hist, dtype=float) * s, time=time.perf_counter() - self.t0,
+                            method=method, b_norm=self.b_norm * s, tol=self.tol * s, info=self.info)
+
+
 class _Apply:
     """``x ↦ A x`` on tensors of one device and dtype, whatever ``A`` is (see the module docstring)."""
 

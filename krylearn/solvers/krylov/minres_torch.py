@@ -17,15 +17,10 @@ SIAM J. Numer. Anal. 12 (1975) 617–629.
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..._optional import require
-from .._common import check_run_options, resolve_maxiter
-from ..result import SolverResult, SolverState, Status
-from .cg_torch import _Apply
+from ..result import SolverState, Status
+from .cg_torch import _OneSystem
 
 if TYPE_CHECKING:  # annotations only
     from ...typing import Callback
@@ -40,57 +35,18 @@ def minres_torch(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: fl
     ``res.x`` a tensor on ``b``'s device and dtype (``info["device"]``). Returns ``NotImplemented``
     (the caller then takes the NumPy path with one host copy, or solves column by column) for a block
     ``b``, a nonzero ``shift`` or ``estimate_eigenvalues=True``."""
-    torch = require("torch", "torch tensors in krylearn solvers")
     if b.ndim != 1 or shift != 0.0 or estimate_eigenvalues:
         return NotImplemented
-    t0 = time.perf_counter()
-    if not (b.is_floating_point() or b.is_complex()):
-        b = b.to(torch.float64)
-    if not bool(torch.isfinite(b).all()):
-        raise ValueError("b contains NaN or Inf")
-    n = b.shape[0]
-    check_run_options(rtol, atol, callback)
-    maxiter = resolve_maxiter(maxiter, n)
-    B = b.reshape(n, 1)
-    apply_A = _Apply(A, B, "A")
-    apply_M = None if M is None else _Apply(M, B, "M")
-    eps = float(torch.finfo(b.dtype).eps)
+    run = _OneSystem(A, b, x0, rtol, atol, maxiter, M, callback)
+    torch, eps, scale, bs, tol, info = run.torch, run.eps, run.scale, run.bs, run.tol, run.info
+    nrm, mv, apply_A, apply_M, maxiter = run.nrm, run.mv, run.apply_A, run.apply_M, run.maxiter
+    x, r, hist, status = run.x, run.r, run.hist, run.status
     ls_rtol = max(float(rtol), eps)
-
-    # scale b to max|b_i| = 1: no square under- or overflows in the working precision
-    scale = float(b.abs().max())
-    scale = scale if scale > 0 else 1.0
-    bs = b / scale
-
-    def nrm(v: Any) -> float:
-        return float(torch.linalg.vector_norm(v.to(torch.complex128 if v.is_complex() else torch.float64)))
+    it = misses = 0
 
     def rdot(u: Any, v: Any) -> float:  # Re(uᴴ v), accumulated in double precision
-        wide = torch.complex128 if (u.is_complex() or v.is_complex()) else torch.float64
-        return float(torch.vdot(u.to(wide), v.to(wide)).real)
+        return run.dot(u, v).real
 
-    def mv(f: Any, v: Any) -> Any:
-        return f(v.reshape(n, 1)).reshape(n)
-
-    b_norm = nrm(bs)
-    tol = max(float(atol) / scale, float(rtol) * b_norm)
-    info: dict[str, Any] = {"device": str(b.device)}
-    if x0 is None:
-        x = torch.zeros_like(bs)
-        r = bs.clone()
-    else:
-        if tuple(x0.shape) != (n,) or not bool(torch.isfinite(x0).all()):
-            raise ValueError(f"x0 must be a finite tensor of shape ({n},)")
-        x = x0.to(device=b.device, dtype=b.dtype) / scale
-        r = bs - mv(apply_A, x)
-    hist = [nrm(r)]
-    status = None
-    it = misses = 0
-    if b_norm == 0.0:
-        x.zero_()
-        hist, status = [0.0], Status.CONVERGED
-    elif hist[0] <= tol:
-        status = Status.CONVERGED
     state = SolverState("minres-torch", tol * scale)
 
     while status is None:
@@ -180,8 +136,4 @@ def minres_torch(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: fl
         if misses > 5 or it >= maxiter:
             status = Status.STAGNATION if misses > 5 else Status.MAX_ITERATIONS
             break
-    if apply_A.host or (apply_M is not None and apply_M.host):
-        info["host_products"] = apply_A.host + (apply_M.host if apply_M is not None else 0)
-    return SolverResult(x=(x * scale).to(b.dtype), status=status, iterations=it,
-                        residuals=np.asarray(hist, dtype=float) * scale, time=time.perf_counter() - t0,
-                        method="minres-torch", b_norm=b_norm * scale, tol=tol * scale, info=info)
+    return run.result(x, status, it, "minres-torch")
