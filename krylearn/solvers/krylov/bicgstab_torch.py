@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..result import SolverState, Status
+from ..result import Status
 from .cg_torch import _OneSystem
 
 __all__ = ["bicgstab_torch"]
@@ -27,8 +27,8 @@ def bicgstab_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, 
     for a block ``b`` (the caller then solves column by column)."""
     if b.ndim != 1:
         return NotImplemented
-    run = _OneSystem(A, b, x0, rtol, atol, maxiter, M, callback)
-    torch, eps, scale, bs, tol, info = run.torch, run.eps, run.scale, run.bs, run.tol, run.info
+    run = _OneSystem("bicgstab-torch", A, b, x0, rtol, atol, maxiter, M, callback)
+    torch, eps, bs, tol, info = run.torch, run.eps, run.bs, run.tol, run.info
     nrm, dot, mv, prec, apply_A, maxiter = run.nrm, run.dot, run.mv, run.prec, run.apply_A, run.maxiter
     x, r, hist, status = run.x, run.r, run.hist, run.status
     r_hat = r.clone()
@@ -36,7 +36,6 @@ def bicgstab_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, 
     v = torch.zeros_like(r)
     rho_prev = alpha = omega = 1.0
     it = misses = 0
-    state = SolverState("bicgstab-torch", tol * scale)
 
     def confirm(xc):
         nonlocal misses
@@ -96,12 +95,10 @@ def bicgstab_torch(A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, 
         if abs(omega) <= eps:
             status, info["reason"] = Status.BREAKDOWN, "omega = 0: the stabilising step makes no progress"
             break
-        if callback is not None:
-            state.iteration, state.residual_norm, state._x = it, rn * scale, x * scale
-            if callback(state):
-                status = Status.USER_STOP
-                break
+        if run.user_stop(it, rn, x):
+            status = Status.USER_STOP
+            break
         rho_prev = rho
     if status is None:
         status = Status.MAX_ITERATIONS
-    return run.result(x, status, it, "bicgstab-torch")
+    return run.result(x, status, it)

@@ -47,7 +47,8 @@ class _OneSystem:
     precision), ``A`` and ``M`` wrapped by :class:`_Apply`, the tolerance, the start ``x``/``r`` from
     ``x0`` and the recorded ``‖r₀‖``; :meth:`result` undoes the scaling."""
 
-    def __init__(self, A, b, x0, rtol, atol, maxiter, M, callback):
+    def __init__(self, method, A, b, x0, rtol, atol, maxiter, M, callback):
+        self.method, self.callback = method, callback
         torch = self.torch = require("torch", "torch tensors in krylearn solvers")
         self.t0 = time.perf_counter()
         if not (b.is_floating_point() or b.is_complex()):
@@ -83,6 +84,15 @@ class _OneSystem:
             self.hist, self.status = [0.0], Status.CONVERGED
         elif self.hist[0] <= self.tol:
             self.status = Status.CONVERGED
+        self.state = SolverState(method, self.tol * self.scale)
+
+    def user_stop(self, it, rnorm, x):
+        """Report iteration ``it`` to the callback (in the caller's scale); True when it says stop."""
+        if self.callback is None:
+            return False
+        s = self.state
+        s.iteration, s.residual_norm, s._x = it, rnorm * self.scale, x * self.scale
+        return bool(self.callback(s))
 
     def nrm(self, v):
         torch = self.torch
@@ -102,7 +112,7 @@ class _OneSystem:
     def prec(self, v):
         return v if self.apply_M is None else self.mv(self.apply_M, v)
 
-    def result(self, x, status, it, method):
+    def result(self, x, status, it):
         """The :class:`SolverResult` in the caller's scale (``res.x`` in ``b``'s dtype)."""
         host = self.apply_A.host + (self.apply_M.host if self.apply_M is not None else 0)
         if host:
@@ -110,7 +120,7 @@ class _OneSystem:
         s = self.scale
         return SolverResult(x=(x * s).to(self.b.dtype), status=status, iterations=it,
                             residuals=np.asarray(self.hist, dtype=float) * s, time=time.perf_counter() - self.t0,
-                            method=method, b_norm=self.b_norm * s, tol=self.tol * s, info=self.info)
+                            method=self.method, b_norm=self.b_norm * s, tol=self.tol * s, info=self.info)
 
 
 class _Apply:

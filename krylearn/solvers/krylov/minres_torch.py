@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..result import SolverState, Status
+from ..result import Status
 from .cg_torch import _OneSystem
 
 if TYPE_CHECKING:  # annotations only
@@ -37,8 +37,8 @@ def minres_torch(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: fl
     ``b``, a nonzero ``shift`` or ``estimate_eigenvalues=True``."""
     if b.ndim != 1 or shift != 0.0 or estimate_eigenvalues:
         return NotImplemented
-    run = _OneSystem(A, b, x0, rtol, atol, maxiter, M, callback)
-    torch, eps, scale, bs, tol, info = run.torch, run.eps, run.scale, run.bs, run.tol, run.info
+    run = _OneSystem("minres-torch", A, b, x0, rtol, atol, maxiter, M, callback)
+    torch, eps, bs, tol, info = run.torch, run.eps, run.bs, run.tol, run.info
     nrm, mv, apply_A, apply_M, maxiter = run.nrm, run.mv, run.apply_A, run.apply_M, run.maxiter
     x, r, hist, status = run.x, run.r, run.hist, run.status
     ls_rtol = max(float(rtol), eps)
@@ -47,7 +47,6 @@ def minres_torch(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: fl
     def rdot(u: Any, v: Any) -> float:  # Re(uᴴ v), accumulated in double precision
         return run.dot(u, v).real
 
-    state = SolverState("minres-torch", tol * scale)
 
     while status is None:
         # one MINRES cycle from the residual r (a missed confirmation starts another from the true one)
@@ -109,11 +108,9 @@ def minres_torch(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: fl
                 info["reason"] = ("b is not in the range of A: x is a least-squares solution "
                                   "(‖A r‖ ≤ rtol·‖A‖·‖r‖); use a consistent b, or MINRES-QLP for the minimum-length one")
                 break
-            if callback is not None:
-                state.iteration, state.residual_norm, state._x = it, rn * scale, x * scale
-                if callback(state):
-                    status = Status.USER_STOP
-                    break
+            if run.user_stop(it, rn, x):
+                status = Status.USER_STOP
+                break
         if status is not None:
             break
         if rn > tol and beta != 0.0:
@@ -136,4 +133,4 @@ def minres_torch(A: Any, b: Any, x0: Any = None, *, rtol: float = 1e-5, atol: fl
         if misses > 5 or it >= maxiter:
             status = Status.STAGNATION if misses > 5 else Status.MAX_ITERATIONS
             break
-    return run.result(x, status, it, "minres-torch")
+    return run.result(x, status, it)
